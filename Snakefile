@@ -1,0 +1,35 @@
+# Weld radiograph anomaly detection: DICOM radiographs -> HDF5 -> crops -> 64x64 fragments
+# -> convolutional autoencoder -> fragment scores -> evaluation -> HTML report.
+# Run: snakemake --cores all            (the built-in demo; see README.md)
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/model.smk"
+include: "rules/score.smk"
+include: "rules/report.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    default_target: True
+    input:
+        REPORT_HTML,
+
+
+onsuccess:
+    print_report_path()

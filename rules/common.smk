@@ -1,0 +1,90 @@
+# Helpers only (no rules): configuration checks, the image list, input functions.
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from weld_anomaly import plan as _plan
+from weld_anomaly.errors import UserError as _UserError
+from weld_anomaly.manifests import check_known_images, load_crop_manifest
+
+
+def _stop(exc):
+    """Stop the workflow with the one-line message of a user error (no traceback)."""
+    print(f"ERROR: {exc.line()}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+try:
+    _plan.validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+    IMAGES = _plan.build_inventory(config)
+    DATA = _plan.data_paths(config)
+    # A crop manifest the user wrote is read now: each image's crops become parameters of
+    # its own extract_crops job, so editing one image's crops re-runs only that image.
+    # The demo's manifest is written by generate_demo and read by the jobs instead.
+    USER_CROPS = config["data"]["source"] != "demo" and DATA.crops is not None
+    CROPS = (
+        load_crop_manifest(DATA.crops, config["fragments"]["size"]) if USER_CROPS else {}
+    )
+    check_known_images(CROPS, {r.image_id for r in IMAGES}, DATA.crops, "crop manifest")
+except _UserError as exc:
+    _stop(exc)
+
+RECORDS = {r.image_id: r for r in IMAGES}
+REPORT_HTML = "results/report/report.html"
+
+
+wildcard_constraints:
+    image=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def ids(*splits):
+    """Ids of the images in the given splits, sorted."""
+    return [r.image_id for r in IMAGES if r.split in splits]
+
+
+def pkg(*modules):
+    """Package modules a rule runs, as inputs: Snakemake does not track imported code."""
+    return [f"src/weld_anomaly/{m}.py" for m in ("__init__", "errors", "files", "runner", *modules)]
+
+
+def source_file(wildcards):
+    return RECORDS[wildcards.image].file
+
+
+def crop_manifest_input(wildcards):
+    """The demo's generated crop manifest (user manifests are passed as parameters)."""
+    return [] if USER_CROPS or DATA.crops is None else [DATA.crops]
+
+
+def crops_of(wildcards):
+    """The crops the user's manifest gives this image (None: read the generated manifest)."""
+    if not USER_CROPS:
+        return None
+    return [asdict(c) for c in CROPS.get(wildcards.image, [])]
+
+
+def annotations_input(wildcards=None):
+    return [DATA.annotations] if DATA.annotations else []
+
+
+def inventory_table():
+    """The image list as a parameter: a change in labels or splits re-runs sort_images."""
+    return [[r.image_id, r.file, r.status, r.split] for r in IMAGES]
+
+
+def print_report_path():
+    path = Path(REPORT_HTML).resolve()
+    if path.exists():
+        print(f"\nReport: {path}\n", flush=True)
+
+
+def retry_memory(base_mb):
+    """A memory request (MB) that grows with each retry of a job."""
+
+    def memory(wildcards, attempt):
+        return base_mb * attempt
+
+    return memory

@@ -1,0 +1,122 @@
+# From radiographs to fragments: generate the demo, sort, convert, crop, fragment, gather.
+
+DEMO_DIR = config["demo"]["out_dir"]
+
+
+if config["data"]["source"] == "demo":
+
+    rule generate_demo:
+        input:
+            code=pkg("demo"),
+        output:
+            images=[RECORDS[i].file for i in RECORDS],
+            labels=f"{DEMO_DIR}/labels.csv",
+            annotations=f"{DEMO_DIR}/annotations.yaml",
+            crops=f"{DEMO_DIR}/crops.yaml",
+            truth=f"{DEMO_DIR}/truth.yaml",
+        log:
+            "logs/generate_demo.log",
+        params:
+            demo=config["demo"],
+        conda:
+            "../envs/workflow.yaml"
+        script:
+            "../scripts/generate_demo.py"
+
+
+rule sort_images:
+    input:
+        labels=[DATA.labels] if config["data"]["source"] in ("demo", "table") else [],
+        code=pkg("inventory", "plan"),
+    output:
+        manifest="results/manifest.csv",
+    log:
+        "logs/sort_images.log",
+    params:
+        images=inventory_table(),
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/sort_images.py"
+
+
+rule convert_image:
+    input:
+        source=source_file,
+        code=pkg("convert", "hdf5_io", "preprocess"),
+    output:
+        image="results/images/{image}.h5",
+    log:
+        "logs/convert_image/{image}.log",
+    params:
+        convert=config["convert"],
+    resources:
+        mem_mb=retry_memory(2000),
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/convert_image.py"
+
+
+rule extract_crops:
+    input:
+        image="results/images/{image}.h5",
+        manifest=crop_manifest_input,
+        code=pkg("manifests", "hdf5_io", "preprocess", "figures"),
+    output:
+        crops="results/crops/{image}.h5",
+        preview=report(
+            "results/crops/{image}.png",
+            caption="../report/crop_preview.rst",
+            category="Data",
+            subcategory="Crop previews",
+            labels={"image": "{image}"},
+        ),
+    log:
+        "logs/extract_crops/{image}.log",
+    params:
+        crops=crops_of,
+        manifest_path=DATA.crops or "",
+        missing=config["crops"]["missing"],
+        preview_width=config["crops"]["preview_width"],
+        fragment_size=config["fragments"]["size"],
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/extract_crops.py"
+
+
+rule fragment_crops:
+    input:
+        crops="results/crops/{image}.h5",
+        code=pkg("tiling", "hdf5_io", "preprocess"),
+    output:
+        fragments="results/fragments/{image}.h5",
+    log:
+        "logs/fragment_crops/{image}.log",
+    params:
+        size=config["fragments"]["size"],
+        stride=config["fragments"]["stride"],
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/fragment_crops.py"
+
+
+rule build_training_set:
+    input:
+        train=expand("results/fragments/{image}.h5", image=ids("train")),
+        validation=expand("results/fragments/{image}.h5", image=ids("validation")),
+        code=pkg("hdf5_io", "preprocess"),
+    output:
+        train="results/train/train.h5",
+        validation="results/train/validation.h5",
+    log:
+        "logs/build_training_set.log",
+    params:
+        train_ids=ids("train"),
+        validation_ids=ids("validation"),
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/build_training_set.py"

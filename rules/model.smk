@@ -1,0 +1,27 @@
+# Train the convolutional autoencoder on non-faulty fragments (on a GPU when there is one).
+
+
+rule train_autoencoder:
+    input:
+        train="results/train/train.h5",
+        validation="results/train/validation.h5",
+        code=pkg("backend", "data", "model", "training", "hdf5_io"),
+    output:
+        model="results/model/autoencoder.keras",
+        weights="results/model/autoencoder.weights.h5",
+        history="results/model/history.csv",
+        info="results/model/train.json",
+    log:
+        "logs/train_autoencoder.log",
+    params:
+        train=config["train"],
+        model=config["model"],
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=retry_memory(8000),
+        runtime=240,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_autoencoder.py"

@@ -1,0 +1,49 @@
+# The HTML report, also registered in Snakemake's own report (snakemake --report).
+
+
+rule render_report:
+    input:
+        manifest="results/manifest.csv",
+        fragments="results/evaluation/fragments.csv",
+        metrics="results/metrics/evaluation.json",
+        train_info="results/model/train.json",
+        history="results/model/history.csv",
+        crops=expand("results/crops/{image}.h5", image=ids("test")),
+        annotations=annotations_input,
+        code=pkg("report", "figures", "metrics", "evaluation", "hdf5_io", "manifests"),
+        template="src/weld_anomaly/templates/report.html.j2",
+    output:
+        html=report(
+            REPORT_HTML,
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"figure": "HTML report"},
+        ),
+        loss=report(
+            "results/report/figures/loss.png",
+            caption="../report/loss.rst",
+            category="Training",
+            labels={"figure": "loss curve"},
+        ),
+        scatter=report(
+            "results/report/figures/scatter.png",
+            caption="../report/scatter.rst",
+            category="Scores",
+            labels={"figure": "statistics scatter"},
+        ),
+        roc=report(
+            "results/report/figures/roc.png",
+            caption="../report/roc.rst",
+            category="Scores",
+            labels={"figure": "ROC curves"},
+        ),
+    log:
+        "logs/render_report.log",
+    params:
+        size=config["fragments"]["size"],
+        max_width=config["report"]["max_width"],
+        config=config,
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/render_report.py"

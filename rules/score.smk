@@ -1,0 +1,43 @@
+# Score every validation and test fragment, then calibrate thresholds and evaluate.
+
+
+rule score_fragments:
+    input:
+        model="results/model/autoencoder.keras",
+        fragments="results/fragments/{image}.h5",
+        crops="results/crops/{image}.h5",
+        code=pkg("backend", "data", "scoring", "statistics", "baseline", "tiling", "hdf5_io"),
+    output:
+        scores="results/scores/{image}.csv",
+    log:
+        "logs/score_fragments/{image}.log",
+    params:
+        backend=config["train"]["backend"],
+        score=config["score"],
+    threads: 2
+    resources:
+        mem_mb=retry_memory(4000),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/score_fragments.py"
+
+
+rule evaluate:
+    input:
+        manifest="results/manifest.csv",
+        scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
+        annotations=annotations_input,
+        code=pkg("evaluation", "metrics", "manifests", "inventory"),
+    output:
+        fragments="results/evaluation/fragments.csv",
+        metrics="results/metrics/evaluation.json",
+    log:
+        "logs/evaluate.log",
+    params:
+        size=config["fragments"]["size"],
+        evaluate=config["evaluate"],
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,20 @@
+"""Label fragments, calibrate thresholds on validation fragments, measure every scorer."""
+
+import _package  # noqa: F401
+from weld_anomaly.evaluation import evaluate
+from weld_anomaly.runner import run_step
+
+settings = snakemake.params.evaluate
+run_step(
+    snakemake.log[0],
+    evaluate,
+    manifest_csv=snakemake.input.manifest,
+    score_csvs=list(snakemake.input.scores),
+    annotations_path=snakemake.input.annotations[0] if snakemake.input.annotations else None,
+    fragments_out=snakemake.output.fragments,
+    metrics_out=snakemake.output.metrics,
+    size=snakemake.params.size,
+    min_overlap=settings["min_overlap"],
+    target_fpr=settings["target_fpr"],
+    flag_statistic=settings["flag_statistic"],
+)

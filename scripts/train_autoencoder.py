@@ -1,0 +1,28 @@
+"""Train the autoencoder; the Keras backend is chosen here, before Keras is imported."""
+
+import _package  # noqa: F401
+from weld_anomaly.backend import configure
+
+configure(snakemake.params.train["backend"], snakemake.threads)
+
+from weld_anomaly.runner import run_step  # noqa: E402
+from weld_anomaly.training import train  # noqa: E402
+
+settings = snakemake.params.train
+run_step(
+    snakemake.log[0],
+    train,
+    train_h5=snakemake.input.train,
+    validation_h5=snakemake.input.validation,
+    model_out=snakemake.output.model,
+    weights_out=snakemake.output.weights,
+    history_out=snakemake.output.history,
+    info_out=snakemake.output.info,
+    epochs=settings["epochs"],
+    batch_size=settings["batch_size"],
+    learning_rate=settings["learning_rate"],
+    seed=settings["seed"],
+    precision=settings["precision"],
+    architecture=snakemake.params.model["architecture"],
+    filters=tuple(snakemake.params.model["filters"]),
+)

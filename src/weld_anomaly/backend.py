@@ -1,0 +1,75 @@
+"""Choose the Keras backend and numeric precision before Keras is imported.
+
+Keras reads ``KERAS_BACKEND`` once, at import; setting it later has no effect. The entry
+scripts call :func:`configure` first, so the package's model code stays backend-neutral
+(``keras`` and ``keras.ops`` only) and runs on TensorFlow, JAX or PyTorch alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+log = logging.getLogger(__name__)
+
+
+def configure(backend: str, threads: int | None = None) -> None:
+    """Select ``backend`` (and limit CPU threads) for the Keras import that follows.
+
+    Raises ``RuntimeError`` if Keras was already imported with a different backend.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown Keras backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(
+                f"keras is already imported with backend {keras.backend.backend()!r}; "
+                f"cannot switch to {backend!r}"
+            )
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            os.environ.setdefault(var, str(threads))
+
+
+def set_precision(precision: str) -> None:
+    """Set the Keras dtype policy (``float32``, ``mixed_bfloat16`` or ``mixed_float16``)."""
+    import keras
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def describe_devices() -> dict:
+    """The backend, its version and the accelerators it sees (for logs and the report)."""
+    import keras
+
+    backend = keras.backend.backend()
+    info = {"keras": keras.__version__, "backend": backend, "gpus": []}
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            info["backend_version"] = tf.__version__
+            info["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+        elif backend == "jax":
+            import jax
+
+            info["backend_version"] = jax.__version__
+            info["gpus"] = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+
+            info["backend_version"] = torch.__version__
+            if torch.cuda.is_available():
+                info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception as exc:  # device discovery must never stop a run
+        log.warning("could not list devices: %s", exc)
+    return info

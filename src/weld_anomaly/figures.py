@@ -1,0 +1,155 @@
+"""Pictures for operators: crop previews, marked crops, scatter plots, curves.
+
+Raster overlays are drawn with Pillow on the image's own pixels (exact, fast); plots use
+Matplotlib's non-interactive Agg backend. PNGs are written without timestamps.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from weld_anomaly.files import write_bytes
+
+SEVERITY_COLOURS = {"likely": (230, 30, 30), "possible": (245, 200, 0), "none": (40, 170, 60)}
+FLAG_COLOUR = (255, 0, 255)
+
+
+def to_rgb8(pixels: np.ndarray) -> Image.Image:
+    """A greyscale uint8/uint16 array as an RGB Pillow image."""
+    if pixels.dtype != np.uint8:
+        pixels = (pixels.astype(np.float32) / 257.0).round().astype(np.uint8)
+    return Image.fromarray(pixels, mode="L").convert("RGB")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _fit(image: Image.Image, max_width: int) -> tuple[Image.Image, float]:
+    if image.width <= max_width:
+        return image, 1.0
+    factor = max_width / image.width
+    return image.resize((max_width, max(1, round(image.height * factor))), Image.LANCZOS), factor
+
+
+def crop_preview(pixels: np.ndarray, crops: Sequence, out_png: str | Path, title: str = "",
+                 max_width: int = 1600) -> None:
+    """The whole image with its crops drawn and named, like the thesis's cropping tool."""
+    image, f = _fit(to_rgb8(pixels), max_width)
+    draw = ImageDraw.Draw(image)
+    for crop in crops:
+        box = [crop.x * f, crop.y * f, (crop.x + crop.width) * f - 1, (crop.y + crop.height) * f - 1]
+        draw.rectangle(box, outline=(0, 200, 255), width=2)
+        draw.text((box[0] + 4, box[1] + 3), crop.name, fill=(0, 200, 255))
+    if title:
+        draw.text((6, 4), title, fill=(255, 255, 0))
+    write_bytes(out_png, png_bytes(image))
+
+
+def marked_crop(crop_pixels: np.ndarray, crop_y: int, crop_x: int, flagged: np.ndarray,
+                size: int, defects: Sequence = (), max_width: int = 1600) -> bytes:
+    """A crop with its flagged fragments outlined and the annotated defects boxed.
+
+    ``flagged`` holds the top-left corners ``(y, x)`` of flagged fragments in image
+    coordinates; ``defects`` are annotations (image coordinates) with a ``severity``.
+    """
+    image, f = _fit(to_rgb8(crop_pixels), max_width)
+    draw = ImageDraw.Draw(image)
+    for y, x in flagged:
+        y0, x0 = (y - crop_y) * f, (x - crop_x) * f
+        draw.rectangle([x0, y0, x0 + size * f - 1, y0 + size * f - 1], outline=FLAG_COLOUR, width=2)
+    for d in defects:
+        x0, y0 = (d.x - crop_x) * f - 2, (d.y - crop_y) * f - 2
+        x1, y1 = (d.x + d.width - crop_x) * f + 1, (d.y + d.height - crop_y) * f + 1
+        draw.rectangle([x0, y0, x1, y1], outline=SEVERITY_COLOURS[d.severity], width=1)
+    return png_bytes(image)
+
+
+def _figure_png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_curve(history_csv: str | Path) -> bytes:
+    """Training and validation loss per epoch."""
+    import pandas as pd
+
+    plt = _pyplot()
+    history = pd.read_csv(history_csv)
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    epochs = history["epoch"] + 1
+    ax.plot(epochs, history["loss"], "o-", label="training loss")
+    if "val_loss" in history:
+        ax.plot(epochs, history["val_loss"], "s-", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _figure_png(fig)
+
+
+def scatter_statistics(table, scorers: Sequence[str], thresholds: dict[str, float]) -> bytes:
+    """Thesis-style scatter plots: fragment index against each statistic, coloured by label.
+
+    Green = no defect, yellow = possible, red = likely; the calibrated threshold is drawn.
+    """
+    plt = _pyplot()
+    n = len(scorers)
+    cols = 5
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows), layout="constrained",
+                             squeeze=False)
+    index = np.arange(len(table))
+    order = {"none": 0, "ambiguous": 0, "unknown": 0, "possible": 1, "likely": 2}
+    draw_order = np.argsort(table["label"].map(order).to_numpy(), kind="stable")
+    colours = np.array([np.array(SEVERITY_COLOURS.get(lbl, (150, 150, 150))) / 255.0
+                        for lbl in table["label"]])
+    for ax, scorer in zip(axes.ravel(), scorers, strict=False):
+        values = table[scorer].to_numpy()
+        ax.scatter(index[draw_order], values[draw_order], s=3, c=colours[draw_order], linewidths=0)
+        if scorer in thresholds and thresholds[scorer] is not None:
+            ax.axhline(thresholds[scorer], color="black", lw=0.8, ls="--")
+        ax.set_title(scorer, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.supxlabel("fragment index (test images, in order)", fontsize=9)
+    return _figure_png(fig)
+
+
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes:
+    """ROC curves of a few scorers: name -> (fpr, tpr, auroc)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.7, ls=":")
+    if not curves:
+        ax.text(0.5, 0.5, "no annotations: nothing to measure", ha="center", va="center")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    if curves:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _figure_png(fig)

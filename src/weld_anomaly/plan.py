@@ -1,0 +1,101 @@
+"""What the workflow will do, decided when it starts: config checks and the image list.
+
+Snakemake's ``rules/common.smk`` calls these functions at parse time. They never import
+Snakemake, so they are tested like the rest of the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from weld_anomaly import demo, inventory
+from weld_anomaly.errors import ConfigError
+from weld_anomaly.inventory import ImageRecord
+from weld_anomaly.manifests import load_annotations
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate_config(config: dict, schema_path: str | Path, config_path: str = "config/config.yaml") -> None:
+    """Check ``config`` against the JSON schema; raise one :class:`ConfigError` naming the key."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return
+    error = errors[0]
+    key = _key_path(error)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        where = f"{key}." if key != "(top level)" else ""
+        what = f"unknown key {', '.join(where + e for e in extra)}"
+        fix = "remove it or fix its spelling (see the comments in config/config.yaml)"
+    elif error.validator == "required":
+        missing = [m for m in error.validator_value if m not in error.instance]
+        where = f"{key}." if key != "(top level)" else ""
+        what = f"missing key {', '.join(where + m for m in missing)}"
+        fix = "add it (every key must be written out; see config/config.yaml in the repository)"
+    else:
+        description = error.schema.get("description", "")
+        what = f"key {key}: {error.message}"
+        fix = f"expected: {description}" if description else "see the comments in config/config.yaml"
+    raise ConfigError(what, where=config_path, fix=fix)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The data files a run reads (for the demo: the files its generator writes)."""
+
+    images_dir: str | None
+    labels: str | None
+    annotations: str | None
+    crops: str | None
+
+
+def data_paths(config: dict) -> DataPaths:
+    """Where the labels, annotations and crop manifest are, for this configuration."""
+    data = config["data"]
+    if data["source"] == "demo":
+        out = config["demo"]["out_dir"]
+        return DataPaths(f"{out}/images", f"{out}/labels.csv", f"{out}/annotations.yaml", f"{out}/crops.yaml")
+    return DataPaths(data["images_dir"], data["labels"], data["annotations"], data["crops"])
+
+
+def _require(value, key: str, source: str) -> str:
+    if not value:
+        raise ConfigError(f"data.{key} is not set but data.source is {source}",
+                          where="config/config.yaml", fix=f"set data.{key}")
+    return value
+
+
+def build_inventory(config: dict) -> list[ImageRecord]:
+    """Every image of the run with its status and split, sorted by id."""
+    data = config["data"]
+    source = data["source"]
+    if source == "demo":
+        settings = demo.DemoSettings.from_config(config["demo"])
+        out = Path(config["demo"]["out_dir"]) / "images"
+        records = [ImageRecord(i.image_id, str(out / i.file_name), i.status) for i in demo.plan(settings)]
+    elif source == "table":
+        records = inventory.from_table(_require(data["labels"], "labels", source),
+                                       data["images_dir"] or Path(data["labels"]).parent)
+    elif source == "folders":
+        records = inventory.from_folders(_require(data["images_dir"], "images_dir", source),
+                                         data["extensions"])
+    else:
+        annotated = load_annotations(_require(data["annotations"], "annotations", source))
+        records = inventory.from_annotations(_require(data["images_dir"], "images_dir", source),
+                                             data["extensions"], annotated)
+    split = data["split"]
+    if split["validation"] + split["test"] >= 1:
+        raise ConfigError("data.split.validation + data.split.test must be below 1 (some images must train)",
+                          where="config/config.yaml", fix="lower the fractions")
+    return inventory.assign_splits(sorted(records, key=lambda r: r.image_id),
+                                   split["validation"], split["test"], split["seed"])

@@ -1,0 +1,49 @@
+"""Run one workflow step with logging, turning user errors into one clear line.
+
+Used by the thin scripts in ``scripts/``: they call :func:`run_step` with the rule's log
+file and the package function to run. A :class:`~weld_anomaly.errors.UserError` is logged
+and printed as a single ``ERROR:`` line and the process exits with status 1; any other
+exception is a bug and keeps its full traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from weld_anomaly.errors import UserError
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> None:
+    """Log to ``log_path`` (and to stderr), and send Python warnings to the log."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    logging.captureWarnings(True)
+    warnings.filterwarnings("default")
+
+
+def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``func(**kwargs)`` with logging set up; exit 1 with one line on a user error."""
+    setup_logging(log_path)
+    log = logging.getLogger("weld_anomaly")
+    try:
+        return func(**kwargs)
+    except UserError as exc:
+        log.error(exc.line())
+        logging.shutdown()
+        print(f"ERROR: {exc.line()}", file=sys.__stderr__, flush=True)
+        sys.exit(1)
+    except Exception:
+        log.error("unexpected failure (a bug; please report it with this log):\n%s",
+                  traceback.format_exc())
+        raise

@@ -1,0 +1,66 @@
+"""Cut a crop into square fragments with overlap, the border always covered.
+
+Positions along one axis run ``0, stride, 2*stride, ...``; when the last fragment does not
+end on the border, one more fragment is added flush with it. So a 64-pixel fragment with
+stride 32 over 200 pixels starts at 0, 32, 64, 96, 128 and 136. A crop smaller than a
+fragment cannot be fragmented (it is rejected when the crop manifest is checked).
+
+>>> axis_positions(200, 64, 32).tolist()
+[0, 32, 64, 96, 128, 136]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def axis_positions(length: int, size: int, stride: int) -> np.ndarray:
+    """Start offsets of fragments of ``size`` along an axis of ``length`` pixels."""
+    if size <= 0 or stride <= 0:
+        raise ValueError(f"fragment size and stride must be positive, got {size} and {stride}")
+    if stride > size:
+        raise ValueError(f"stride {stride} is larger than the fragment size {size}: gaps")
+    if length < size:
+        raise ValueError(f"an axis of {length} px is shorter than one {size}-px fragment")
+    starts = np.arange(0, length - size + 1, stride, dtype=np.int64)
+    if starts[-1] != length - size:
+        starts = np.append(starts, length - size)
+    return starts
+
+
+def fragment_count(height: int, width: int, size: int, stride: int) -> int:
+    """How many fragments :func:`fragment_grid` yields for a ``height`` × ``width`` crop."""
+
+    def per_axis(length: int) -> int:
+        n, rest = divmod(length - size, stride)
+        return n + 1 + (1 if rest else 0)
+
+    return per_axis(height) * per_axis(width)
+
+
+def fragment_grid(height: int, width: int, size: int, stride: int) -> np.ndarray:
+    """Top-left corners ``(y, x)`` of every fragment, row by row, shape ``(N, 2)``."""
+    ys = axis_positions(height, size, stride)
+    xs = axis_positions(width, size, stride)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    return np.stack([yy.ravel(), xx.ravel()], axis=1)
+
+
+def cut_fragments(image: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a 2-D image into fragments.
+
+    Returns ``(fragments, corners)``: fragments of shape ``(N, size, size)`` with the image's
+    dtype, and their top-left corners ``(N, 2)`` in the image's coordinates.
+    """
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    corners = fragment_grid(image.shape[0], image.shape[1], size, stride)
+    windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))
+    fragments = windows[corners[:, 0], corners[:, 1]]
+    return np.ascontiguousarray(fragments), corners
+
+
+def max_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
+    """The maximum of a 2-D map inside each fragment (for pixel-map scorers)."""
+    windows = np.lib.stride_tricks.sliding_window_view(score_map, (size, size))
+    return windows[corners[:, 0], corners[:, 1]].max(axis=(1, 2))
