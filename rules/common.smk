@@ -18,7 +18,9 @@ def _stop(exc):
 
 
 try:
-    _plan.validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+    _plan.validate_config(
+        config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+    )
     IMAGES = _plan.build_inventory(config)
     DATA = _plan.data_paths(config)
     # A crop manifest the user wrote is read now: each image's crops become parameters of
@@ -26,7 +28,9 @@ try:
     # The demo's manifest is written by generate_demo and read by the jobs instead.
     USER_CROPS = config["data"]["source"] != "demo" and DATA.crops is not None
     CROPS = (
-        load_crop_manifest(DATA.crops, config["fragments"]["size"]) if USER_CROPS else {}
+        load_crop_manifest(DATA.crops, config["fragments"]["size"])
+        if USER_CROPS
+        else {}
     )
     check_known_images(CROPS, {r.image_id for r in IMAGES}, DATA.crops, "crop manifest")
 except _UserError as exc:
@@ -46,8 +50,11 @@ def ids(*splits):
 
 
 def pkg(*modules):
-    """Package modules a rule runs, as inputs: Snakemake does not track imported code."""
-    return [f"src/weld_anomaly/{m}.py" for m in ("__init__", "errors", "files", "runner", *modules)]
+    """Package modules run by a job, as inputs (Snakemake does not track imported code)."""
+    return [
+        f"src/weld_anomaly/{m}.py"
+        for m in ("__init__", "errors", "files", "runner", *modules)
+    ]
 
 
 def source_file(wildcards):

@@ -16,10 +16,10 @@ if config["data"]["source"] == "demo":
             truth=f"{DEMO_DIR}/truth.yaml",
         log:
             "logs/generate_demo.log",
-        params:
-            demo=config["demo"],
         conda:
             "../envs/workflow.yaml"
+        params:
+            demo=config["demo"],
         script:
             "../scripts/generate_demo.py"
 
@@ -32,10 +32,10 @@ rule sort_images:
         manifest="results/manifest.csv",
     log:
         "logs/sort_images.log",
-    params:
-        images=inventory_table(),
     conda:
         "../envs/workflow.yaml"
+    params:
+        images=inventory_table(),
     script:
         "../scripts/sort_images.py"
 
@@ -48,12 +48,12 @@ rule convert_image:
         image="results/images/{image}.h5",
     log:
         "logs/convert_image/{image}.log",
-    params:
-        convert=config["convert"],
-    resources:
-        mem_mb=retry_memory(2000),
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(2000),
+    params:
+        convert=config["convert"],
     script:
         "../scripts/convert_image.py"
 
@@ -74,14 +74,14 @@ rule extract_crops:
         ),
     log:
         "logs/extract_crops/{image}.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         crops=crops_of,
         manifest_path=DATA.crops or "",
         missing=config["crops"]["missing"],
         preview_width=config["crops"]["preview_width"],
         fragment_size=config["fragments"]["size"],
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/extract_crops.py"
 
@@ -94,11 +94,11 @@ rule fragment_crops:
         fragments="results/fragments/{image}.h5",
     log:
         "logs/fragment_crops/{image}.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         size=config["fragments"]["size"],
         stride=config["fragments"]["stride"],
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/fragment_crops.py"
 
@@ -113,10 +113,10 @@ rule build_training_set:
         validation="results/train/validation.h5",
     log:
         "logs/build_training_set.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         train_ids=ids("train"),
         validation_ids=ids("validation"),
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/build_training_set.py"

@@ -13,15 +13,15 @@ rule train_autoencoder:
         info="results/model/train.json",
     log:
         "logs/train_autoencoder.log",
-    params:
-        train=config["train"],
-        model=config["model"],
+    conda:
+        "../envs/train.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=retry_memory(8000),
         runtime=240,
-    conda:
-        "../envs/train.yaml"
+    params:
+        train=config["train"],
+        model=config["model"],
     script:
         "../scripts/train_autoencoder.py"

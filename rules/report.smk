@@ -39,11 +39,11 @@ rule render_report:
         ),
     log:
         "logs/render_report.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         size=config["fragments"]["size"],
         max_width=config["report"]["max_width"],
         config=config,
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/render_report.py"

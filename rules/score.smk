@@ -6,19 +6,21 @@ rule score_fragments:
         model="results/model/autoencoder.keras",
         fragments="results/fragments/{image}.h5",
         crops="results/crops/{image}.h5",
-        code=pkg("backend", "data", "scoring", "statistics", "baseline", "tiling", "hdf5_io"),
+        code=pkg(
+            "backend", "data", "scoring", "statistics", "baseline", "tiling", "hdf5_io"
+        ),
     output:
         scores="results/scores/{image}.csv",
     log:
         "logs/score_fragments/{image}.log",
-    params:
-        backend=config["train"]["backend"],
-        score=config["score"],
+    conda:
+        "../envs/train.yaml"
     threads: 2
     resources:
         mem_mb=retry_memory(4000),
-    conda:
-        "../envs/train.yaml"
+    params:
+        backend=config["train"]["backend"],
+        score=config["score"],
     script:
         "../scripts/score_fragments.py"
 
@@ -34,10 +36,10 @@ rule evaluate:
         metrics="results/metrics/evaluation.json",
     log:
         "logs/evaluate.log",
+    conda:
+        "../envs/workflow.yaml"
     params:
         size=config["fragments"]["size"],
         evaluate=config["evaluate"],
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/evaluate.py"

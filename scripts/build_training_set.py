@@ -1,6 +1,7 @@
 """Gather the fragments of the train and validation images into two chunked HDF5 files."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.preprocess import build_training_sets
 from weld_anomaly.runner import run_step
 

@@ -1,6 +1,7 @@
 """Convert one radiograph (DICOM, PNG or TIFF) to an 8- or 16-bit HDF5 image."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.convert import ConvertSettings
 from weld_anomaly.preprocess import convert_image
 from weld_anomaly.runner import run_step

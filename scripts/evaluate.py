@@ -1,6 +1,7 @@
 """Label fragments, calibrate thresholds on validation fragments, measure every scorer."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.evaluation import evaluate
 from weld_anomaly.runner import run_step
 

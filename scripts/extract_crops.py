@@ -1,6 +1,7 @@
 """Cut the crops of one image (from the crop manifest) and draw a preview."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.preprocess import extract_crops
 from weld_anomaly.runner import run_step
 

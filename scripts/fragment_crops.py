@@ -1,6 +1,7 @@
 """Cut every crop of one image into overlapping square fragments."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.preprocess import fragment_crops
 from weld_anomaly.runner import run_step
 

@@ -1,6 +1,7 @@
 """Write the built-in demo: synthetic weld radiographs (DICOM) and their tables."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.demo import DemoSettings, write_demo
 from weld_anomaly.runner import run_step
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import _package  # noqa: F401
+
 from weld_anomaly.report import render_report
 from weld_anomaly.runner import run_step
 

@@ -1,6 +1,7 @@
 """Score every fragment of one image with the autoencoder and the baseline."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)

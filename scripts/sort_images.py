@@ -1,6 +1,7 @@
 """Record the images, their status (faulty / non-faulty) and split in results/manifest.csv."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.inventory import write_manifest
 from weld_anomaly.runner import run_step
 

@@ -1,6 +1,7 @@
 """Train the autoencoder; the Keras backend is chosen here, before Keras is imported."""
 
 import _package  # noqa: F401
+
 from weld_anomaly.backend import configure
 
 configure(snakemake.params.train["backend"], snakemake.threads)

@@ -69,7 +69,9 @@ def describe_devices() -> dict:
 
             info["backend_version"] = torch.__version__
             if torch.cuda.is_available():
-                info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+                info["gpus"] = [
+                    torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+                ]
     except Exception as exc:  # device discovery must never stop a run
         log.warning("could not list devices: %s", exc)
     return info

@@ -81,20 +81,29 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dict
             warnings.simplefilter("error", UserWarning)  # truncation warnings become errors
             ds = pydicom.dcmread(path, stop_before_pixels=False)
     except InvalidDicomError:
-        raise _fail(path, "not a DICOM file (no DICOM preamble or header)",
-                    "remove it from the image list or export it as DICOM") from None
+        raise _fail(
+            path,
+            "not a DICOM file (no DICOM preamble or header)",
+            "remove it from the image list or export it as DICOM",
+        ) from None
     except (EOFError, OSError, ValueError, UserWarning, KeyError, TypeError) as exc:
-        raise _fail(path, f"cannot read the DICOM file ({type(exc).__name__}: {exc})".splitlines()[0],
-                    "check the file is complete; copy it again from the archive") from None
+        raise _fail(
+            path,
+            f"cannot read the DICOM file ({type(exc).__name__}: {exc})".splitlines()[0],
+            "check the file is complete; copy it again from the archive",
+        ) from None
 
     if "PixelData" not in ds:
         raise _fail(path, "the DICOM file holds no pixel data", "remove it from the image list")
     samples = int(ds.get("SamplesPerPixel", 1))
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise _fail(path, f"colour image ({samples} samples per pixel, {photometric or 'no'} "
-                          "photometric interpretation); radiographs are greyscale",
-                    "export the radiograph as a MONOCHROME image")
+        raise _fail(
+            path,
+            f"colour image ({samples} samples per pixel, {photometric or 'no'} "
+            "photometric interpretation); radiographs are greyscale",
+            "export the radiograph as a MONOCHROME image",
+        )
     rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     bits_alloc = int(ds.get("BitsAllocated", 0))
@@ -102,15 +111,24 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dict
     if rows < 1 or cols < 1:
         raise _fail(path, f"invalid image size {rows}x{cols}", "check the file's pixel module")
     if bits_alloc not in (8, 16, 32) or not 1 <= bits_stored <= bits_alloc:
-        raise _fail(path, f"unsupported bit depth (allocated {bits_alloc}, stored {bits_stored})",
-                    "export with 8 or 16 bits allocated")
+        raise _fail(
+            path,
+            f"unsupported bit depth (allocated {bits_alloc}, stored {bits_stored})",
+            "export with 8 or 16 bits allocated",
+        )
     if rows * cols * frames > settings.max_pixels:
-        raise _fail(path, f"image too large: {rows}x{cols}x{frames} pixels exceeds "
-                          f"convert.max_pixels = {settings.max_pixels}",
-                    "raise convert.max_pixels in config/config.yaml if the image is genuine")
+        raise _fail(
+            path,
+            f"image too large: {rows}x{cols}x{frames} pixels exceeds "
+            f"convert.max_pixels = {settings.max_pixels}",
+            "raise convert.max_pixels in config/config.yaml if the image is genuine",
+        )
     if frames != 1:
-        raise _fail(path, f"multi-frame image ({frames} frames); one radiograph per file is expected",
-                    "split the frames into separate files")
+        raise _fail(
+            path,
+            f"multi-frame image ({frames} frames); one radiograph per file is expected",
+            "split the frames into separate files",
+        )
 
     transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "unknown"))
     try:
@@ -118,16 +136,24 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dict
             warnings.simplefilter("ignore", UserWarning)
             stored = ds.pixel_array
     except (RuntimeError, NotImplementedError) as exc:
-        raise _fail(path, f"cannot decode pixel data with transfer syntax {transfer_syntax} "
-                          f"({str(exc).splitlines()[0]})",
-                    "install the decoders with `pip install weld-anomaly[codecs]` "
-                    "or export uncompressed") from None
+        raise _fail(
+            path,
+            f"cannot decode pixel data with transfer syntax {transfer_syntax} "
+            f"({str(exc).splitlines()[0]})",
+            "install the decoders with `pip install weld-anomaly[codecs]` or export uncompressed",
+        ) from None
     except (ValueError, EOFError, OSError) as exc:
-        raise _fail(path, f"corrupt pixel data ({str(exc).splitlines()[0]})",
-                    "copy the file again from the archive") from None
+        raise _fail(
+            path,
+            f"corrupt pixel data ({str(exc).splitlines()[0]})",
+            "copy the file again from the archive",
+        ) from None
     if stored.shape != (rows, cols):
-        raise _fail(path, f"decoded pixel array has shape {stored.shape}, header says {rows}x{cols}",
-                    "check the file's pixel module")
+        raise _fail(
+            path,
+            f"decoded pixel array has shape {stored.shape}, header says {rows}x{cols}",
+            "check the file's pixel module",
+        )
 
     modality = apply_modality_lut(stored, ds)
     modality = np.asarray(modality, dtype=np.float32)
@@ -185,19 +211,28 @@ def _read_raster(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dic
     try:
         with Image.open(path) as im:
             if im.width * im.height > settings.max_pixels:
-                raise _fail(path, f"image too large: {im.width}x{im.height} pixels exceeds "
-                                  f"convert.max_pixels = {settings.max_pixels}",
-                            "raise convert.max_pixels in config/config.yaml if the image is genuine")
+                raise _fail(
+                    path,
+                    f"image too large: {im.width}x{im.height} pixels exceeds "
+                    f"convert.max_pixels = {settings.max_pixels}",
+                    "raise convert.max_pixels in config/config.yaml if the image is genuine",
+                )
             mode = im.mode
             if mode not in ("L", "I;16", "I;16B", "I;16L", "I", "F"):
-                raise _fail(path, f"not a greyscale image (mode {mode})",
-                            "export the radiograph as 8- or 16-bit greyscale")
+                raise _fail(
+                    path,
+                    f"not a greyscale image (mode {mode})",
+                    "export the radiograph as 8- or 16-bit greyscale",
+                )
             arr = np.asarray(im)
     except ImageError:
         raise
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise _fail(path, f"cannot read the image ({str(exc).splitlines()[0]})",
-                    "check the file is a complete PNG or TIFF") from None
+        raise _fail(
+            path,
+            f"cannot read the image ({str(exc).splitlines()[0]})",
+            "check the file is a complete PNG or TIFF",
+        ) from None
     bits = 8 if arr.dtype == np.uint8 else 16
     return arr.astype(np.float32), {
         "source_format": path.suffix.lstrip(".").upper(),
@@ -229,8 +264,11 @@ def choose_window(
     method = settings.window
     if method == "fixed":
         if settings.fixed_window is None:
-            raise ImageError("convert.window is 'fixed' but convert.fixed_window is not set",
-                             where="config/config.yaml", fix="set convert.fixed_window: [lo, hi]")
+            raise ImageError(
+                "convert.window is 'fixed' but convert.fixed_window is not set",
+                where="config/config.yaml",
+                fix="set convert.fixed_window: [lo, hi]",
+            )
         lo, hi = settings.fixed_window
         return float(lo), float(hi), "fixed"
     if method == "minmax":
@@ -253,15 +291,21 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
     """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating."""
     path = Path(path)
     if settings.window not in WINDOW_METHODS:
-        raise ImageError(f"unknown window method {settings.window!r}", where="config convert.window",
-                         fix=f"use one of {', '.join(WINDOW_METHODS)}")
+        raise ImageError(
+            f"unknown window method {settings.window!r}",
+            where="config convert.window",
+            fix=f"use one of {', '.join(WINDOW_METHODS)}",
+        )
     values, attrs = read_modality(path, settings)
     if not np.all(np.isfinite(values)):
         raise _fail(path, "pixel values are not finite", "check the file's rescale parameters")
     lo, hi, method = choose_window(values, settings, attrs)
     if not hi > lo:
-        raise _fail(path, f"constant image: every pixel maps to one value ({lo:g}); "
-                          "nothing to inspect", "remove the image or check the exposure")
+        raise _fail(
+            path,
+            f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
+            "remove the image or check the exposure",
+        )
     scaled = np.clip((values - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)
     inverted = attrs.get("photometric_interpretation") == "MONOCHROME1"
     if inverted:
@@ -284,6 +328,8 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
     )
     plut = attrs.get("presentation_lut_shape")
     if plut and ((plut == "INVERSE") != inverted):
-        attrs["note"] = (f"Presentation LUT Shape {plut} disagrees with "
-                         f"{attrs['photometric_interpretation']}; the photometric interpretation was used")
+        attrs["note"] = (
+            f"Presentation LUT Shape {plut} disagrees with "
+            f"{attrs['photometric_interpretation']}; the photometric interpretation was used"
+        )
     return Converted(pixels, attrs)

@@ -8,8 +8,8 @@ resumed at epoch ``e`` sees the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 
 def scale(fragments: np.ndarray) -> np.ndarray:
@@ -21,8 +21,9 @@ def scale(fragments: np.ndarray) -> np.ndarray:
 class FragmentBatches(keras.utils.PyDataset):
     """Batches ``(x, x)`` of fragments for autoencoder training or validation."""
 
-    def __init__(self, fragments: np.ndarray, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, **kwargs):
+    def __init__(
+        self, fragments: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0, **kwargs
+    ):
         super().__init__(**kwargs)
         if len(fragments) == 0:
             raise ValueError("no fragments to train on")

@@ -23,7 +23,8 @@ class UserError(Exception):
         text = f"{self.where}: {self.what}" if self.where else self.what
         text = text.rstrip(".") + "."
         if self.fix:
-            text += " " + self.fix.rstrip(".") + "."
+            fix = self.fix.rstrip(".")
+            text += " " + fix[:1].upper() + fix[1:] + "."
         return " ".join(text.split())
 
 

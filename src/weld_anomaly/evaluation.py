@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from weld_anomaly import metrics
-from weld_anomaly.inventory import read_manifest
 from weld_anomaly.files import write_text
+from weld_anomaly.inventory import read_manifest
 from weld_anomaly.manifests import Annotation, load_annotations
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ LABELS = ("none", "possible", "likely")
 TASKS = {"likely": ("likely",), "likely+possible": ("likely", "possible")}
 
 
-def label_fragments(corners: np.ndarray, size: int, defects: Sequence[Annotation],
-                    min_overlap: float) -> np.ndarray:
+def label_fragments(
+    corners: np.ndarray, size: int, defects: Sequence[Annotation], min_overlap: float
+) -> np.ndarray:
     """The label of each fragment: ``none``, ``possible``, ``likely`` or ``ambiguous``."""
     n = len(corners)
     rank = np.zeros(n, dtype=np.int8)  # 0 none, 1 possible, 2 likely
@@ -56,8 +57,11 @@ def label_fragments(corners: np.ndarray, size: int, defects: Sequence[Annotation
 
 def scorer_columns(table: pd.DataFrame) -> list[str]:
     """The score columns of a scores table (everything after the position columns)."""
-    return [c for c in table.columns
-            if c not in ("image", "fragment", "crop", "y", "x", "split", "status", "label", "flagged")]
+    return [
+        c
+        for c in table.columns
+        if c not in ("image", "fragment", "crop", "y", "x", "split", "status", "label", "flagged")
+    ]
 
 
 def _metrics_for(labels: np.ndarray, scores: np.ndarray) -> dict:
@@ -79,10 +83,18 @@ def _clean(value):
     return value
 
 
-def evaluate(manifest_csv: str | Path, score_csvs: Sequence[str | Path],
-             annotations_path: str | Path | None, fragments_out: str | Path,
-             metrics_out: str | Path, *, size: int, min_overlap: float, target_fpr: float,
-             flag_statistic: str) -> dict:
+def evaluate(
+    manifest_csv: str | Path,
+    score_csvs: Sequence[str | Path],
+    annotations_path: str | Path | None,
+    fragments_out: str | Path,
+    metrics_out: str | Path,
+    *,
+    size: int,
+    min_overlap: float,
+    target_fpr: float,
+    flag_statistic: str,
+) -> dict:
     """Label, calibrate and measure; write the labelled fragment table and the metrics JSON."""
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
     table = pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True)
@@ -97,13 +109,17 @@ def evaluate(manifest_csv: str | Path, score_csvs: Sequence[str | Path],
     if annotations is not None:
         for image_id, rows in table.groupby("image").indices.items():
             corners = table.loc[rows, ["y", "x"]].to_numpy()
-            labels[rows] = label_fragments(corners, size, annotations.get(image_id, []), min_overlap)
+            labels[rows] = label_fragments(
+                corners, size, annotations.get(image_id, []), min_overlap
+            )
     else:
         labels[(table["status"] == "faulty").to_numpy()] = "unknown"
     table["label"] = labels
 
     validation = table[table["split"] == "validation"]
-    thresholds = {s: metrics.threshold_at_fpr(validation[s].to_numpy(), target_fpr) for s in scorers}
+    thresholds = {
+        s: metrics.threshold_at_fpr(validation[s].to_numpy(), target_fpr) for s in scorers
+    }
     table["flagged"] = table[flag_statistic] > thresholds[flag_statistic]
 
     test = table[table["split"] == "test"]
@@ -112,8 +128,10 @@ def evaluate(manifest_csv: str | Path, score_csvs: Sequence[str | Path],
         "flag_statistic": flag_statistic,
         "thresholds": thresholds,
         "counts": {
-            "images": {s: int(table.loc[table["split"] == s, "image"].nunique())
-                       for s in ("validation", "test")},
+            "images": {
+                s: int(table.loc[table["split"] == s, "image"].nunique())
+                for s in ("validation", "test")
+            },
             "fragments": {s: int((table["split"] == s).sum()) for s in ("validation", "test")},
             "test_labels": {k: int(v) for k, v in test["label"].value_counts().items()},
         },
@@ -122,7 +140,9 @@ def evaluate(manifest_csv: str | Path, score_csvs: Sequence[str | Path],
     }
     negatives_test = test[test["label"] == "none"]
     result["achieved_fpr_on_test_normals"] = {
-        s: float(np.mean(negatives_test[s].to_numpy() > thresholds[s])) if len(negatives_test) else None
+        s: float(np.mean(negatives_test[s].to_numpy() > thresholds[s]))
+        if len(negatives_test)
+        else None
         for s in scorers
     }
     if annotations is not None:
@@ -139,7 +159,10 @@ def evaluate(manifest_csv: str | Path, score_csvs: Sequence[str | Path],
     write_text(metrics_out, json.dumps(result, indent=2) + "\n")
     if annotations is not None:
         best = max(result["scorers"], key=lambda s: result["scorers"][s]["likely"]["auroc"] or 0)
-        log.info("best fragment AUROC (likely): %s %.3f; baseline %.3f", best,
-                 result["scorers"][best]["likely"]["auroc"],
-                 result["scorers"]["baseline"]["likely"]["auroc"] or float("nan"))
+        log.info(
+            "best fragment AUROC (likely): %s %.3f; baseline %.3f",
+            best,
+            result["scorers"][best]["likely"]["auroc"],
+            result["scorers"]["baseline"]["likely"]["auroc"] or float("nan"),
+        )
     return result

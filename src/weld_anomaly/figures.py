@@ -39,13 +39,19 @@ def _fit(image: Image.Image, max_width: int) -> tuple[Image.Image, float]:
     return image.resize((max_width, max(1, round(image.height * factor))), Image.LANCZOS), factor
 
 
-def crop_preview(pixels: np.ndarray, crops: Sequence, out_png: str | Path, title: str = "",
-                 max_width: int = 1600) -> None:
+def crop_preview(
+    pixels: np.ndarray, crops: Sequence, out_png: str | Path, title: str = "", max_width: int = 1600
+) -> None:
     """The whole image with its crops drawn and named, like the thesis's cropping tool."""
     image, f = _fit(to_rgb8(pixels), max_width)
     draw = ImageDraw.Draw(image)
     for crop in crops:
-        box = [crop.x * f, crop.y * f, (crop.x + crop.width) * f - 1, (crop.y + crop.height) * f - 1]
+        box = [
+            crop.x * f,
+            crop.y * f,
+            (crop.x + crop.width) * f - 1,
+            (crop.y + crop.height) * f - 1,
+        ]
         draw.rectangle(box, outline=(0, 200, 255), width=2)
         draw.text((box[0] + 4, box[1] + 3), crop.name, fill=(0, 200, 255))
     if title:
@@ -53,8 +59,15 @@ def crop_preview(pixels: np.ndarray, crops: Sequence, out_png: str | Path, title
     write_bytes(out_png, png_bytes(image))
 
 
-def marked_crop(crop_pixels: np.ndarray, crop_y: int, crop_x: int, flagged: np.ndarray,
-                size: int, defects: Sequence = (), max_width: int = 1600) -> bytes:
+def marked_crop(
+    crop_pixels: np.ndarray,
+    crop_y: int,
+    crop_x: int,
+    flagged: np.ndarray,
+    size: int,
+    defects: Sequence = (),
+    max_width: int = 1600,
+) -> bytes:
     """A crop with its flagged fragments outlined and the annotated defects boxed.
 
     ``flagged`` holds the top-left corners ``(y, x)`` of flagged fragments in image
@@ -118,13 +131,15 @@ def scatter_statistics(table, scorers: Sequence[str], thresholds: dict[str, floa
     n = len(scorers)
     cols = 5
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.1 * cols, 2.4 * rows), layout="constrained", squeeze=False
+    )
     index = np.arange(len(table))
     order = {"none": 0, "ambiguous": 0, "unknown": 0, "possible": 1, "likely": 2}
     draw_order = np.argsort(table["label"].map(order).to_numpy(), kind="stable")
-    colours = np.array([np.array(SEVERITY_COLOURS.get(lbl, (150, 150, 150))) / 255.0
-                        for lbl in table["label"]])
+    colours = np.array(
+        [np.array(SEVERITY_COLOURS.get(lbl, (150, 150, 150))) / 255.0 for lbl in table["label"]]
+    )
     for ax, scorer in zip(axes.ravel(), scorers, strict=False):
         values = table[scorer].to_numpy()
         ax.scatter(index[draw_order], values[draw_order], s=3, c=colours[draw_order], linewidths=0)

@@ -47,8 +47,10 @@ def _get_attrs(obj: h5py.HLObject) -> dict:
     out = {}
     for key, value in obj.attrs.items():
         if isinstance(value, np.ndarray):
-            value = [v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else v.item()
-                     for v in value]
+            value = [
+                v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else v.item()
+                for v in value
+            ]
         elif isinstance(value, bytes):
             value = value.decode()
         elif isinstance(value, np.generic):
@@ -60,13 +62,19 @@ def _get_attrs(obj: h5py.HLObject) -> dict:
 def _open(path: str | os.PathLike) -> h5py.File:
     path = Path(path)
     if not path.is_file():
-        raise ImageError("HDF5 file not found", where=str(path),
-                         fix="run the workflow from the start (snakemake) to build it")
+        raise ImageError(
+            "HDF5 file not found",
+            where=str(path),
+            fix="run the workflow from the start (snakemake) to build it",
+        )
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise ImageError(f"not a readable HDF5 file ({exc})", where=str(path),
-                         fix="delete it and run the workflow again") from None
+        raise ImageError(
+            f"not a readable HDF5 file ({exc})",
+            where=str(path),
+            fix="delete it and run the workflow again",
+        ) from None
 
 
 def _image_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -77,7 +85,10 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, attrs: dict) -> Non
     """Write a converted radiograph and its conversion parameters."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset(
-            "image", data=pixels, chunks=_image_chunks(pixels.shape), compression="gzip",
+            "image",
+            data=pixels,
+            chunks=_image_chunks(pixels.shape),
+            compression="gzip",
             compression_opts=4,
         )
         _set_attrs(ds, attrs)
@@ -108,8 +119,11 @@ def write_crops(path: str | os.PathLike, image_id: str, crops: Sequence[Crop], a
         group = f.create_group("crops")
         for crop in crops:
             ds = group.create_dataset(
-                crop.name, data=crop.pixels, chunks=_image_chunks(crop.pixels.shape),
-                compression="gzip", compression_opts=4,
+                crop.name,
+                data=crop.pixels,
+                chunks=_image_chunks(crop.pixels.shape),
+                compression="gzip",
+                compression_opts=4,
             )
             _set_attrs(ds, {"x": crop.x, "y": crop.y, "width": crop.width, "height": crop.height})
 
@@ -147,7 +161,8 @@ def write_fragments(path: str | os.PathLike, frags: Fragments) -> None:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _set_attrs(f, {**frags.attrs, "crop_names": frags.crop_names, "count": n})
         f.create_dataset(
-            "fragments", data=frags.fragments,
+            "fragments",
+            data=frags.fragments,
             chunks=(max(min(FRAGMENT_CHUNK, n), 1), *size) if n else None,
         )
         f.create_dataset("corners", data=frags.corners.astype(np.int32))
@@ -184,14 +199,22 @@ def write_fragment_set(
             dtype = f["fragments"].dtype
     total = int(sum(counts))
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
-        _set_attrs(out, {"image_ids": list(image_ids), "count": total,
-                         "bit_depth": 8 if dtype == np.uint8 else 16})
+        _set_attrs(
+            out,
+            {
+                "image_ids": list(image_ids),
+                "count": total,
+                "bit_depth": 8 if dtype == np.uint8 else 16,
+            },
+        )
         if total == 0:
             out.create_dataset("fragments", shape=(0, *(size or (64, 64))), dtype=dtype or np.uint8)
             out.create_dataset("image_index", shape=(0,), dtype=np.int32)
             return 0
         ds = out.create_dataset(
-            "fragments", shape=(total, *size), dtype=dtype,
+            "fragments",
+            shape=(total, *size),
+            dtype=dtype,
             chunks=(min(FRAGMENT_CHUNK, total), *size),
         )
         index = out.create_dataset("image_index", shape=(total,), dtype=np.int32)

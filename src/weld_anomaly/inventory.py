@@ -66,8 +66,9 @@ def id_from_file(name: str, where: str) -> str:
     stem = Path(stem).stem if "." in stem else stem
     clean = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip("._-")
     if not clean:
-        raise ManifestError(f"cannot make an image id from file name {name!r}", where=where,
-                            fix="rename the file")
+        raise ManifestError(
+            f"cannot make an image id from file name {name!r}", where=where, fix="rename the file"
+        )
     return clean
 
 
@@ -77,8 +78,7 @@ def _status(value: str, where: str) -> str:
         return FAULTY
     if v in ("nonfaulty", "ok", "good", "sound"):
         return NONFAULTY
-    raise ManifestError(f"unknown status {value!r}", where=where,
-                        fix="use 'faulty' or 'nonfaulty'")
+    raise ManifestError(f"unknown status {value!r}", where=where, fix="use 'faulty' or 'nonfaulty'")
 
 
 def _unique(records: Iterable[ImageRecord], where: str) -> list[ImageRecord]:
@@ -86,14 +86,18 @@ def _unique(records: Iterable[ImageRecord], where: str) -> list[ImageRecord]:
     for rec in records:
         if rec.image_id in seen:
             raise ManifestError(
-                f"image id {rec.image_id!r} is used twice ({seen[rec.image_id].file} and {rec.file})",
+                f"image id {rec.image_id!r} is used twice "
+                f"({seen[rec.image_id].file} and {rec.file})",
                 where=where,
                 fix="give the images distinct names or ids",
             )
         seen[rec.image_id] = rec
     if not seen:
-        raise ManifestError("no images found", where=where,
-                            fix="check data.source and the paths in config/config.yaml")
+        raise ManifestError(
+            "no images found",
+            where=where,
+            fix="check data.source and the paths in config/config.yaml",
+        )
     return sorted(seen.values(), key=lambda r: r.image_id)
 
 
@@ -101,26 +105,35 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
     """Read a labels CSV (``image,status`` plus optional ``file`` and ``split``)."""
     labels = Path(labels)
     if not labels.is_file():
-        raise ManifestError("labels table not found", where=str(labels),
-                            fix="check data.labels in config/config.yaml")
+        raise ManifestError(
+            "labels table not found",
+            where=str(labels),
+            fix="check data.labels in config/config.yaml",
+        )
     try:
         text = labels.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ManifestError("labels table is not UTF-8 text", where=str(labels),
-                            fix="save it as a UTF-8 CSV file") from None
+        raise ManifestError(
+            "labels table is not UTF-8 text", where=str(labels), fix="save it as a UTF-8 CSV file"
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() for c in (reader.fieldnames or [])]
     missing = [c for c in ("image", "status") if c not in columns]
     if missing:
-        raise ManifestError(f"labels table lacks column(s) {', '.join(missing)} "
-                            f"(found: {', '.join(columns) or 'none'})", where=str(labels),
-                            fix="add a header line 'image,status'")
+        raise ManifestError(
+            f"labels table lacks column(s) {', '.join(missing)} "
+            f"(found: {', '.join(columns) or 'none'})",
+            where=str(labels),
+            fix="add a header line 'image,status'",
+        )
     records = []
     for line, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         where = f"{labels}, line {line}"
         if not row.get("image"):
-            raise ManifestError("empty 'image' field", where=where, fix="fill it in or delete the line")
+            raise ManifestError(
+                "empty 'image' field", where=where, fix="fill it in or delete the line"
+            )
         if row.get("file"):
             image_id = check_id(row["image"], where)
             file = row["file"]
@@ -130,12 +143,18 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
         path = Path(file) if Path(file).is_absolute() else Path(images_dir) / file
         split = row.get("split", "")
         if split and split not in SPLITS:
-            raise ManifestError(f"unknown split {split!r}", where=where,
-                                fix=f"use one of {', '.join(SPLITS)} or leave it empty")
+            raise ManifestError(
+                f"unknown split {split!r}",
+                where=where,
+                fix=f"use one of {', '.join(SPLITS)} or leave it empty",
+            )
         status = _status(row["status"], where)
         if status == FAULTY and split in ("train", "validation"):
-            raise ManifestError(f"faulty image {image_id!r} cannot be in the {split} split",
-                                where=where, fix="faulty images are always test images")
+            raise ManifestError(
+                f"faulty image {image_id!r} cannot be in the {split} split",
+                where=where,
+                fix="faulty images are always test images",
+            )
         records.append(ImageRecord(image_id, str(path), status, split))
     return _unique(records, str(labels))
 
@@ -149,26 +168,36 @@ def from_folders(images_dir: str | Path, extensions: Iterable[str]) -> list[Imag
     """Images under ``<images_dir>/faulty`` and ``<images_dir>/nonfaulty``."""
     root = Path(images_dir)
     if not root.is_dir():
-        raise ManifestError("images folder not found", where=str(root),
-                            fix="check data.images_dir in config/config.yaml")
+        raise ManifestError(
+            "images folder not found",
+            where=str(root),
+            fix="check data.images_dir in config/config.yaml",
+        )
     records = []
     for status in STATUSES:
         folder = root / status
         if not folder.is_dir():
-            raise ManifestError(f"folder '{status}' not found", where=str(root),
-                                fix="put images in <images_dir>/faulty and <images_dir>/nonfaulty")
+            raise ManifestError(
+                f"folder '{status}' not found",
+                where=str(root),
+                fix="put images in <images_dir>/faulty and <images_dir>/nonfaulty",
+            )
         for path in _list_images(folder, extensions):
             records.append(ImageRecord(id_from_file(path.name, str(path)), str(path), status))
     return _unique(records, str(root))
 
 
-def from_annotations(images_dir: str | Path, extensions: Iterable[str],
-                     annotated: dict[str, list]) -> list[ImageRecord]:
+def from_annotations(
+    images_dir: str | Path, extensions: Iterable[str], annotated: dict[str, list]
+) -> list[ImageRecord]:
     """Every image under ``images_dir``; faulty when ``annotated`` lists a defect for it."""
     root = Path(images_dir)
     if not root.is_dir():
-        raise ManifestError("images folder not found", where=str(root),
-                            fix="check data.images_dir in config/config.yaml")
+        raise ManifestError(
+            "images folder not found",
+            where=str(root),
+            fix="check data.images_dir in config/config.yaml",
+        )
     records = []
     for path in _list_images(root, extensions):
         image_id = id_from_file(path.name, str(path))
@@ -190,8 +219,10 @@ def assign_splits(
     ``round(n * test)`` go to test, the next ``round(n * validation)`` to validation, the rest
     to train. With three or more such images, each split gets at least one.
     """
-    free = sorted((r for r in records if r.status == NONFAULTY and not r.split),
-                  key=lambda r: _rank_key(r.image_id, seed))
+    free = sorted(
+        (r for r in records if r.status == NONFAULTY and not r.split),
+        key=lambda r: _rank_key(r.image_id, seed),
+    )
     n = len(free)
     n_test = round(n * test)
     n_val = round(n * validation)
@@ -201,7 +232,9 @@ def assign_splits(
         n_test = min(n_test, n - 1 - n_val)
     chosen = {}
     for i, rec in enumerate(free):
-        chosen[rec.image_id] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+        chosen[rec.image_id] = (
+            "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+        )
     out = []
     for rec in records:
         split = rec.split or (chosen.get(rec.image_id) if rec.status == NONFAULTY else "test")
@@ -218,17 +251,24 @@ def to_csv(records: Iterable[ImageRecord], extra: dict[str, dict] | None = None)
     writer.writerow([*MANIFEST_COLUMNS, *extra_cols])
     for r in records:
         more = extra.get(r.image_id, {})
-        writer.writerow([r.image_id, r.file, r.status, r.split, *[more.get(c, "") for c in extra_cols]])
+        writer.writerow(
+            [r.image_id, r.file, r.status, r.split, *[more.get(c, "") for c in extra_cols]]
+        )
     return buffer.getvalue()
 
 
 def read_manifest(path: str | Path) -> list[ImageRecord]:
     """Read ``results/manifest.csv`` written by :func:`to_csv`."""
     with open(path, encoding="utf-8", newline="") as handle:
-        return [ImageRecord(r["image"], r["file"], r["status"], r["split"]) for r in csv.DictReader(handle)]
+        return [
+            ImageRecord(r["image"], r["file"], r["status"], r["split"])
+            for r in csv.DictReader(handle)
+        ]
 
 
-def write_manifest(rows: list[list[str]], out_csv: str | Path, labels: str | Path | None = None) -> None:
+def write_manifest(
+    rows: list[list[str]], out_csv: str | Path, labels: str | Path | None = None
+) -> None:
     """Write ``results/manifest.csv`` from the inventory decided at parse time.
 
     ``rows`` are ``[image, file, status, split]``. When a labels table is given (for the demo,
@@ -238,11 +278,17 @@ def write_manifest(rows: list[list[str]], out_csv: str | Path, labels: str | Pat
 
     records = [ImageRecord(*row) for row in rows]
     if labels is not None:
-        table = {r["image"]: r for r in csv.DictReader(io.StringIO(Path(labels).read_text(encoding="utf-8-sig")))}
+        table = {
+            r["image"]: r
+            for r in csv.DictReader(io.StringIO(Path(labels).read_text(encoding="utf-8-sig")))
+        }
         for rec in records:
             row = table.get(rec.image_id)
             if row is not None and _status(row["status"], str(labels)) != rec.status:
                 raise ManifestError(
-                    f"image {rec.image_id} is {row['status']} in the labels table but was planned as {rec.status}",
-                    where=str(labels), fix="run the workflow again so it re-reads the labels")
+                    f"image {rec.image_id} is {row['status']} in the labels table "
+                    f"but was planned as {rec.status}",
+                    where=str(labels),
+                    fix="run the workflow again so it re-reads the labels",
+                )
     write_text(out_csv, to_csv(records))

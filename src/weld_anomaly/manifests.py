@@ -63,16 +63,25 @@ def _top(data, path: Path, what: str) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict) or "images" not in data:
-        raise ManifestError(f"{what} must be a mapping with an 'images' key", where=str(path),
-                            fix="see config/README.md for the format")
+        raise ManifestError(
+            f"{what} must be a mapping with an 'images' key",
+            where=str(path),
+            fix="see config/README.md for the format",
+        )
     unknown = set(data) - {"version", "images"}
     if unknown:
-        raise ManifestError(f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}",
-                            where=str(path), fix="keep only 'version' and 'images'")
+        raise ManifestError(
+            f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}",
+            where=str(path),
+            fix="keep only 'version' and 'images'",
+        )
     images = data["images"] or {}
     if not isinstance(images, dict):
-        raise ManifestError("'images' must map image ids to lists", where=str(path),
-                            fix="see config/README.md for the format")
+        raise ManifestError(
+            "'images' must map image ids to lists",
+            where=str(path),
+            fix="see config/README.md for the format",
+        )
     return images
 
 
@@ -81,12 +90,16 @@ def _int_field(entry: dict, key: str, where: str, minimum: int) -> int:
         raise ManifestError(f"missing field '{key}'", where=where, fix=f"add '{key}'")
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ManifestError(f"field '{key}' must be a whole number of pixels, got {value!r}",
-                            where=where, fix=f"write '{key}' as an integer")
+        raise ManifestError(
+            f"field '{key}' must be a whole number of pixels, got {value!r}",
+            where=where,
+            fix=f"write '{key}' as an integer",
+        )
     if value < minimum:
         what = "zero or negative" if minimum > 0 else "negative"
-        raise ManifestError(f"field '{key}' is {what} ({value})", where=where,
-                            fix=f"use '{key}' >= {minimum}")
+        raise ManifestError(
+            f"field '{key}' is {what} ({value})", where=where, fix=f"use '{key}' >= {minimum}"
+        )
     return value
 
 
@@ -95,8 +108,11 @@ def _entries(images: dict, path: Path, image_id, what: str) -> list[dict]:
     if entries is None:
         return []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ManifestError(f"the entry of image {image_id!r} must be a list of mappings",
-                            where=str(path), fix=f"see config/README.md for the {what} format")
+        raise ManifestError(
+            f"the entry of image {image_id!r} must be a list of mappings",
+            where=str(path),
+            fix=f"see config/README.md for the {what} format",
+        )
     return entries
 
 
@@ -112,42 +128,60 @@ def load_crop_manifest(path: str | Path, fragment_size: int) -> dict[str, list[C
             name = entry.get("name", f"crop{i}")
             where = f"{path}, image {image_id}, crop {name if 'name' in entry else f'#{i}'}"
             if not isinstance(name, str) or not NAME_PATTERN.match(name):
-                raise ManifestError(f"crop name {name!r} must use letters, digits, '_', '.', '-'",
-                                    where=where, fix="rename the crop")
+                raise ManifestError(
+                    f"crop name {name!r} must use letters, digits, '_', '.', '-'",
+                    where=where,
+                    fix="rename the crop",
+                )
             unknown = set(entry) - {"name", "x", "y", "width", "height"}
             if unknown:
-                raise ManifestError(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",
-                                    where=where, fix="use name, x, y, width, height")
+                raise ManifestError(
+                    f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",
+                    where=where,
+                    fix="use name, x, y, width, height",
+                )
             x = _int_field(entry, "x", where, 0)
             y = _int_field(entry, "y", where, 0)
             width = _int_field(entry, "width", where, 1)
             height = _int_field(entry, "height", where, 1)
             if width < fragment_size or height < fragment_size:
                 raise ManifestError(
-                    f"crop is {width}x{height} px, smaller than one {fragment_size}x{fragment_size} fragment",
-                    where=where, fix=f"make width and height at least {fragment_size}")
+                    f"crop is {width}x{height} px, smaller than one "
+                    f"{fragment_size}x{fragment_size} fragment",
+                    where=where,
+                    fix=f"make width and height at least {fragment_size}",
+                )
             if any(c.name == name for c in crops):
-                raise ManifestError("duplicate crop name", where=where,
-                                    fix="give each crop of an image its own name")
+                raise ManifestError(
+                    "duplicate crop name",
+                    where=where,
+                    fix="give each crop of an image its own name",
+                )
             crops.append(CropSpec(x, y, width, height, name))
         out[str(image_id)] = crops
     return out
 
 
-def check_crops_fit(crops: list[CropSpec], height: int, width: int, image_id: str,
-                    manifest: str) -> None:
+def check_crops_fit(
+    crops: list[CropSpec], height: int, width: int, image_id: str, manifest: str
+) -> None:
     """Raise when a crop reaches outside its ``height`` × ``width`` image, saying by how much."""
     for crop in crops:
         over = []
         if crop.x1 > width:
-            over.append(f"{crop.x1 - width} px past the right edge (x + width = {crop.x1} > {width})")
+            over.append(
+                f"{crop.x1 - width} px past the right edge (x + width = {crop.x1} > {width})"
+            )
         if crop.y1 > height:
-            over.append(f"{crop.y1 - height} px past the bottom edge (y + height = {crop.y1} > {height})")
+            over.append(
+                f"{crop.y1 - height} px past the bottom edge (y + height = {crop.y1} > {height})"
+            )
         if over:
             raise ManifestError(
                 f"crop reaches outside the {width}x{height} image: {'; '.join(over)}",
                 where=f"{manifest}, image {image_id}, crop {crop.name}",
-                fix="move or shrink the crop in the crop manifest")
+                fix="move or shrink the crop in the crop manifest",
+            )
 
 
 def check_known_images(entries: dict, known: set[str], path: str, what: str) -> None:
@@ -155,8 +189,11 @@ def check_known_images(entries: dict, known: set[str], path: str, what: str) -> 
     unknown = sorted(set(entries) - known)
     if unknown:
         listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ManifestError(f"{len(unknown)} unknown image id(s): {listed}", where=path,
-                            fix=f"fix the ids in the {what} or add the images to the labels")
+        raise ManifestError(
+            f"{len(unknown)} unknown image id(s): {listed}",
+            where=path,
+            fix=f"fix the ids in the {what} or add the images to the labels",
+        )
 
 
 def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
@@ -170,16 +207,27 @@ def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
             where = f"{path}, image {image_id}, defect #{i}"
             unknown = set(entry) - {"x", "y", "width", "height", "severity", "type", "contrast"}
             if unknown:
-                raise ManifestError(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",
-                                    where=where, fix="use x, y, width, height, severity, type")
+                raise ManifestError(
+                    f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",
+                    where=where,
+                    fix="use x, y, width, height, severity, type",
+                )
             severity = entry.get("severity", "likely")
             if severity not in SEVERITIES:
-                raise ManifestError(f"severity must be 'likely' or 'possible', got {severity!r}",
-                                    where=where, fix="fix the severity")
-            boxes.append(Annotation(
-                _int_field(entry, "x", where, 0), _int_field(entry, "y", where, 0),
-                _int_field(entry, "width", where, 1), _int_field(entry, "height", where, 1),
-                severity, str(entry.get("type", "")),
-            ))
+                raise ManifestError(
+                    f"severity must be 'likely' or 'possible', got {severity!r}",
+                    where=where,
+                    fix="fix the severity",
+                )
+            boxes.append(
+                Annotation(
+                    _int_field(entry, "x", where, 0),
+                    _int_field(entry, "y", where, 0),
+                    _int_field(entry, "width", where, 1),
+                    _int_field(entry, "height", where, 1),
+                    severity,
+                    str(entry.get("type", "")),
+                )
+            )
         out[str(image_id)] = boxes
     return out

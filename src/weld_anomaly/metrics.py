@@ -45,8 +45,9 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     return (np.r_[0.0, fps / n_neg], np.r_[0.0, tps / n_pos], np.r_[np.inf, s[distinct]])
 
 
-def precision_recall_curve(labels: np.ndarray, scores: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def precision_recall_curve(
+    labels: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision, recall and thresholds, from the highest score down."""
     labels, scores = _check(labels, scores)
     order = np.argsort(-scores, kind="mergesort")

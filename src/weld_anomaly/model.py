@@ -18,7 +18,9 @@ ARCHITECTURES = ("thesis",)
 
 
 def build_autoencoder(
-    size: int = 64, filters: Sequence[int] = (32, 64, 128), kernel: int = 3,
+    size: int = 64,
+    filters: Sequence[int] = (32, 64, 128),
+    kernel: int = 3,
     architecture: str = "thesis",
 ) -> keras.Model:
     """Build the (uncompiled) autoencoder for ``size`` × ``size`` single-channel fragments."""
@@ -33,16 +35,21 @@ def build_autoencoder(
         x = layers.Conv2D(f, kernel, padding="same", activation="relu", name=f"encode_{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool_{i + 1}")(x)
     for i, f in enumerate(reversed(filters)):
-        x = layers.Conv2DTranspose(f, kernel, padding="same", activation="relu",
-                                   name=f"decode_{i + 1}")(x)
+        x = layers.Conv2DTranspose(
+            f, kernel, padding="same", activation="relu", name=f"decode_{i + 1}"
+        )(x)
         x = layers.UpSampling2D(2, name=f"upsample_{i + 1}")(x)
     # float32 output so reconstruction errors are computed in full precision
-    outputs = layers.Conv2DTranspose(1, kernel, padding="same", activation="sigmoid",
-                                     dtype="float32", name="reconstruction")(x)
+    outputs = layers.Conv2DTranspose(
+        1, kernel, padding="same", activation="sigmoid", dtype="float32", name="reconstruction"
+    )(x)
     return keras.Model(inputs, outputs, name=f"autoencoder_{architecture}")
 
 
 def compile_autoencoder(model: keras.Model, learning_rate: float) -> keras.Model:
     """Compile with Adam and the mean squared error (the thesis's loss)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    # an explicit optimizer name keeps saved weights byte-identical within one process too
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, name="adam"), loss="mse"
+    )
     return model

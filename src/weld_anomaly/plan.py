@@ -23,11 +23,15 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def validate_config(config: dict, schema_path: str | Path, config_path: str = "config/config.yaml") -> None:
+def validate_config(
+    config: dict, schema_path: str | Path, config_path: str = "config/config.yaml"
+) -> None:
     """Check ``config`` against the JSON schema; raise one :class:`ConfigError` naming the key."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
+    )
     if not errors:
         return
     error = errors[0]
@@ -43,9 +47,11 @@ def validate_config(config: dict, schema_path: str | Path, config_path: str = "c
         what = f"missing key {', '.join(where + m for m in missing)}"
         fix = "add it (every key must be written out; see config/config.yaml in the repository)"
     else:
-        description = error.schema.get("description", "")
+        description = error.schema.get("description", "").rstrip(".")
         what = f"key {key}: {error.message}"
-        fix = f"expected: {description}" if description else "see the comments in config/config.yaml"
+        fix = f"set {key} as the comments in config/config.yaml explain"
+        if description:
+            fix += f" ({description})"
     raise ConfigError(what, where=config_path, fix=fix)
 
 
@@ -64,14 +70,19 @@ def data_paths(config: dict) -> DataPaths:
     data = config["data"]
     if data["source"] == "demo":
         out = config["demo"]["out_dir"]
-        return DataPaths(f"{out}/images", f"{out}/labels.csv", f"{out}/annotations.yaml", f"{out}/crops.yaml")
+        return DataPaths(
+            f"{out}/images", f"{out}/labels.csv", f"{out}/annotations.yaml", f"{out}/crops.yaml"
+        )
     return DataPaths(data["images_dir"], data["labels"], data["annotations"], data["crops"])
 
 
 def _require(value, key: str, source: str) -> str:
     if not value:
-        raise ConfigError(f"data.{key} is not set but data.source is {source}",
-                          where="config/config.yaml", fix=f"set data.{key}")
+        raise ConfigError(
+            f"data.{key} is not set but data.source is {source}",
+            where="config/config.yaml",
+            fix=f"set data.{key}",
+        )
     return value
 
 
@@ -82,20 +93,30 @@ def build_inventory(config: dict) -> list[ImageRecord]:
     if source == "demo":
         settings = demo.DemoSettings.from_config(config["demo"])
         out = Path(config["demo"]["out_dir"]) / "images"
-        records = [ImageRecord(i.image_id, str(out / i.file_name), i.status) for i in demo.plan(settings)]
+        records = [
+            ImageRecord(i.image_id, str(out / i.file_name), i.status) for i in demo.plan(settings)
+        ]
     elif source == "table":
-        records = inventory.from_table(_require(data["labels"], "labels", source),
-                                       data["images_dir"] or Path(data["labels"]).parent)
+        records = inventory.from_table(
+            _require(data["labels"], "labels", source),
+            data["images_dir"] or Path(data["labels"]).parent,
+        )
     elif source == "folders":
-        records = inventory.from_folders(_require(data["images_dir"], "images_dir", source),
-                                         data["extensions"])
+        records = inventory.from_folders(
+            _require(data["images_dir"], "images_dir", source), data["extensions"]
+        )
     else:
         annotated = load_annotations(_require(data["annotations"], "annotations", source))
-        records = inventory.from_annotations(_require(data["images_dir"], "images_dir", source),
-                                             data["extensions"], annotated)
+        records = inventory.from_annotations(
+            _require(data["images_dir"], "images_dir", source), data["extensions"], annotated
+        )
     split = data["split"]
     if split["validation"] + split["test"] >= 1:
-        raise ConfigError("data.split.validation + data.split.test must be below 1 (some images must train)",
-                          where="config/config.yaml", fix="lower the fractions")
-    return inventory.assign_splits(sorted(records, key=lambda r: r.image_id),
-                                   split["validation"], split["test"], split["seed"])
+        raise ConfigError(
+            "data.split.validation + data.split.test must be below 1 (some images must train)",
+            where="config/config.yaml",
+            fix="lower the fractions",
+        )
+    return inventory.assign_splits(
+        sorted(records, key=lambda r: r.image_id), split["validation"], split["test"], split["seed"]
+    )

@@ -20,20 +20,34 @@ from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
 log = logging.getLogger(__name__)
 
 
-def convert_image(source: str | Path, out_h5: str | Path, settings: ConvertSettings,
-                  image_id: str) -> dict:
+def convert_image(
+    source: str | Path, out_h5: str | Path, settings: ConvertSettings, image_id: str
+) -> dict:
     """Convert one radiograph to an HDF5 image file; returns the stored attributes."""
     result = convert(source, settings)
     attrs = {**result.attrs, "image_id": image_id}
     hdf5_io.write_image(out_h5, result.pixels, attrs)
-    log.info("%s: %dx%d, %s window [%g, %g], %s", image_id, attrs["height"], attrs["width"],
-             attrs["window_method"], attrs["window_lo"], attrs["window_hi"],
-             "MONOCHROME1 inverted" if attrs["inverted_monochrome1"] else "MONOCHROME2")
+    log.info(
+        "%s: %dx%d, %s window [%g, %g], %s",
+        image_id,
+        attrs["height"],
+        attrs["width"],
+        attrs["window_method"],
+        attrs["window_lo"],
+        attrs["window_hi"],
+        "MONOCHROME1 inverted" if attrs["inverted_monochrome1"] else "MONOCHROME2",
+    )
     return attrs
 
 
-def crops_for_image(manifest: dict[str, list[CropSpec]], image_id: str, height: int, width: int,
-                    missing: str, manifest_path: str) -> list[CropSpec]:
+def crops_for_image(
+    manifest: dict[str, list[CropSpec]],
+    image_id: str,
+    height: int,
+    width: int,
+    missing: str,
+    manifest_path: str,
+) -> list[CropSpec]:
     """The crops of an image; an image the manifest omits is handled by ``missing``.
 
     ``missing`` is ``whole_image`` (one crop named ``image`` covering it all) or ``error``.
@@ -46,13 +60,24 @@ def crops_for_image(manifest: dict[str, list[CropSpec]], image_id: str, height: 
         return crops
     if missing == "whole_image":
         return [CropSpec(0, 0, width, height, "image")]
-    raise ManifestError(f"image {image_id} has no crops", where=manifest_path,
-                        fix="add its crops, or set crops.missing: whole_image")
+    raise ManifestError(
+        f"image {image_id} has no crops",
+        where=manifest_path,
+        fix="add its crops, or set crops.missing: whole_image",
+    )
 
 
-def extract_crops(image_h5: str | Path, crops: list[dict] | None, manifest_path: str | Path | None,
-                  out_h5: str | Path, preview_png: str | Path, image_id: str, fragment_size: int,
-                  missing: str = "whole_image", preview_width: int = 1600) -> list[CropSpec]:
+def extract_crops(
+    image_h5: str | Path,
+    crops: list[dict] | None,
+    manifest_path: str | Path | None,
+    out_h5: str | Path,
+    preview_png: str | Path,
+    image_id: str,
+    fragment_size: int,
+    missing: str = "whole_image",
+    preview_width: int = 1600,
+) -> list[CropSpec]:
     """Cut the crops of one image into an HDF5 file and draw them on a preview PNG.
 
     ``crops`` are this image's entries of the crop manifest, already checked when the
@@ -66,10 +91,25 @@ def extract_crops(image_h5: str | Path, crops: list[dict] | None, manifest_path:
         manifest = load_crop_manifest(manifest_path, fragment_size)
     else:
         manifest = {}
-    specs = crops_for_image(manifest, image_id, pixels.shape[0], pixels.shape[1], missing,
-                            str(manifest_path or "crop manifest"))
-    crops = [hdf5_io.Crop(c.name, c.x, c.y, c.width, c.height,
-                          np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1])) for c in specs]
+    specs = crops_for_image(
+        manifest,
+        image_id,
+        pixels.shape[0],
+        pixels.shape[1],
+        missing,
+        str(manifest_path or "crop manifest"),
+    )
+    crops = [
+        hdf5_io.Crop(
+            c.name,
+            c.x,
+            c.y,
+            c.width,
+            c.height,
+            np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1]),
+        )
+        for c in specs
+    ]
     keep = {k: attrs[k] for k in ("bit_depth", "height", "width") if k in attrs}
     hdf5_io.write_crops(out_h5, image_id, crops, keep)
     from weld_anomaly.figures import crop_preview
@@ -93,20 +133,34 @@ def fragment_crops(crops_h5: str | Path, out_h5: str | Path, size: int, stride: 
         corners=np.concatenate(corners) if corners else np.zeros((0, 2), np.int64),
         crop_index=np.concatenate(index) if index else np.zeros(0, np.int32),
         crop_names=[c.name for c in crops],
-        attrs={"image_id": attrs.get("image_id", ""), "size": size, "stride": stride,
-               "bit_depth": attrs.get("bit_depth", 8)},
+        attrs={
+            "image_id": attrs.get("image_id", ""),
+            "size": size,
+            "stride": stride,
+            "bit_depth": attrs.get("bit_depth", 8),
+        },
     )
     hdf5_io.write_fragments(out_h5, frags)
     log.info("%s: %d fragments from %d crop(s)", attrs.get("image_id", ""), len(frags), len(crops))
     return len(frags)
 
 
-def build_training_sets(train: Sequence[str | Path], train_ids: Sequence[str],
-                        validation: Sequence[str | Path], validation_ids: Sequence[str],
-                        train_out: str | Path, validation_out: str | Path) -> tuple[int, int]:
+def build_training_sets(
+    train: Sequence[str | Path],
+    train_ids: Sequence[str],
+    validation: Sequence[str | Path],
+    validation_ids: Sequence[str],
+    train_out: str | Path,
+    validation_out: str | Path,
+) -> tuple[int, int]:
     """Gather the fragments of the train and validation images into two chunked files."""
     n_train = hdf5_io.write_fragment_set(train_out, train, train_ids)
     n_val = hdf5_io.write_fragment_set(validation_out, validation, validation_ids)
-    log.info("training set: %d fragments from %d images; validation: %d from %d",
-             n_train, len(train), n_val, len(validation))
+    log.info(
+        "training set: %d fragments from %d images; validation: %d from %d",
+        n_train,
+        len(train),
+        n_val,
+        len(validation),
+    )
     return n_train, n_val

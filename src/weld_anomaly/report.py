@@ -35,8 +35,18 @@ def _data_uri(png: bytes) -> str:
 def software_versions() -> dict[str, str]:
     """Versions of Python and the packages a run depends on."""
     out = {"python": platform.python_version(), "weld-anomaly": __version__}
-    for name in ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "pydicom", "h5py",
-                 "numpy", "snakemake", "scikit-image"):
+    for name in (
+        "keras",
+        "tensorflow-cpu",
+        "tensorflow",
+        "jax",
+        "torch",
+        "pydicom",
+        "h5py",
+        "numpy",
+        "snakemake",
+        "scikit-image",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -50,26 +60,38 @@ def _metrics_rows(result: dict) -> list[dict]:
         likely = tasks["likely"]
         both = tasks["likely+possible"]
         auc = likely["auroc"]
-        rows.append({
-            "scorer": scorer,
-            "kind": "baseline (no training)" if scorer == "baseline" else "autoencoder",
-            "auroc": auc,
-            "auroc_any": both["auroc"],
-            "ap": likely["average_precision"],
-            "recall_1pct": likely["recall_at_fpr_1pct"],
-            "recall_01pct": likely["recall_at_fpr_0.1pct"],
-            "direction": "" if auc is None else ("high" if auc >= 0.5 else "low"),
-            "threshold": result["thresholds"].get(scorer),
-            "achieved_fpr": result["achieved_fpr_on_test_normals"].get(scorer),
-        })
+        rows.append(
+            {
+                "scorer": scorer,
+                "kind": "baseline (no training)" if scorer == "baseline" else "autoencoder",
+                "auroc": auc,
+                "auroc_any": both["auroc"],
+                "ap": likely["average_precision"],
+                "recall_1pct": likely["recall_at_fpr_1pct"],
+                "recall_01pct": likely["recall_at_fpr_0.1pct"],
+                "direction": "" if auc is None else ("high" if auc >= 0.5 else "low"),
+                "threshold": result["thresholds"].get(scorer),
+                "achieved_fpr": result["achieved_fpr_on_test_normals"].get(scorer),
+            }
+        )
     return rows
 
 
-def render_report(manifest_csv: str | Path, fragments_csv: str | Path, metrics_json: str | Path,
-                  train_info_json: str | Path, history_csv: str | Path,
-                  crops_h5: Sequence[str | Path], annotations_path: str | Path | None,
-                  config: dict, out_html: str | Path, figures_dir: str | Path, *,
-                  size: int, max_width: int = 1600) -> None:
+def render_report(
+    manifest_csv: str | Path,
+    fragments_csv: str | Path,
+    metrics_json: str | Path,
+    train_info_json: str | Path,
+    history_csv: str | Path,
+    crops_h5: Sequence[str | Path],
+    annotations_path: str | Path | None,
+    config: dict,
+    out_html: str | Path,
+    figures_dir: str | Path,
+    *,
+    size: int,
+    max_width: int = 1600,
+) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``)."""
     records = read_manifest(manifest_csv)
     table = pd.read_csv(fragments_csv)
@@ -87,13 +109,19 @@ def render_report(manifest_csv: str | Path, fragments_csv: str | Path, metrics_j
     if result.get("scorers"):
         keep = test["label"].isin(("none", "likely")).to_numpy()
         y = (test["label"] == "likely").to_numpy()[keep]
-        best_ae = max((s for s in scorers if s != "baseline"),
-                      key=lambda s: abs((result["scorers"][s]["likely"]["auroc"] or 0.5) - 0.5))
+        best_ae = max(
+            (s for s in scorers if s != "baseline"),
+            key=lambda s: abs((result["scorers"][s]["likely"]["auroc"] or 0.5) - 0.5),
+        )
         curves = {}
         for s in dict.fromkeys([result["flag_statistic"], best_ae, "baseline"]):
             sign = 1.0 if (result["scorers"][s]["likely"]["auroc"] or 0.5) >= 0.5 else -1.0
             fpr, tpr, _ = metrics.roc_curve(y, sign * test[s].to_numpy()[keep])
-            curves[s if sign > 0 else f"-{s}"] = (fpr, tpr, metrics.roc_auc(y, sign * test[s].to_numpy()[keep]))
+            curves[s if sign > 0 else f"-{s}"] = (
+                fpr,
+                tpr,
+                metrics.roc_auc(y, sign * test[s].to_numpy()[keep]),
+            )
         pictures["roc"] = figures.roc_curves(curves)
     else:
         pictures["roc"] = figures.roc_curves({})
@@ -110,17 +138,31 @@ def render_report(manifest_csv: str | Path, fragments_csv: str | Path, metrics_j
         for crop in crops:
             mine = rows[rows["crop"] == crop.name]
             flagged = mine.loc[mine["flagged"], ["y", "x"]].to_numpy()
-            defects = [d for d in annotations.get(record.image_id, [])
-                       if d.x < crop.x + crop.width and d.x1 > crop.x
-                       and d.y < crop.y + crop.height and d.y1 > crop.y]
-            png = figures.marked_crop(crop.pixels, crop.y, crop.x, flagged, size, defects, max_width)
-            inspections.append({
-                "image": record.image_id, "crop": crop.name, "status": record.status,
-                "flagged": int(len(flagged)), "fragments": int(len(mine)),
-                "defects": len(defects),
-                "hits": int(mine.loc[mine["flagged"], "label"].isin(("likely", "possible")).sum()),
-                "uri": _data_uri(png),
-            })
+            defects = [
+                d
+                for d in annotations.get(record.image_id, [])
+                if d.x < crop.x + crop.width
+                and d.x1 > crop.x
+                and d.y < crop.y + crop.height
+                and d.y1 > crop.y
+            ]
+            png = figures.marked_crop(
+                crop.pixels, crop.y, crop.x, flagged, size, defects, max_width
+            )
+            inspections.append(
+                {
+                    "image": record.image_id,
+                    "crop": crop.name,
+                    "status": record.status,
+                    "flagged": int(len(flagged)),
+                    "fragments": int(len(mine)),
+                    "defects": len(defects),
+                    "hits": int(
+                        mine.loc[mine["flagged"], "label"].isin(("likely", "possible")).sum()
+                    ),
+                    "uri": _data_uri(png),
+                }
+            )
 
     counts = {
         "images": len(records),
@@ -133,7 +175,9 @@ def render_report(manifest_csv: str | Path, fragments_csv: str | Path, metrics_j
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["num"] = lambda v, fmt="{:.3f}": "–" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+    env.filters["num"] = lambda v, fmt="{:.3f}": (
+        "–" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+    )
     html = env.get_template("report.html.j2").render(
         counts=counts,
         result=result,

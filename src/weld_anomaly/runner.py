@@ -44,6 +44,8 @@ def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: An
         print(f"ERROR: {exc.line()}", file=sys.__stderr__, flush=True)
         sys.exit(1)
     except Exception:
-        log.error("unexpected failure (a bug; please report it with this log):\n%s",
-                  traceback.format_exc())
+        log.error(
+            "unexpected failure (a bug; please report it with this log):\n%s",
+            traceback.format_exc(),
+        )
         raise

@@ -35,8 +35,9 @@ def reconstruct(model, fragments: np.ndarray, batch_size: int) -> np.ndarray:
     return out
 
 
-def baseline_scores(crops_h5: str | Path, frags: hdf5_io.Fragments, median_size: int,
-                    sigma: float) -> np.ndarray:
+def baseline_scores(
+    crops_h5: str | Path, frags: hdf5_io.Fragments, median_size: int, sigma: float
+) -> np.ndarray:
     """The baseline score of every fragment, from maps computed over each whole crop."""
     crops, _ = hdf5_io.read_crops(crops_h5)
     size = frags.fragments.shape[1]
@@ -51,9 +52,18 @@ def baseline_scores(crops_h5: str | Path, frags: hdf5_io.Fragments, median_size:
     return scores
 
 
-def score_image(model_path: str | Path, fragments_h5: str | Path, crops_h5: str | Path,
-                out_csv: str | Path, image_id: str, *, batch_size: int, median_size: int,
-                sigma: float, model=None) -> pd.DataFrame:
+def score_image(
+    model_path: str | Path,
+    fragments_h5: str | Path,
+    crops_h5: str | Path,
+    out_csv: str | Path,
+    image_id: str,
+    *,
+    batch_size: int,
+    median_size: int,
+    sigma: float,
+    model=None,
+) -> pd.DataFrame:
     """Score every fragment of one image and write the table to ``out_csv``."""
     frags = hdf5_io.read_fragments(fragments_h5)
     if model is None:
@@ -64,18 +74,24 @@ def score_image(model_path: str | Path, fragments_h5: str | Path, crops_h5: str 
     recon = reconstruct(model, frags.fragments, batch_size)
     seconds = time.perf_counter() - start
     stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
-    table = pd.DataFrame({
-        "image": image_id,
-        "fragment": np.arange(len(frags)),
-        "crop": [frags.crop_names[i] for i in frags.crop_index],
-        "y": frags.corners[:, 0],
-        "x": frags.corners[:, 1],
-        **stats,
-        "baseline": baseline_scores(crops_h5, frags, median_size, sigma),
-    })
+    table = pd.DataFrame(
+        {
+            "image": image_id,
+            "fragment": np.arange(len(frags)),
+            "crop": [frags.crop_names[i] for i in frags.crop_index],
+            "y": frags.corners[:, 0],
+            "x": frags.corners[:, 1],
+            **stats,
+            "baseline": baseline_scores(crops_h5, frags, median_size, sigma),
+        }
+    )
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")
     write_text(out_csv, buffer.getvalue())
-    log.info("%s: %d fragments scored, %.0f fragments/s", image_id, len(frags),
-             len(frags) / max(seconds, 1e-9))
+    log.info(
+        "%s: %d fragments scored, %.0f fragments/s",
+        image_id,
+        len(frags),
+        len(frags) / max(seconds, 1e-9),
+    )
     return table

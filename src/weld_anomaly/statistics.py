@@ -2,9 +2,11 @@
 
 For each fragment ``f`` (scaled to [0, 1]), its reconstruction ``r`` and the difference
 ``d = r - f``: the sum, minimum, maximum and standard deviation of each of the three, and the
-mean squared error ``mean(d**2)``: 13 numbers the thesis computed, plus the MSE, 14 columns
-named ``<source>_<statistic>``. The difference is taken as reconstruction minus fragment so
-that a cavity (darker than the weld the model expects) gives positive values.
+mean squared error ``mean(d**2)``. That is 3 × 4 + 1 = 13 columns named
+``<source>_<statistic>`` (the project's issues speak of "14 statistics" while listing these
+13; with the training-free ``baseline`` score every fragment gets 14 numbers). The
+difference is taken as reconstruction minus fragment so that a cavity (darker than the weld
+the model expects) gives positive values.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ STATS = ("sum", "min", "max", "std")
 COLUMNS = tuple(f"{s}_{t}" for s in SOURCES for t in STATS) + ("mse",)
 
 
-def fragment_statistics(fragments: np.ndarray, reconstructions: np.ndarray) -> dict[str, np.ndarray]:
+def fragment_statistics(
+    fragments: np.ndarray, reconstructions: np.ndarray
+) -> dict[str, np.ndarray]:
     """The 14 statistics of each fragment, as columns of length N.
 
     ``fragments`` and ``reconstructions`` are float arrays of shape ``(N, S, S)`` or

@@ -41,32 +41,58 @@ class _Throughput(keras.callbacks.Callback):
         if logs is not None:
             logs["seconds"] = seconds
             logs["fragments_per_s"] = self.n / seconds
-        log.info("epoch %d/%d: loss %.6f, val_loss %.6f, %.1f s, %.0f fragments/s",
-                 epoch + 1, self.epochs, (logs or {}).get("loss", float("nan")),
-                 (logs or {}).get("val_loss", float("nan")), seconds, self.n / seconds)
+        log.info(
+            "epoch %d/%d: loss %.6f, val_loss %.6f, %.1f s, %.0f fragments/s",
+            epoch + 1,
+            self.epochs,
+            (logs or {}).get("loss", float("nan")),
+            (logs or {}).get("val_loss", float("nan")),
+            seconds,
+            self.n / seconds,
+        )
 
 
-def train(train_h5: str | Path, validation_h5: str | Path, model_out: str | Path,
-          weights_out: str | Path, history_out: str | Path, info_out: str | Path, *,
-          epochs: int, batch_size: int, learning_rate: float, seed: int,
-          precision: str = "float32", architecture: str = "thesis",
-          filters: tuple[int, ...] = (32, 64, 128)) -> dict:
+def train(
+    train_h5: str | Path,
+    validation_h5: str | Path,
+    model_out: str | Path,
+    weights_out: str | Path,
+    history_out: str | Path,
+    info_out: str | Path,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    precision: str = "float32",
+    architecture: str = "thesis",
+    filters: tuple[int, ...] = (32, 64, 128),
+) -> dict:
     """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history."""
     keras.utils.set_random_seed(seed)
     set_precision(precision)
     train_x, _ = hdf5_io.read_fragment_set(train_h5)
     val_x, _ = hdf5_io.read_fragment_set(validation_h5)
     if len(train_x) == 0:
-        raise UserError("the training set is empty: no non-faulty train images have fragments",
-                        where=str(train_h5), fix="add non-faulty images or change data.split")
+        raise UserError(
+            "the training set is empty: no non-faulty train images have fragments",
+            where=str(train_h5),
+            fix="add non-faulty images or change data.split",
+        )
     size = int(train_x.shape[1])
     devices = describe_devices()
-    log.info("training on %d fragments (%d validation), backend %s %s, GPUs: %s",
-             len(train_x), len(val_x), devices["backend"], devices.get("backend_version", ""),
-             ", ".join(devices["gpus"]) or "none (CPU)")
+    log.info(
+        "training on %d fragments (%d validation), backend %s %s, GPUs: %s",
+        len(train_x),
+        len(val_x),
+        devices["backend"],
+        devices.get("backend_version", ""),
+        ", ".join(devices["gpus"]) or "none (CPU)",
+    )
 
-    model = compile_autoencoder(build_autoencoder(size, filters, architecture=architecture),
-                                learning_rate)
+    model = compile_autoencoder(
+        build_autoencoder(size, filters, architecture=architecture), learning_rate
+    )
     batches = FragmentBatches(train_x, batch_size, shuffle=True, seed=seed)
     validation = FragmentBatches(val_x, batch_size) if len(val_x) else None
     monitor = "val_loss" if validation is not None else "loss"
@@ -75,12 +101,19 @@ def train(train_h5: str | Path, validation_h5: str | Path, model_out: str | Path
         callbacks = [
             _Throughput(len(train_x), epochs),
             keras.callbacks.CSVLogger(str(history_tmp)),
-            keras.callbacks.ModelCheckpoint(str(best_tmp), monitor=monitor, save_best_only=True,
-                                            save_weights_only=True),
+            keras.callbacks.ModelCheckpoint(
+                str(best_tmp), monitor=monitor, save_best_only=True, save_weights_only=True
+            ),
         ]
         start = time.perf_counter()
-        history = model.fit(batches, validation_data=validation, epochs=epochs, verbose=0,
-                            callbacks=callbacks, shuffle=False)
+        history = model.fit(
+            batches,
+            validation_data=validation,
+            epochs=epochs,
+            verbose=0,
+            callbacks=callbacks,
+            shuffle=False,
+        )
         seconds = time.perf_counter() - start
         model.load_weights(best_tmp)
     with atomic_path(model_out) as tmp:

@@ -1,0 +1,50 @@
+# The two commands of README.md, and a few helpers. Everything installs into .venv from the
+# hash-pinned lock file; nothing is expected to be installed by hand.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test test-slow lint format lock install clean
+
+## demo: install, run the whole workflow on the built-in demo, print the report's path
+demo: install
+	$(BIN)/snakemake --cores all
+
+## test: install, then run the test suite (what CI runs)
+test: install
+	$(BIN)/pytest
+
+## test-slow: the checks marked slow (not part of `make test`)
+test-slow: install
+	$(BIN)/pytest -m slow
+
+## lint: ruff, snakefmt and Snakemake's linter
+lint: install
+	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff format --check src scripts
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+format: install
+	$(BIN)/ruff format src scripts
+	$(BIN)/snakefmt .
+
+## lock: re-resolve requirements.lock from pyproject.toml (needs network)
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile --quiet -p 3.11 pyproject.toml --extra dev --generate-hashes \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf results logs .snakemake resources/demo resources/demo-test

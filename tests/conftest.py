@@ -1,0 +1,60 @@
+"""Shared fixtures: the repository root and a scratch copy of the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def repo_files() -> list[str]:
+    """The repository's files as git sees them (tracked, plus new files not ignored)."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    return [f for f in out.stdout.splitlines() if (REPO / f).is_file()]
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the workflow (code and config, no results) into ``dest``."""
+    for rel in repo_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
+    """Run the Snakemake of this environment in ``workdir``; returns the CompletedProcess."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), *args], cwd=workdir, capture_output=True, text=True,
+        env=env, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
+            f"{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A scratch copy of the workflow after one complete run of the test profile."""
+    workdir = copy_repo(tmp_path_factory.mktemp("tiny") / "repo")
+    snakemake(workdir, "--workflow-profile", "profiles/test")
+    return workdir

@@ -1,0 +1,134 @@
+import numpy as np
+import pydicom
+import pytest
+from dicom_factory import weld_pattern, write_dicom
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from weld_anomaly.convert import ConvertSettings, convert
+from weld_anomaly.errors import ImageError
+
+PCT = ConvertSettings()
+
+
+def test_monochrome1_and_monochrome2_give_the_same_polarity(tmp_path):
+    display = weld_pattern()
+    m2 = convert(write_dicom(tmp_path / "m2.dcm", display), PCT)
+    m1 = convert(write_dicom(tmp_path / "m1.dcm", display, photometric="MONOCHROME1"), PCT)
+    assert m1.attrs["inverted_monochrome1"] and not m2.attrs["inverted_monochrome1"]
+    assert np.abs(m1.pixels.astype(int) - m2.pixels.astype(int)).max() <= 1
+    # bright band in the middle, dark spot darker than the band around it
+    assert m2.pixels[48, 80] > m2.pixels[5, 80] + 80
+    assert m2.pixels[48, 53] < m2.pixels[48, 80] - 20
+
+
+def test_rescale_does_not_change_a_percentile_conversion(tmp_path):
+    a = convert(write_dicom(tmp_path / "a.dcm"), PCT)
+    b = convert(write_dicom(tmp_path / "b.dcm", slope=2.0, intercept=-1024), PCT)
+    np.testing.assert_array_equal(a.pixels, b.pixels)
+    assert b.attrs["rescale_slope"] == 2.0 and b.attrs["rescale_intercept"] == -1024.0
+    assert b.attrs["window_lo"] == pytest.approx(2 * a.attrs["window_lo"] - 1024)
+
+
+def test_output_range_dtype_and_attributes(tmp_path):
+    path = write_dicom(tmp_path / "x.dcm", bits_stored=14)
+    out = convert(path, PCT)
+    assert out.pixels.dtype == np.uint8 and out.pixels.min() == 0 and out.pixels.max() == 255
+    assert out.attrs["bits_stored"] == 14 and out.attrs["window_method"] == "percentile"
+    deep = convert(path, ConvertSettings(bit_depth=16))
+    assert deep.pixels.dtype == np.uint16 and deep.pixels.max() == 65535
+
+
+def test_header_window_is_used_when_sane_and_replaced_when_not(tmp_path):
+    stored_hi = 0.95 * 4095
+    good = convert(write_dicom(tmp_path / "g.dcm", window=(2000, 3000)),
+                   ConvertSettings(window="header"))
+    assert good.attrs["window_method"] == "header"
+    assert good.attrs["window_lo"] == pytest.approx(2000 - 0.5 - 2999 / 2)
+    bad = convert(write_dicom(tmp_path / "b.dcm", window=(60000, 100)),
+                  ConvertSettings(window="header"))
+    assert bad.attrs["window_method"] == "header-fallback-percentile"
+    assert bad.attrs["window_hi"] <= stored_hi
+
+
+def test_minmax_and_fixed_windows(tmp_path):
+    path = write_dicom(tmp_path / "x.dcm")
+    mm = convert(path, ConvertSettings(window="minmax"))
+    assert mm.pixels.min() == 0 and mm.pixels.max() == 255
+    fixed = convert(path, ConvertSettings(window="fixed", fixed_window=(0.0, 4095.0)))
+    assert fixed.attrs["window_lo"] == 0.0 and fixed.pixels.max() < 255
+    with pytest.raises(ImageError, match="fixed_window"):
+        convert(path, ConvertSettings(window="fixed"))
+
+
+def test_no_personal_data_in_attributes(tmp_path):
+    path = write_dicom(tmp_path / "p.dcm", PatientName="Doe^Jane", PatientID="123-45",
+                       PatientBirthDate="19800101", InstitutionName="Secret Lab")
+    text = repr(convert(path, PCT).attrs)
+    for secret in ("Doe", "123-45", "19800101", "Secret", "1.2.826"):
+        assert secret not in text
+
+
+def test_pydicom_test_file_converts():
+    out = convert(get_testdata_file("CT_small.dcm"), PCT)
+    assert out.pixels.shape == (128, 128) and out.attrs["modality"] == "CT"
+
+
+@pytest.mark.parametrize("mode,dtype", [("L", np.uint8), ("I;16", np.uint16)])
+def test_png_and_tiff_inputs(tmp_path, mode, dtype):
+    display = weld_pattern()
+    top = 255 if dtype == np.uint8 else 65535
+    arr = np.rint(display * top).astype(dtype)
+    for suffix in (".png", ".tif"):
+        path = tmp_path / f"img{suffix}"
+        Image.fromarray(arr).save(path)
+        out = convert(path, PCT)
+        assert out.pixels.shape == arr.shape and out.pixels.dtype == np.uint8
+        assert out.attrs["bits_stored"] == (8 if dtype == np.uint8 else 16)
+        assert out.pixels[48, 80] > out.pixels[5, 80]
+
+
+def assert_one_line(exc: ImageError, *words):
+    line = exc.line()
+    assert "\n" not in line
+    for word in words:
+        assert word in line
+
+
+def test_bad_inputs_fail_with_one_clear_line(tmp_path):
+    cases = {}
+    (tmp_path / "text.dcm").write_text("hello, not a radiograph")
+    cases["text.dcm"] = "not a DICOM"
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    cases["empty.dcm"] = "empty"
+    cases["missing.dcm"] = "not found"
+    write_dicom(tmp_path / "nopix.dcm", pixel_data=False)
+    cases["nopix.dcm"] = "no pixel data"
+    full = write_dicom(tmp_path / "full.dcm").read_bytes()
+    (tmp_path / "truncated.dcm").write_bytes(full[: len(full) // 2])
+    cases["truncated.dcm"] = "truncated.dcm"
+    write_dicom(tmp_path / "flat.dcm", np.full((64, 64), 0.5))
+    cases["flat.dcm"] = "constant image"
+    for name, words in cases.items():
+        with pytest.raises(ImageError) as info:
+            convert(tmp_path / name, PCT)
+        assert_one_line(info.value, name, words)
+
+
+def test_colour_multiframe_and_huge_images_are_refused(tmp_path):
+    rgb = write_dicom(tmp_path / "rgb.dcm")
+    ds = pydicom.dcmread(rgb)
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = "RGB"
+    ds.save_as(rgb)
+    with pytest.raises(ImageError, match="colour image"):
+        convert(rgb, PCT)
+    with pytest.raises(ImageError, match="too large"):
+        convert(write_dicom(tmp_path / "big.dcm"), ConvertSettings(max_pixels=1000))
+    multi = write_dicom(tmp_path / "multi.dcm")
+    ds = pydicom.dcmread(multi)
+    ds.NumberOfFrames = 2
+    ds.PixelData = ds.PixelData * 2
+    ds.save_as(multi)
+    with pytest.raises(ImageError, match="multi-frame"):
+        convert(multi, PCT)

@@ -1,0 +1,44 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from weld_anomaly import metrics
+
+
+def brute_auc(labels, scores):
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    total = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return total / (len(pos) * len(neg))
+
+
+def test_auroc_equals_pairwise_definition_with_ties():
+    rng = np.random.default_rng(1)
+    labels = rng.random(200) < 0.2
+    scores = np.round(rng.normal(labels * 0.8, 1.0), 1)  # rounding creates ties
+    assert metrics.roc_auc(labels, scores) == pytest.approx(brute_auc(labels, scores))
+    assert metrics.roc_auc([True, False], [1.0, 0.0]) == 1.0
+    assert metrics.roc_auc([True, False], [0.0, 1.0]) == 0.0
+    assert np.isnan(metrics.roc_auc([False, False], [0.1, 0.2]))
+
+
+def test_average_precision_hand_example():
+    # ranking: P N P N -> precision 1 at recall .5, 2/3 at recall 1
+    ap = metrics.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
+    assert ap == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_roc_curve_ends_and_is_monotonic():
+    fpr, tpr, _ = metrics.roc_curve([1, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1])
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+
+
+def test_threshold_and_recall_at_fpr():
+    normal = np.arange(1000, dtype=float)
+    t = metrics.threshold_at_fpr(normal, 0.01)
+    assert np.mean(normal > t) == pytest.approx(0.01)
+    labels = np.r_[np.zeros(1000, bool), np.ones(10, bool)]
+    scores = np.r_[normal, [995, 996, 2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007]]
+    assert metrics.recall_at_fpr(labels, scores, 0.001) == pytest.approx(0.8)

@@ -1,0 +1,63 @@
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+
+from weld_anomaly import plan
+from weld_anomaly.errors import ConfigError, ManifestError
+
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def load(name):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def test_shipped_configs_are_valid_and_complete(name):
+    config = load(name)
+    before = copy.deepcopy(config)
+    plan.validate_config(config, SCHEMA)
+    assert config == before  # validation fills in nothing: every key is written out
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda c: c["train"].update(epochs="ten"), ["train.epochs", "not of type 'integer'"]),
+        (lambda c: c["fragments"].update(sise=64), ["unknown key fragments.sise"]),
+        (lambda c: c["train"].pop("seed"), ["missing key train.seed"]),
+        (lambda c: c["convert"].update(window="auto"), ["convert.window", "'auto' is not one of"]),
+        (lambda c: c.update(extra=1), ["unknown key extra"]),
+    ],
+)
+def test_config_errors_name_the_key_in_one_line(change, words):
+    config = load("config.yaml")
+    change(config)
+    with pytest.raises(ConfigError) as info:
+        plan.validate_config(config, SCHEMA)
+    line = info.value.line()
+    assert "\n" not in line and line.startswith("config/config.yaml:")
+    for word in words:
+        assert word in line
+
+
+def test_demo_inventory_and_paths():
+    config = load("config.yaml")
+    images = plan.build_inventory(config)
+    assert len(images) == config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
+    assert {r.split for r in images} == {"train", "validation", "test"}
+    assert all(r.split == "test" for r in images if r.status == "faulty")
+    paths = plan.data_paths(config)
+    assert paths.crops == "resources/demo/crops.yaml"
+
+
+def test_table_source_needs_its_labels():
+    config = load("config.yaml")
+    config["data"]["source"] = "table"
+    with pytest.raises(ConfigError, match="data.labels is not set"):
+        plan.build_inventory(config)
+    config["data"]["labels"] = "does/not/exist.csv"
+    with pytest.raises(ManifestError, match="labels table not found"):
+        plan.build_inventory(config)

@@ -1,0 +1,164 @@
+"""The workflow as users run it: real Snakemake runs on the tiny demo (profiles/test)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import h5py
+import pydicom
+import pandas as pd
+import pytest
+import yaml
+from conftest import BIN, copy_repo, snakemake
+
+from weld_anomaly import tiling
+from weld_anomaly.inventory import read_manifest
+
+PROFILE = ("--workflow-profile", "profiles/test")
+
+
+def job_counts(proc) -> dict[str, str]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    return dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, flags=re.M))
+
+
+def test_lint_and_format(repo):
+    proc = snakemake(repo, "--lint")
+    assert "Congratulations" in proc.stdout + proc.stderr
+    fmt = subprocess.run([str(BIN / "snakefmt"), "--check", "."], cwd=repo, capture_output=True,
+                         text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+def test_dry_run_of_the_default_demo_plans_every_stage(repo):
+    proc = snakemake(repo, "-n", "--quiet", "rules")
+    counts = job_counts(proc)
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    n = config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
+    for rule in ("convert_image", "extract_crops", "fragment_crops"):
+        assert int(counts[rule]) == n
+    for rule in ("generate_demo", "sort_images", "build_training_set", "train_autoencoder",
+                 "evaluate", "render_report"):
+        assert int(counts[rule]) == 1
+    assert 0 < int(counts["score_fragments"]) < n
+
+
+def test_tiny_run_produces_sane_outputs(tiny_run):
+    records = read_manifest(tiny_run / "results/manifest.csv")
+    assert {r.split for r in records} == {"train", "validation", "test"}
+    config = yaml.safe_load((tiny_run / "config/test.yaml").read_text())
+    size, stride = config["fragments"]["size"], config["fragments"]["stride"]
+    for record in records:
+        with h5py.File(tiny_run / f"results/crops/{record.image_id}.h5") as f:
+            shapes = [f["crops"][name].shape for name in f.attrs["crop_names"]]
+        with h5py.File(tiny_run / f"results/fragments/{record.image_id}.h5") as f:
+            n = f["fragments"].shape[0]
+            assert f["fragments"].dtype == "uint8" and f["fragments"].shape[1:] == (size, size)
+        assert n == sum(tiling.fragment_count(h, w, size, stride) for h, w in shapes)
+        assert (tiny_run / f"results/crops/{record.image_id}.png").stat().st_size > 1000
+    with h5py.File(tiny_run / "results/train/train.h5") as f:
+        assert len(f["fragments"].id.get_create_plist().get_chunk()) == 3  # one chunked dataset
+        assert list(f.keys()) == ["fragments", "image_index"]
+
+    metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
+    assert len(metrics["scorers"]) == 14
+    for scorer in metrics["scorers"].values():
+        auc = scorer["likely"]["auroc"]
+        assert auc is None or 0.0 <= auc <= 1.0
+    scores = pd.read_csv(tiny_run / "results/scores/" / f"{records[0].image_id}.csv") \
+        if (tiny_run / f"results/scores/{records[0].image_id}.csv").exists() else None
+    table = pd.read_csv(tiny_run / "results/evaluation/fragments.csv")
+    assert set(table["split"]) == {"validation", "test"}
+    assert scores is None or len(scores) > 0
+
+    history = pd.read_csv(tiny_run / "results/model/history.csv")
+    assert len(history) == config["train"]["epochs"] and history["loss"].gt(0).all()
+    html = (tiny_run / "results/report/report.html").read_text()
+    assert "<table id=\"metrics-table\">" in html and "baseline" in html
+    assert html.count("data:image/png;base64,") >= 4
+
+
+def test_no_personal_data_leaves_the_dicom_files(tiny_run):
+    for path in (tiny_run / "results").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"DEMO^WELDER" not in data and b"Demo Weld Inspection Lab" not in data, path
+
+
+def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_run):
+    proc = snakemake(tiny_run, *PROFILE, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    test_image = next(r for r in read_manifest(tiny_run / "results/manifest.csv")
+                      if r.split == "test")
+    # A new version of one radiograph. (A bare `touch` of a file under 1 MB re-runs nothing:
+    # Snakemake compares the checksums of small inputs; the default demo's files are larger.)
+    ds = pydicom.dcmread(tiny_run / test_image.file)
+    ds.InstanceNumber = 99
+    ds.save_as(tiny_run / test_image.file)
+    proc = snakemake(tiny_run, *PROFILE, "-n", "--quiet", "rules")
+    counts = job_counts(proc)
+    assert counts == {"convert_image": "1", "extract_crops": "1", "fragment_crops": "1",
+                      "score_fragments": "1", "evaluate": "1", "render_report": "1",
+                      "all": "1", "total": "7"}
+    snakemake(tiny_run, *PROFILE, "--quiet")  # bring it back up to date
+
+
+def test_snakemake_report_builds(tiny_run, tmp_path):
+    snakemake(tiny_run, *PROFILE, "--report", str(tmp_path / "report.html"))
+    assert (tmp_path / "report.html").stat().st_size > 100_000
+
+
+def test_config_error_is_one_line_and_stops_before_any_job(tiny_run):
+    proc = snakemake(tiny_run, *PROFILE, "-n", "--config", "train={'epochs': 'ten'}", check=False)
+    assert proc.returncode == 1
+    assert "ERROR: config/config.yaml: key train.epochs: 'ten' is not of type 'integer'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.fixture
+def user_data(tiny_run, tmp_path):
+    """A user's own data set (labels table, crop manifest) built from the tiny demo's DICOMs."""
+    work = copy_repo(tmp_path / "repo")
+    data = tmp_path / "data"
+    shutil.copytree(tiny_run / "resources/demo-test", data)
+    config = yaml.safe_load((work / "config/test.yaml").read_text())
+    config["data"].update(source="table", images_dir=str(data), labels=str(data / "labels.csv"),
+                          annotations=str(data / "annotations.yaml"), crops=str(data / "crops.yaml"))
+    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
+    return work, data
+
+
+def test_wrong_crop_fails_with_one_line_and_keeps_finished_work(user_data):
+    work, data = user_data
+    crops = yaml.safe_load((data / "crops.yaml").read_text())
+    image = sorted(crops["images"])[0]
+    crops["images"][image][0]["x"] = 700  # past the right edge of a 768-px image
+    (data / "crops.yaml").write_text(yaml.safe_dump(crops))
+    proc = snakemake(work, *PROFILE, "--keep-going", "results/manifest.csv",
+                     *[f"results/crops/{i}.h5" for i in sorted(crops["images"])], check=False)
+    assert proc.returncode != 0
+    message = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert message == [
+        f"ERROR: {data / 'crops.yaml'}, image {image}, crop weld: crop reaches outside the "
+        f"768x256 image: 700 px past the right edge (x + width = 1468 > 768). Move or shrink "
+        "the crop in the crop manifest."
+    ]
+    assert not (work / f"results/crops/{image}.h5").exists()
+    others = [i for i in sorted(crops["images"]) if i != image]
+    assert all((work / f"results/crops/{i}.h5").exists() for i in others)
+
+
+def test_editing_one_images_crops_reruns_only_that_image(user_data):
+    work, data = user_data
+    crops = yaml.safe_load((data / "crops.yaml").read_text())
+    ids = sorted(crops["images"])
+    targets = [f"results/crops/{i}.h5" for i in ids]
+    snakemake(work, *PROFILE, *targets)
+    crops["images"][ids[1]][0]["height"] -= 2
+    (data / "crops.yaml").write_text(yaml.safe_dump(crops))
+    proc = snakemake(work, *PROFILE, *targets, "-n", "--quiet", "rules")
+    counts = job_counts(proc)
+    assert counts.get("extract_crops") == "1" and counts.get("total") == "1"
