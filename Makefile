@@ -23,12 +23,12 @@ test-slow: install
 ## lint: ruff, snakefmt and Snakemake's linter
 lint: install
 	$(BIN)/ruff check src scripts tests
-	$(BIN)/ruff format --check src scripts
+	$(BIN)/ruff format --check src scripts tests
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
 
 format: install
-	$(BIN)/ruff format src scripts
+	$(BIN)/ruff format src scripts tests
 	$(BIN)/snakefmt .
 
 ## lock: re-resolve requirements.lock from pyproject.toml (needs network)

@@ -15,7 +15,7 @@ rule score_fragments:
         "logs/score_fragments/{image}.log",
     conda:
         "../envs/train.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=retry_memory(4000),
     params:

@@ -18,7 +18,10 @@ def repo_files() -> list[str]:
     """The repository's files as git sees them (tracked, plus new files not ignored)."""
     out = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [f for f in out.stdout.splitlines() if (REPO / f).is_file()]
 
@@ -36,8 +39,12 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     """Run the Snakemake of this environment in ``workdir``; returns the CompletedProcess."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(
-        [str(BIN / "snakemake"), *args], cwd=workdir, capture_output=True, text=True,
-        env=env, timeout=timeout,
+        [str(BIN / "snakemake"), *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -164,8 +164,7 @@ def _list_images(folder: Path, extensions: Iterable[str]) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 
-def from_folders(images_dir: str | Path, extensions: Iterable[str]) -> list[ImageRecord]:
-    """Images under ``<images_dir>/faulty`` and ``<images_dir>/nonfaulty``."""
+def _images_root(images_dir: str | Path) -> Path:
     root = Path(images_dir)
     if not root.is_dir():
         raise ManifestError(
@@ -173,6 +172,12 @@ def from_folders(images_dir: str | Path, extensions: Iterable[str]) -> list[Imag
             where=str(root),
             fix="check data.images_dir in config/config.yaml",
         )
+    return root
+
+
+def from_folders(images_dir: str | Path, extensions: Iterable[str]) -> list[ImageRecord]:
+    """Images under ``<images_dir>/faulty`` and ``<images_dir>/nonfaulty``."""
+    root = _images_root(images_dir)
     records = []
     for status in STATUSES:
         folder = root / status
@@ -191,13 +196,7 @@ def from_annotations(
     images_dir: str | Path, extensions: Iterable[str], annotated: dict[str, list]
 ) -> list[ImageRecord]:
     """Every image under ``images_dir``; faulty when ``annotated`` lists a defect for it."""
-    root = Path(images_dir)
-    if not root.is_dir():
-        raise ManifestError(
-            "images folder not found",
-            where=str(root),
-            fix="check data.images_dir in config/config.yaml",
-        )
+    root = _images_root(images_dir)
     records = []
     for path in _list_images(root, extensions):
         image_id = id_from_file(path.name, str(path))

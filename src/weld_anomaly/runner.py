@@ -30,6 +30,8 @@ def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> Non
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
     warnings.filterwarnings("default")
+    # Keras's TensorFlow backend calls np.array on tensors: a harmless NumPy 2 notice per epoch
+    warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy")
 
 
 def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
@@ -40,7 +42,8 @@ def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: An
         return func(**kwargs)
     except UserError as exc:
         log.error(exc.line())
-        logging.shutdown()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
         print(f"ERROR: {exc.line()}", file=sys.__stderr__, flush=True)
         sys.exit(1)
     except Exception:

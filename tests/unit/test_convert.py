@@ -41,12 +41,14 @@ def test_output_range_dtype_and_attributes(tmp_path):
 
 def test_header_window_is_used_when_sane_and_replaced_when_not(tmp_path):
     stored_hi = 0.95 * 4095
-    good = convert(write_dicom(tmp_path / "g.dcm", window=(2000, 3000)),
-                   ConvertSettings(window="header"))
+    good = convert(
+        write_dicom(tmp_path / "g.dcm", window=(2000, 3000)), ConvertSettings(window="header")
+    )
     assert good.attrs["window_method"] == "header"
     assert good.attrs["window_lo"] == pytest.approx(2000 - 0.5 - 2999 / 2)
-    bad = convert(write_dicom(tmp_path / "b.dcm", window=(60000, 100)),
-                  ConvertSettings(window="header"))
+    bad = convert(
+        write_dicom(tmp_path / "b.dcm", window=(60000, 100)), ConvertSettings(window="header")
+    )
     assert bad.attrs["window_method"] == "header-fallback-percentile"
     assert bad.attrs["window_hi"] <= stored_hi
 
@@ -62,8 +64,13 @@ def test_minmax_and_fixed_windows(tmp_path):
 
 
 def test_no_personal_data_in_attributes(tmp_path):
-    path = write_dicom(tmp_path / "p.dcm", PatientName="Doe^Jane", PatientID="123-45",
-                       PatientBirthDate="19800101", InstitutionName="Secret Lab")
+    path = write_dicom(
+        tmp_path / "p.dcm",
+        PatientName="Doe^Jane",
+        PatientID="123-45",
+        PatientBirthDate="19800101",
+        InstitutionName="Secret Lab",
+    )
     text = repr(convert(path, PCT).attrs)
     for secret in ("Doe", "123-45", "19800101", "Secret", "1.2.826"):
         assert secret not in text

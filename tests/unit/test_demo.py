@@ -14,8 +14,9 @@ def test_plan_is_deterministic_and_counts_statuses():
     assert images == demo.plan(SMALL)
     assert [i.status for i in images].count("faulty") == 3
     assert len({i.image_id for i in images}) == 6
-    np.testing.assert_array_equal(demo.render(SMALL, images[0]).display,
-                                  demo.render(SMALL, images[0]).display)
+    np.testing.assert_array_equal(
+        demo.render(SMALL, images[0]).display, demo.render(SMALL, images[0]).display
+    )
 
 
 def test_defects_are_dark_inside_the_weld_and_annotated():

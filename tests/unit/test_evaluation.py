@@ -25,26 +25,48 @@ def test_labels_follow_overlap_and_severity():
 
 def test_evaluate_thresholds_and_metrics(tmp_path):
     rng = np.random.default_rng(0)
-    records = [ImageRecord("val", "v", "nonfaulty", "validation"),
-               ImageRecord("bad", "b", "faulty", "test")]
+    records = [
+        ImageRecord("val", "v", "nonfaulty", "validation"),
+        ImageRecord("bad", "b", "faulty", "test"),
+    ]
     (tmp_path / "manifest.csv").write_text(to_csv(records))
     frames = []
     for image, n in (("val", 400), ("bad", 100)):
         x = np.arange(n) % 10 * 32
         y = np.arange(n) // 10 * 32
         score = rng.normal(0, 1, n)
-        frames.append(pd.DataFrame({"image": image, "fragment": np.arange(n), "crop": "weld",
-                                    "y": y, "x": x, "mse": score, "baseline": -score}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "image": image,
+                    "fragment": np.arange(n),
+                    "crop": "weld",
+                    "y": y,
+                    "x": x,
+                    "mse": score,
+                    "baseline": -score,
+                }
+            )
+        )
     frames[1].loc[0, ["mse", "baseline"]] = [10.0, -10.0]  # the defect at (0, 0)
     paths = []
     for f in frames:
         paths.append(tmp_path / f"{f['image'][0]}.csv")
         f.to_csv(paths[-1], index=False)
     (tmp_path / "ann.yaml").write_text(
-        "images:\n  bad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n")
-    result = evaluate(tmp_path / "manifest.csv", paths, tmp_path / "ann.yaml",
-                      tmp_path / "frags.csv", tmp_path / "m.json", size=64, min_overlap=0.25,
-                      target_fpr=0.01, flag_statistic="mse")
+        "images:\n  bad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
+    )
+    result = evaluate(
+        tmp_path / "manifest.csv",
+        paths,
+        tmp_path / "ann.yaml",
+        tmp_path / "frags.csv",
+        tmp_path / "m.json",
+        size=64,
+        min_overlap=0.25,
+        target_fpr=0.01,
+        flag_statistic="mse",
+    )
     assert json.loads((tmp_path / "m.json").read_text()) == result
     assert result["counts"]["test_labels"]["likely"] == 1
     assert result["scorers"]["mse"]["likely"]["auroc"] == 1.0

@@ -47,7 +47,10 @@ def test_folders_and_annotations_sources(tmp_path):
         (tmp_path / rel).write_bytes(b"x")
     recs = inventory.from_folders(tmp_path, [".dcm", ".png"])
     assert [(r.image_id, r.status) for r in recs] == [
-        ("a", "faulty"), ("b", "nonfaulty"), ("c", "nonfaulty")]
+        ("a", "faulty"),
+        ("b", "nonfaulty"),
+        ("c", "nonfaulty"),
+    ]
     recs = inventory.from_annotations(tmp_path, [".dcm"], {"b": [object()], "a": []})
     assert {r.image_id: r.status for r in recs} == {"a": "nonfaulty", "b": "faulty"}
     with pytest.raises(ManifestError, match="folder 'faulty' not found"):
@@ -73,7 +76,10 @@ def test_splits_are_balanced_stable_and_faulty_is_test():
 def test_small_sets_still_get_each_split():
     recs = [ImageRecord(f"i{i}", "", "nonfaulty") for i in range(3)]
     assert sorted(r.split for r in assign_splits(recs, 0.1, 0.1, 0)) == [
-        "test", "train", "validation"]
+        "test",
+        "train",
+        "validation",
+    ]
 
 
 def test_manifest_round_trip(tmp_path):

@@ -25,7 +25,11 @@ def error_line(func, *args):
 
 
 def test_valid_manifest(tmp_path):
-    path = manifest(tmp_path, "version: 1\nimages:\n  w1:\n    - {name: weld, x: 0, y: 10, width: 100, height: 64}\n  w2: []\n")
+    path = manifest(
+        tmp_path,
+        "version: 1\nimages:\n  w1:\n"
+        "    - {name: weld, x: 0, y: 10, width: 100, height: 64}\n  w2: []\n",
+    )
     crops = load_crop_manifest(path, 64)
     assert crops == {"w1": [CropSpec(0, 10, 100, 64, "weld")], "w2": []}
 
@@ -33,20 +37,36 @@ def test_valid_manifest(tmp_path):
 @pytest.mark.parametrize(
     "body,words",
     [
-        ("images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64\n", ["line", "YAML error"]),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64\n",
+            ["line", "YAML error"],
+        ),
         ("images:\n  w1: []\n  w1: []\n", ["duplicate key 'w1'", "line 3"]),
-        ("images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64, colour: red}\n",
-         ["image w1, crop a", "unknown field(s) colour"]),
-        ("images:\n  w1:\n    - {name: a, x: -3, y: 0, width: 64, height: 64}\n",
-         ["crop a", "'x' is negative (-3)"]),
-        ("images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 0, height: 64}\n",
-         ["'width' is zero or negative"]),
-        ("images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 40, height: 64}\n",
-         ["40x64 px, smaller than one 64x64 fragment"]),
-        ("images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64}\n"
-         "    - {name: a, x: 5, y: 0, width: 64, height: 64}\n", ["duplicate crop name", "crop a"]),
-        ("images:\n  w1:\n    - {name: a, x: 0.5, y: 0, width: 64, height: 64}\n",
-         ["'x' must be a whole number"]),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64, colour: red}\n",
+            ["image w1, crop a", "unknown field(s) colour"],
+        ),
+        (
+            "images:\n  w1:\n    - {name: a, x: -3, y: 0, width: 64, height: 64}\n",
+            ["crop a", "'x' is negative (-3)"],
+        ),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 0, height: 64}\n",
+            ["'width' is zero or negative"],
+        ),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 40, height: 64}\n",
+            ["40x64 px, smaller than one 64x64 fragment"],
+        ),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0, y: 0, width: 64, height: 64}\n"
+            "    - {name: a, x: 5, y: 0, width: 64, height: 64}\n",
+            ["duplicate crop name", "crop a"],
+        ),
+        (
+            "images:\n  w1:\n    - {name: a, x: 0.5, y: 0, width: 64, height: 64}\n",
+            ["'x' must be a whole number"],
+        ),
         ("crops: {}\n", ["mapping with an 'images' key"]),
     ],
 )
@@ -59,7 +79,9 @@ def test_manifest_errors(tmp_path, body, words):
 
 def test_missing_file_and_unknown_images(tmp_path):
     assert "not found" in error_line(load_crop_manifest, tmp_path / "nope.yaml", 64)
-    line = error_line(check_known_images, {"w1": [], "zz": []}, {"w1"}, "crops.yaml", "crop manifest")
+    line = error_line(
+        check_known_images, {"w1": [], "zz": []}, {"w1"}, "crops.yaml", "crop manifest"
+    )
     assert "1 unknown image id(s): zz" in line
 
 
@@ -72,7 +94,9 @@ def test_crop_outside_image_says_by_how_much():
 
 def test_annotations(tmp_path):
     path = tmp_path / "ann.yaml"
-    path.write_text("images:\n  w1:\n    - {x: 1, y: 2, width: 3, height: 4, severity: possible, type: pore}\n")
+    path.write_text(
+        "images:\n  w1:\n    - {x: 1, y: 2, width: 3, height: 4, severity: possible, type: pore}\n"
+    )
     (box,) = load_annotations(path)["w1"]
     assert (box.x, box.y1, box.severity) == (1, 6, "possible")
     path.write_text("images:\n  w1:\n    - {x: 1, y: 2, width: 3, height: 4, severity: maybe}\n")

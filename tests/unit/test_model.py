@@ -22,8 +22,9 @@ def _fragment_set(path, n, seed):
     rng = np.random.default_rng(seed)
     frags = rng.integers(60, 200, (n, 32, 32), dtype=np.uint8)
     one = path.with_suffix(".one.h5")
-    hdf5_io.write_fragments(one, hdf5_io.Fragments(frags, np.zeros((n, 2), int), np.zeros(n, int),
-                                                   ["c"], {}))
+    hdf5_io.write_fragments(
+        one, hdf5_io.Fragments(frags, np.zeros((n, 2), int), np.zeros(n, int), ["c"], {})
+    )
     hdf5_io.write_fragment_set(path, [one], ["x"])
     return path
 
@@ -34,8 +35,19 @@ def test_training_is_reproducible_on_cpu(tmp_path):
     digests = []
     for run in ("a", "b"):
         out = tmp_path / run
-        info = train(tr, va, out / "m.keras", out / "m.weights.h5", out / "h.csv", out / "i.json",
-                     epochs=2, batch_size=16, learning_rate=1e-3, seed=7, filters=(4, 8))
+        info = train(
+            tr,
+            va,
+            out / "m.keras",
+            out / "m.weights.h5",
+            out / "h.csv",
+            out / "i.json",
+            epochs=2,
+            batch_size=16,
+            learning_rate=1e-3,
+            seed=7,
+            filters=(4, 8),
+        )
         digests.append(hashlib.sha256((out / "m.weights.h5").read_bytes()).hexdigest())
         history = (out / "h.csv").read_text().splitlines()
         assert history[0].startswith("epoch") and len(history) == 3

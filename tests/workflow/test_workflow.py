@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import h5py
-import pydicom
 import pandas as pd
+import pydicom
 import pytest
 import yaml
 from conftest import BIN, copy_repo, snakemake
@@ -28,9 +28,15 @@ def job_counts(proc) -> dict[str, str]:
 def test_lint_and_format(repo):
     proc = snakemake(repo, "--lint")
     assert "Congratulations" in proc.stdout + proc.stderr
-    fmt = subprocess.run([str(BIN / "snakefmt"), "--check", "."], cwd=repo, capture_output=True,
-                         text=True)
-    assert fmt.returncode == 0, fmt.stderr
+    for command in (
+        ["snakefmt", "--check", "."],
+        ["ruff", "check", "src", "scripts", "tests"],
+        ["ruff", "format", "--check", "src", "scripts", "tests"],
+    ):
+        done = subprocess.run(
+            [str(BIN / command[0]), *command[1:]], cwd=repo, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
 
 
 def test_dry_run_of_the_default_demo_plans_every_stage(repo):
@@ -40,8 +46,14 @@ def test_dry_run_of_the_default_demo_plans_every_stage(repo):
     n = config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
     for rule in ("convert_image", "extract_crops", "fragment_crops"):
         assert int(counts[rule]) == n
-    for rule in ("generate_demo", "sort_images", "build_training_set", "train_autoencoder",
-                 "evaluate", "render_report"):
+    for rule in (
+        "generate_demo",
+        "sort_images",
+        "build_training_set",
+        "train_autoencoder",
+        "evaluate",
+        "render_report",
+    ):
         assert int(counts[rule]) == 1
     assert 0 < int(counts["score_fragments"]) < n
 
@@ -68,8 +80,11 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
     for scorer in metrics["scorers"].values():
         auc = scorer["likely"]["auroc"]
         assert auc is None or 0.0 <= auc <= 1.0
-    scores = pd.read_csv(tiny_run / "results/scores/" / f"{records[0].image_id}.csv") \
-        if (tiny_run / f"results/scores/{records[0].image_id}.csv").exists() else None
+    scores = (
+        pd.read_csv(tiny_run / "results/scores/" / f"{records[0].image_id}.csv")
+        if (tiny_run / f"results/scores/{records[0].image_id}.csv").exists()
+        else None
+    )
     table = pd.read_csv(tiny_run / "results/evaluation/fragments.csv")
     assert set(table["split"]) == {"validation", "test"}
     assert scores is None or len(scores) > 0
@@ -77,7 +92,7 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
     history = pd.read_csv(tiny_run / "results/model/history.csv")
     assert len(history) == config["train"]["epochs"] and history["loss"].gt(0).all()
     html = (tiny_run / "results/report/report.html").read_text()
-    assert "<table id=\"metrics-table\">" in html and "baseline" in html
+    assert '<table id="metrics-table">' in html and "baseline" in html
     assert html.count("data:image/png;base64,") >= 4
 
 
@@ -91,8 +106,9 @@ def test_no_personal_data_leaves_the_dicom_files(tiny_run):
 def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_run):
     proc = snakemake(tiny_run, *PROFILE, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    test_image = next(r for r in read_manifest(tiny_run / "results/manifest.csv")
-                      if r.split == "test")
+    test_image = next(
+        r for r in read_manifest(tiny_run / "results/manifest.csv") if r.split == "test"
+    )
     # A new version of one radiograph. (A bare `touch` of a file under 1 MB re-runs nothing:
     # Snakemake compares the checksums of small inputs; the default demo's files are larger.)
     ds = pydicom.dcmread(tiny_run / test_image.file)
@@ -100,9 +116,16 @@ def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_
     ds.save_as(tiny_run / test_image.file)
     proc = snakemake(tiny_run, *PROFILE, "-n", "--quiet", "rules")
     counts = job_counts(proc)
-    assert counts == {"convert_image": "1", "extract_crops": "1", "fragment_crops": "1",
-                      "score_fragments": "1", "evaluate": "1", "render_report": "1",
-                      "all": "1", "total": "7"}
+    assert counts == {
+        "convert_image": "1",
+        "extract_crops": "1",
+        "fragment_crops": "1",
+        "score_fragments": "1",
+        "evaluate": "1",
+        "render_report": "1",
+        "all": "1",
+        "total": "7",
+    }
     snakemake(tiny_run, *PROFILE, "--quiet")  # bring it back up to date
 
 
@@ -114,7 +137,9 @@ def test_snakemake_report_builds(tiny_run, tmp_path):
 def test_config_error_is_one_line_and_stops_before_any_job(tiny_run):
     proc = snakemake(tiny_run, *PROFILE, "-n", "--config", "train={'epochs': 'ten'}", check=False)
     assert proc.returncode == 1
-    assert "ERROR: config/config.yaml: key train.epochs: 'ten' is not of type 'integer'" in proc.stderr
+    assert (
+        "ERROR: config/config.yaml: key train.epochs: 'ten' is not of type 'integer'" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
@@ -125,8 +150,13 @@ def user_data(tiny_run, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(tiny_run / "resources/demo-test", data)
     config = yaml.safe_load((work / "config/test.yaml").read_text())
-    config["data"].update(source="table", images_dir=str(data), labels=str(data / "labels.csv"),
-                          annotations=str(data / "annotations.yaml"), crops=str(data / "crops.yaml"))
+    config["data"].update(
+        source="table",
+        images_dir=str(data),
+        labels=str(data / "labels.csv"),
+        annotations=str(data / "annotations.yaml"),
+        crops=str(data / "crops.yaml"),
+    )
     (work / "config/test.yaml").write_text(yaml.safe_dump(config))
     return work, data
 
@@ -137,8 +167,14 @@ def test_wrong_crop_fails_with_one_line_and_keeps_finished_work(user_data):
     image = sorted(crops["images"])[0]
     crops["images"][image][0]["x"] = 700  # past the right edge of a 768-px image
     (data / "crops.yaml").write_text(yaml.safe_dump(crops))
-    proc = snakemake(work, *PROFILE, "--keep-going", "results/manifest.csv",
-                     *[f"results/crops/{i}.h5" for i in sorted(crops["images"])], check=False)
+    proc = snakemake(
+        work,
+        *PROFILE,
+        "--keep-going",
+        "results/manifest.csv",
+        *[f"results/crops/{i}.h5" for i in sorted(crops["images"])],
+        check=False,
+    )
     assert proc.returncode != 0
     message = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
     assert message == [

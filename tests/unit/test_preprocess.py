@@ -1,0 +1,57 @@
+import h5py
+import numpy as np
+import pytest
+from dicom_factory import weld_pattern, write_dicom
+
+from weld_anomaly import preprocess, tiling
+from weld_anomaly.convert import ConvertSettings
+from weld_anomaly.errors import ManifestError
+
+
+@pytest.fixture
+def image_h5(tmp_path):
+    src = write_dicom(tmp_path / "w.dcm", weld_pattern(150, 300), PatientName="Secret^Name")
+    out = tmp_path / "w.h5"
+    attrs = preprocess.convert_image(src, out, ConvertSettings(), "w")
+    assert attrs["height"] == 150 and attrs["image_id"] == "w"
+    return out
+
+
+def test_crop_then_fragment(image_h5, tmp_path):
+    crops = [
+        {"name": "weld", "x": 10, "y": 20, "width": 200, "height": 100},
+        {"name": "tail", "x": 236, "y": 0, "width": 64, "height": 64},
+    ]
+    specs = preprocess.extract_crops(
+        image_h5, crops, None, tmp_path / "c.h5", tmp_path / "c.png", "w", 64, preview_width=200
+    )
+    assert [s.name for s in specs] == ["weld", "tail"]
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    n = preprocess.fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+    assert n == tiling.fragment_count(100, 200, 64, 32) + 1
+    with h5py.File(tmp_path / "f.h5") as f, h5py.File(image_h5) as img:
+        frags, corners = f["fragments"][()], f["corners"][()]
+        image = img["image"][()]
+        assert list(f.attrs["crop_names"]) == ["weld", "tail"]
+    for frag, (y, x) in zip(frags, corners, strict=True):  # corners are in image coordinates
+        np.testing.assert_array_equal(frag, image[y : y + 64, x : x + 64])
+    assert b"Secret" not in image_h5.read_bytes()
+
+
+def test_missing_crops_whole_image_or_error(image_h5, tmp_path):
+    specs = preprocess.extract_crops(
+        image_h5, None, None, tmp_path / "c.h5", tmp_path / "c.png", "w", 64
+    )
+    assert [(s.name, s.width, s.height) for s in specs] == [("image", 300, 150)]
+    with pytest.raises(ManifestError, match="image w has no crops"):
+        preprocess.extract_crops(
+            image_h5,
+            [],
+            "crops.yaml",
+            tmp_path / "d.h5",
+            tmp_path / "d.png",
+            "w",
+            64,
+            missing="error",
+        )
+    assert not (tmp_path / "d.h5").exists()

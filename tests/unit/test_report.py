@@ -1,0 +1,118 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from weld_anomaly import figures, hdf5_io
+from weld_anomaly.inventory import ImageRecord, to_csv
+from weld_anomaly.manifests import Annotation
+from weld_anomaly.report import render_report
+from weld_anomaly.statistics import COLUMNS
+
+
+def test_marked_crop_draws_flags_and_defects():
+    from io import BytesIO
+
+    from PIL import Image
+
+    png = figures.marked_crop(
+        np.full((100, 200), 128, np.uint8),
+        10,
+        20,
+        np.array([[10, 20]]),
+        64,
+        [Annotation(120, 50, 10, 10, "likely")],
+        max_width=200,
+    )
+    image = np.asarray(Image.open(BytesIO(png)))
+    assert image.shape == (100, 200, 3)
+    assert tuple(image[0, 30]) == figures.FLAG_COLOUR
+    assert tuple(image[38, 100]) == figures.SEVERITY_COLOURS["likely"]
+
+
+def test_report_is_self_contained_and_escapes_text(tmp_path):
+    records = [
+        ImageRecord("v1", "v", "nonfaulty", "validation"),
+        ImageRecord("t1", "t", "faulty", "test"),
+    ]
+    (tmp_path / "manifest.csv").write_text(to_csv(records))
+    rows = []
+    for image, split in (("v1", "validation"), ("t1", "test")):
+        for i in range(4):
+            rows.append(
+                {
+                    "image": image,
+                    "fragment": i,
+                    "crop": "weld",
+                    "y": 0,
+                    "x": 32 * i,
+                    **{c: float(i) for c in COLUMNS},
+                    "baseline": float(i),
+                    "split": split,
+                    "status": "x",
+                    "label": "likely" if (image, i) == ("t1", 3) else "none",
+                    "flagged": i == 3,
+                }
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "frags.csv", index=False)
+    metrics = {
+        "target_fpr": 0.01,
+        "flag_statistic": "mse",
+        "thresholds": {c: 2.5 for c in [*COLUMNS, "baseline"]},
+        "achieved_fpr_on_test_normals": {c: 0.0 for c in [*COLUMNS, "baseline"]},
+        "counts": {"test_labels": {"none": 3, "likely": 1}},
+        "scorers": {},
+    }
+    (tmp_path / "m.json").write_text(json.dumps(metrics))
+    (tmp_path / "t.json").write_text(
+        json.dumps(
+            {
+                "architecture": "thesis",
+                "backend": "tensorflow",
+                "fragments_train": 10,
+                "train_seconds": 1.0,
+                "fragments_per_s": 10.0,
+                "epochs": 1,
+                "best_epoch": 1,
+                "batch_size": 2,
+                "learning_rate": 0.001,
+                "precision": "float32",
+                "parameters": 5,
+                "fragments_validation": 4,
+                "gpus": [],
+            }
+        )
+    )
+    (tmp_path / "h.csv").write_text("epoch,loss,val_loss\n0,0.1,0.2\n")
+    hdf5_io.write_crops(
+        tmp_path / "t1.h5",
+        "t1",
+        [hdf5_io.Crop("weld", 0, 0, 160, 64, np.zeros((64, 160), np.uint8))],
+        {},
+    )
+    render_report(
+        tmp_path / "manifest.csv",
+        tmp_path / "frags.csv",
+        tmp_path / "m.json",
+        tmp_path / "t.json",
+        tmp_path / "h.csv",
+        [tmp_path / "t1.h5"],
+        None,
+        {"note": "<script>alert(1)</script>"},
+        tmp_path / "r.html",
+        tmp_path / "fig",
+        size=64,
+    )
+    html = (tmp_path / "r.html").read_text()
+    assert (
+        "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    )
+    assert "http://" not in html and "https://" not in html.replace("https://json-schema", "")
+    assert (
+        html.count("data:image/png;base64,") == 3
+    )  # loss, scatter, one crop (no ROC without labels)
+    assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
+        "loss.png",
+        "roc.png",
+        "scatter.png",
+    ]
