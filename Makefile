@@ -34,7 +34,7 @@ format: install
 ## lock: re-resolve requirements.lock from pyproject.toml (needs network)
 lock:
 	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile --quiet -p 3.11 pyproject.toml --extra dev --generate-hashes \
+	$(PYTHON) -m uv pip compile --quiet -p 3.11 pyproject.toml --extra codecs --extra dev --generate-hashes \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 install: $(STAMP)

@@ -58,6 +58,23 @@ rule convert_image:
         "../scripts/convert_image.py"
 
 
+rule summarize_images:
+    input:
+        manifest="results/manifest.csv",
+        images=expand("results/images/{image}.h5", image=RECORDS),
+        code=pkg("preprocess", "hdf5_io", "inventory"),
+    output:
+        table="results/images.csv",
+    log:
+        "logs/summarize_images.log",
+    conda:
+        "../envs/workflow.yaml"
+    params:
+        on_error=config["convert"]["on_error"],
+    script:
+        "../scripts/summarize_images.py"
+
+
 rule extract_crops:
     input:
         image="results/images/{image}.h5",
@@ -118,5 +135,6 @@ rule build_training_set:
     params:
         train_ids=ids("train"),
         validation_ids=ids("validation"),
+        on_error=config["convert"]["on_error"],
     script:
         "../scripts/build_training_set.py"

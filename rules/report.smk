@@ -4,6 +4,7 @@
 rule render_report:
     input:
         manifest="results/manifest.csv",
+        images="results/images.csv",
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
         train_info="results/model/train.json",

@@ -28,6 +28,7 @@ rule score_fragments:
 rule evaluate:
     input:
         manifest="results/manifest.csv",
+        images="results/images.csv",
         scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
         annotations=annotations_input,
         code=pkg("evaluation", "metrics", "manifests", "inventory"),

@@ -14,4 +14,5 @@ run_step(
     validation_ids=snakemake.params.validation_ids,
     train_out=snakemake.output.train,
     validation_out=snakemake.output.validation,
+    on_error=snakemake.params.on_error,
 )

@@ -13,4 +13,5 @@ run_step(
     out_h5=snakemake.output.image,
     settings=ConvertSettings.from_config(snakemake.params.convert),
     image_id=snakemake.wildcards.image,
+    on_error=snakemake.params.convert["on_error"],
 )

@@ -10,6 +10,7 @@ run_step(
     snakemake.log[0],
     evaluate,
     manifest_csv=snakemake.input.manifest,
+    images_csv=snakemake.input.images,
     score_csvs=list(snakemake.input.scores),
     annotations_path=snakemake.input.annotations[0] if snakemake.input.annotations else None,
     fragments_out=snakemake.output.fragments,

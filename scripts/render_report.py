@@ -11,6 +11,7 @@ run_step(
     snakemake.log[0],
     render_report,
     manifest_csv=snakemake.input.manifest,
+    images_csv=snakemake.input.images,
     fragments_csv=snakemake.input.fragments,
     metrics_json=snakemake.input.metrics,
     train_info_json=snakemake.input.train_info,

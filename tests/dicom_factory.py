@@ -73,3 +73,42 @@ def write_dicom(
         ds.PixelData = pixels.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return Path(path)
+
+
+def write_encapsulated(path: str | Path, frame: bytes, transfer_syntax: str, **attrs) -> Path:
+    """A single-frame DX file whose pixel data is the codestream ``frame`` under ``transfer_syntax``."""
+    from pydicom.encaps import encapsulate
+
+    base = write_dicom(path, **{k: v for k, v in attrs.items() if k in ("bits_stored",)})
+    ds = pydicom.dcmread(base)
+    for key, value in attrs.items():
+        if key != "bits_stored":
+            setattr(ds, key, value)
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)
+
+
+def write_deflate_bomb(path: str | Path, side: int = 4096) -> Path:
+    """A tiny deflated DICOM whose data set inflates to side*side*2 bytes of zero pixels."""
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = DX
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = DX
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Rows = ds.Columns = side
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = bytes(side * side * 2)
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)

@@ -2,45 +2,50 @@
 
 The order of operations follows ``shared/research/dicom.md`` §3.2:
 
-1. validate the header (one sample per pixel, monochrome, sane bit depths);
-2. check the size before decoding anything;
-3. decode the pixels (pydicom masks unused high bits and fixes signedness);
-4. apply the Modality LUT (rescale slope/intercept, or a Modality LUT Sequence);
-5. window: ``percentile`` (default), ``header`` (VOI LUT or Window Center/Width, falling back
-   to percentile when the header window does not fit the data), ``minmax`` (the thesis's
-   way, kept for comparison) or ``fixed``;
-6. invert MONOCHROME1 exactly once (the Photometric Interpretation decides; a Presentation
-   LUT Shape that disagrees is noted, not applied on top);
-7. scale to the output depth.
+1. validate the header and check the size before decoding (:mod:`weld_anomaly.dicom_io`);
+2. decode the stored values (pydicom masks unused high bits and fixes signedness);
+3. apply the Modality LUT (rescale slope/intercept, or a Modality LUT Sequence);
+4. window, ignoring padding pixels: ``percentile`` (default), ``header`` (the VOI LUT
+   Sequence, or Window Center/Width when it covers the data; otherwise percentile),
+   ``minmax`` (the thesis's way, kept for comparison) or ``fixed``;
+5. invert MONOCHROME1 exactly once (the Photometric Interpretation decides; a Presentation
+   LUT Shape that disagrees is noted, never applied on top);
+6. scale to the output depth.
 
-The result keeps one polarity for every image: more attenuation is brighter, as on a film
-on a light box, so cavities are darker than the weld around them. The parameters used are
-returned as attributes; no names, IDs, dates or UIDs are ever copied.
+Every image ends with one polarity: more attenuation is brighter, as on a film on a light
+box, so cavities are darker than the weld around them. The parameters used are returned as
+attributes; no names, IDs, dates or UIDs are ever copied (only a salted hash of the SOP
+Instance UID, to find duplicates).
 """
 
 from __future__ import annotations
 
-import warnings
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from weld_anomaly.errors import ImageError
+from weld_anomaly import dicom_io
+from weld_anomaly.errors import ConfigError, ConstantImage, DecodeFailed, TooLarge, Truncated
+from weld_anomaly.errors import UnsupportedPhotometric as _Colour
 
 WINDOW_METHODS = ("percentile", "header", "minmax", "fixed")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 RASTER_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
 class ConvertSettings:
-    """How to map detector values to the output grey levels (the ``convert`` config group)."""
+    """How to map detector values to output grey levels (the ``convert`` config group)."""
 
     window: str = "percentile"
     percentiles: tuple[float, float] = (0.5, 99.5)
     fixed_window: tuple[float, float] | None = None
     bit_depth: int = 8
     max_pixels: int = 400_000_000
+    uid_salt: str = "weld-anomaly"
 
     @classmethod
     def from_config(cls, convert: dict) -> ConvertSettings:
@@ -51,6 +56,7 @@ class ConvertSettings:
             fixed_window=(float(fixed[0]), float(fixed[1])) if fixed else None,
             bit_depth=int(convert["bit_depth"]),
             max_pixels=int(convert["max_pixels"]),
+            uid_salt=str(convert["uid_salt"]),
         )
 
 
@@ -62,121 +68,72 @@ class Converted:
     attrs: dict = field(default_factory=dict)
 
 
-def _fail(path: Path, what: str, fix: str) -> ImageError:
-    return ImageError(what, where=str(path), fix=fix)
+@dataclass
+class Source:
+    """Modality values of a radiograph before windowing."""
+
+    values: np.ndarray  # float32 modality values
+    valid: np.ndarray | None  # False on padding pixels
+    attrs: dict
+    voi: np.ndarray | None = None  # the header's VOI LUT output in [0, 1], when it has one
 
 
 # ---------------------------------------------------------------------------------------
 # Reading
 
 
-def _read_dicom(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dict]:
-    """Decode a DICOM file to modality values (float32) plus technical attributes."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(132)
+    if len(head) == 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if head.startswith(PNG_MAGIC) or head[:4] in TIFF_MAGIC:
+        return "raster"
+    return "raster" if path.suffix.lower() in RASTER_SUFFIXES else "dicom"
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)  # truncation warnings become errors
-            ds = pydicom.dcmread(path, stop_before_pixels=False)
-    except InvalidDicomError:
-        raise _fail(
-            path,
-            "not a DICOM file (no DICOM preamble or header)",
-            "remove it from the image list or export it as DICOM",
-        ) from None
-    except (EOFError, OSError, ValueError, UserWarning, KeyError, TypeError) as exc:
-        raise _fail(
-            path,
-            f"cannot read the DICOM file ({type(exc).__name__}: {exc})".splitlines()[0],
-            "check the file is complete; copy it again from the archive",
-        ) from None
 
-    if "PixelData" not in ds:
-        raise _fail(path, "the DICOM file holds no pixel data", "remove it from the image list")
-    samples = int(ds.get("SamplesPerPixel", 1))
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise _fail(
-            path,
-            f"colour image ({samples} samples per pixel, {photometric or 'no'} "
-            "photometric interpretation); radiographs are greyscale",
-            "export the radiograph as a MONOCHROME image",
-        )
-    rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    bits_alloc = int(ds.get("BitsAllocated", 0))
-    bits_stored = int(ds.get("BitsStored", bits_alloc))
-    if rows < 1 or cols < 1:
-        raise _fail(path, f"invalid image size {rows}x{cols}", "check the file's pixel module")
-    if bits_alloc not in (8, 16, 32) or not 1 <= bits_stored <= bits_alloc:
-        raise _fail(
-            path,
-            f"unsupported bit depth (allocated {bits_alloc}, stored {bits_stored})",
-            "export with 8 or 16 bits allocated",
-        )
-    if rows * cols * frames > settings.max_pixels:
-        raise _fail(
-            path,
-            f"image too large: {rows}x{cols}x{frames} pixels exceeds "
-            f"convert.max_pixels = {settings.max_pixels}",
-            "raise convert.max_pixels in config/config.yaml if the image is genuine",
-        )
-    if frames != 1:
-        raise _fail(
-            path,
-            f"multi-frame image ({frames} frames); one radiograph per file is expected",
-            "split the frames into separate files",
-        )
+def _padding_mask(stored: np.ndarray, ds) -> np.ndarray | None:
+    if "PixelPaddingValue" not in ds:
+        return None
+    pad = int(ds.PixelPaddingValue)
+    limit = int(ds.get("PixelPaddingRangeLimit", pad))
+    lo, hi = min(pad, limit), max(pad, limit)
+    padded = (stored >= lo) & (stored <= hi)
+    return ~padded if padded.any() else None
 
-    transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "unknown"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            stored = ds.pixel_array
-    except (RuntimeError, NotImplementedError) as exc:
-        raise _fail(
-            path,
-            f"cannot decode pixel data with transfer syntax {transfer_syntax} "
-            f"({str(exc).splitlines()[0]})",
-            "install the decoders with `pip install weld-anomaly[codecs]` or export uncompressed",
-        ) from None
-    except (ValueError, EOFError, OSError) as exc:
-        raise _fail(
-            path,
-            f"corrupt pixel data ({str(exc).splitlines()[0]})",
-            "copy the file again from the archive",
-        ) from None
-    if stored.shape != (rows, cols):
-        raise _fail(
-            path,
-            f"decoded pixel array has shape {stored.shape}, header says {rows}x{cols}",
-            "check the file's pixel module",
-        )
 
-    modality = apply_modality_lut(stored, ds)
-    modality = np.asarray(modality, dtype=np.float32)
+def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    image = dicom_io.read_dicom(path, settings.max_pixels)
+    ds = image.dataset
+    modality = np.asarray(apply_modality_lut(image.stored, ds), dtype=np.float32)
     attrs = {
         "source_format": "DICOM",
-        "modality": str(ds.get("Modality", "")),
-        "transfer_syntax": transfer_syntax,
-        "photometric_interpretation": photometric,
-        "presentation_lut_shape": str(ds.get("PresentationLUTShape", "")),
-        "bits_allocated": bits_alloc,
-        "bits_stored": bits_stored,
-        "rescale_slope": float(ds.get("RescaleSlope", 1.0)),
-        "rescale_intercept": float(ds.get("RescaleIntercept", 0.0)),
+        "transfer_syntax": image.transfer_syntax,
+        "transfer_syntax_name": {**dicom_io.NATIVE, **dicom_io.COMPRESSED}[image.transfer_syntax],
+        "decoder": image.plugin,
+        "decoder_version": image.plugin_version,
+        "photometric_interpretation": str(ds.PhotometricInterpretation),
+        "bits_stored": int(ds.BitsStored),
+        "rescale_slope": float(ds.get("RescaleSlope", 1.0) or 1.0),
+        "rescale_intercept": float(ds.get("RescaleIntercept", 0.0) or 0.0),
         "has_modality_lut_sequence": "ModalityLUTSequence" in ds,
-        "pydicom_version": pydicom.__version__,
+        "instance_key": dicom_io.instance_key(ds, settings.uid_salt),
+        **dicom_io.technical_attributes(ds),
     }
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    if spacing is not None and len(spacing) == 2:
-        attrs["pixel_spacing_mm"] = [float(spacing[0]), float(spacing[1])]
-    header_window = _header_window(ds)
-    if header_window is not None:
-        attrs["header_window"] = list(header_window)
-    return modality, attrs
+    window = _header_window(ds)
+    if window is not None:
+        attrs["header_window"] = list(window)
+    voi = None
+    if settings.window == "header" and "VOILUTSequence" in ds:
+        item = ds.VOILUTSequence[0]
+        bits = int(item.LUTDescriptor[2])
+        # a LUT is indexed by (integer) modality values
+        lut_input = np.rint(modality).astype(np.int64)
+        voi = np.asarray(apply_voi_lut(lut_input, ds, prefer_lut=True), dtype=np.float32)
+        voi /= np.float32((1 << bits) - 1)
+    return Source(modality, _padding_mask(image.stored, ds), attrs, voi)
 
 
 def _first_number(value) -> float:
@@ -204,51 +161,60 @@ def _header_window(ds) -> tuple[float, float] | None:
     return (c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2)
 
 
-def _read_raster(path: Path, settings: ConvertSettings) -> tuple[np.ndarray, dict]:
+def _read_raster(path: Path, settings: ConvertSettings) -> Source:
     """Read an 8- or 16-bit greyscale PNG or TIFF."""
     from PIL import Image
 
+    fix = "export the radiograph as an 8- or 16-bit greyscale PNG or TIFF"
     try:
         with Image.open(path) as im:
             if im.width * im.height > settings.max_pixels:
-                raise _fail(
-                    path,
+                raise TooLarge(
                     f"image too large: {im.width}x{im.height} pixels exceeds "
                     f"convert.max_pixels = {settings.max_pixels}",
-                    "raise convert.max_pixels in config/config.yaml if the image is genuine",
+                    where=str(path),
+                    fix="raise convert.max_pixels in the configuration if the image is genuine",
                 )
-            mode = im.mode
-            if mode not in ("L", "I;16", "I;16B", "I;16L", "I", "F"):
-                raise _fail(
-                    path,
-                    f"not a greyscale image (mode {mode})",
-                    "export the radiograph as 8- or 16-bit greyscale",
-                )
+            if im.mode not in ("L", "I;16", "I;16B", "I;16L", "I"):
+                raise _Colour(f"not a greyscale image (mode {im.mode})", where=str(path), fix=fix)
+            im.load()
             arr = np.asarray(im)
-    except ImageError:
+    except (TooLarge, _Colour):
         raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise _fail(
-            path,
-            f"cannot read the image ({str(exc).splitlines()[0]})",
-            "check the file is a complete PNG or TIFF",
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(str(exc).split(".")[0], where=str(path), fix=fix) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        cls = Truncated if "truncated" in str(exc).lower() else DecodeFailed
+        raise cls(
+            f"cannot read the image ({str(exc).splitlines()[0]})", where=str(path), fix=fix
         ) from None
     bits = 8 if arr.dtype == np.uint8 else 16
-    return arr.astype(np.float32), {
-        "source_format": path.suffix.lstrip(".").upper(),
+    attrs = {
+        "source_format": "PNG" if _sniff_png(path) else "TIFF",
         "photometric_interpretation": "MONOCHROME2",
         "bits_stored": bits,
+        "instance_key": hashlib.sha256(arr.tobytes()).hexdigest()[:32],
     }
+    return Source(arr.astype(np.float32), None, attrs)
 
 
-def read_modality(path: str | Path, settings: ConvertSettings) -> tuple[np.ndarray, dict]:
+def _sniff_png(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(8) == PNG_MAGIC
+
+
+def read_source(path: str | Path, settings: ConvertSettings) -> Source:
     """Read any supported radiograph as float32 modality values and its attributes."""
     path = Path(path)
     if not path.is_file():
-        raise _fail(path, "image file not found", "check the labels table or the images folder")
+        from weld_anomaly.errors import ImageError
+
+        raise ImageError(
+            "image file not found", where=str(path), fix="check the labels table or images folder"
+        )
     if path.stat().st_size == 0:
-        raise _fail(path, "the file is empty", "copy it again from the archive")
-    if path.suffix.lower() in RASTER_SUFFIXES:
+        raise Truncated("the file is empty", where=str(path), fix="copy it again from the archive")
+    if _sniff(path) == "raster":
         return _read_raster(path, settings)
     return _read_dicom(path, settings)
 
@@ -264,52 +230,68 @@ def choose_window(
     method = settings.window
     if method == "fixed":
         if settings.fixed_window is None:
-            raise ImageError(
+            raise ConfigError(
                 "convert.window is 'fixed' but convert.fixed_window is not set",
                 where="config/config.yaml",
-                fix="set convert.fixed_window: [lo, hi]",
+                fix="set convert.fixed_window: [low, high]",
             )
         lo, hi = settings.fixed_window
         return float(lo), float(hi), "fixed"
     if method == "minmax":
         return float(values.min()), float(values.max()), "minmax"
-    percentile_window = tuple(float(v) for v in np.percentile(values, settings.percentiles))
+    lo, hi = (float(v) for v in np.percentile(values, settings.percentiles))
     if method == "header":
         window = attrs.get("header_window")
         if window is not None:
-            lo, hi = window
+            w_lo, w_hi = window
             vmin, vmax = float(values.min()), float(values.max())
-            overlap = min(hi, vmax) - max(lo, vmin)
-            # Use the header only when it covers a real part of the data's range
+            overlap = min(w_hi, vmax) - max(w_lo, vmin)
+            # use the header only when it covers a real part of the data's range
             if overlap > 0.25 * max(vmax - vmin, 1e-9):
-                return float(lo), float(hi), "header"
-        return percentile_window[0], percentile_window[1], "header-fallback-percentile"
-    return percentile_window[0], percentile_window[1], "percentile"
+                return float(w_lo), float(w_hi), "header"
+        return lo, hi, "header-fallback-percentile"
+    return lo, hi, "percentile"
 
 
 def convert(path: str | Path, settings: ConvertSettings) -> Converted:
     """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating."""
     path = Path(path)
     if settings.window not in WINDOW_METHODS:
-        raise ImageError(
+        raise ConfigError(
             f"unknown window method {settings.window!r}",
             where="config convert.window",
             fix=f"use one of {', '.join(WINDOW_METHODS)}",
         )
-    values, attrs = read_modality(path, settings)
+    source = read_source(path, settings)
+    values, attrs = source.values, source.attrs
     if not np.all(np.isfinite(values)):
-        raise _fail(path, "pixel values are not finite", "check the file's rescale parameters")
-    lo, hi, method = choose_window(values, settings, attrs)
-    if not hi > lo:
-        raise _fail(
-            path,
-            f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
-            "remove the image or check the exposure",
+        raise ConstantImage(
+            "pixel values are not finite", where=str(path), fix="check the rescale parameters"
         )
-    scaled = np.clip((values - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)
+    sample = values[source.valid] if source.valid is not None else values
+    if source.voi is not None:
+        scaled = np.clip(source.voi, 0.0, 1.0)
+        lo, hi, method = 0.0, 1.0, "header-voi-lut"
+        if np.ptp(scaled[source.valid] if source.valid is not None else scaled) <= 0:
+            raise ConstantImage(
+                "the header's VOI LUT maps every pixel to one value",
+                where=str(path),
+                fix="use convert.window: percentile",
+            )
+    else:
+        lo, hi, method = choose_window(sample, settings, attrs)
+        if not hi > lo:
+            raise ConstantImage(
+                f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
+                where=str(path),
+                fix="remove the image from the list, or check its exposure and rescale slope",
+            )
+        scaled = np.clip((values - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)
     inverted = attrs.get("photometric_interpretation") == "MONOCHROME1"
     if inverted:
         scaled = 1.0 - scaled
+    if source.valid is not None:
+        scaled = np.where(source.valid, scaled, 0.0)
     top = (1 << settings.bit_depth) - 1
     dtype = np.uint8 if settings.bit_depth == 8 else np.uint16
     pixels = np.rint(scaled * top).astype(dtype)
@@ -320,14 +302,16 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
             "window_hi": float(hi),
             "percentiles": list(settings.percentiles),
             "inverted_monochrome1": bool(inverted),
+            "padding_pixels": int((~source.valid).sum()) if source.valid is not None else 0,
             "polarity": "bright = more attenuation",
             "bit_depth": settings.bit_depth,
             "height": int(pixels.shape[0]),
             "width": int(pixels.shape[1]),
+            "pixels_sha256": hashlib.sha256(pixels.tobytes()).hexdigest(),
         }
     )
-    plut = attrs.get("presentation_lut_shape")
-    if plut and ((plut == "INVERSE") != inverted):
+    plut = attrs.get("dicom_presentation_lut_shape")
+    if plut and (plut == "INVERSE") != inverted:
         attrs["note"] = (
             f"Presentation LUT Shape {plut} disagrees with "
             f"{attrs['photometric_interpretation']}; the photometric interpretation was used"

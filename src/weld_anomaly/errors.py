@@ -38,3 +38,60 @@ class ManifestError(UserError):
 
 class ImageError(UserError):
     """A radiograph cannot be read or converted."""
+
+
+# The kinds of bad radiograph (shared/research/dicom.md §5). Each is an ImageError, so it is
+# reported as one line; the class name goes into the rejects table when convert.on_error is
+# "skip".
+
+
+class NotDicom(ImageError):
+    """Not a DICOM file (no preamble and DICM prefix), nor a supported raster image."""
+
+
+class Truncated(ImageError):
+    """The file ends before its data does."""
+
+
+class NoPixelData(ImageError):
+    """A DICOM object without an image (structured report, DICOMDIR, RT plan, ...)."""
+
+
+class UnsupportedImageType(ImageError):
+    """An image, but not a radiograph this workflow can read (float, 1-bit, 32-bit, ...)."""
+
+
+class UnsupportedTransferSyntax(ImageError):
+    """A transfer syntax no decoder handles (video, Deflated Image Frame, unknown UID)."""
+
+
+class MissingDecoder(ImageError):
+    """A compressed transfer syntax whose decoder package is not installed."""
+
+
+class DecodeFailed(ImageError):
+    """The compressed pixel data is corrupt: every decoder failed."""
+
+
+class UnsupportedPhotometric(ImageError):
+    """Colour or palette images; radiographs are MONOCHROME1 or MONOCHROME2."""
+
+
+class InvalidPixelModule(ImageError):
+    """Inconsistent image attributes (rows, bits, pixel data length)."""
+
+
+class InvalidHeader(ImageError):
+    """An attribute that cannot be parsed (e.g. a non-numeric number of frames)."""
+
+
+class TooLarge(ImageError):
+    """More pixels (or inflated bytes) than convert.max_pixels allows, checked before decoding."""
+
+
+class ConstantImage(ImageError):
+    """Every pixel maps to one value: nothing to inspect."""
+
+
+class DuplicateInstance(ImageError):
+    """The same radiograph appears twice (same SOP Instance UID or identical pixels)."""

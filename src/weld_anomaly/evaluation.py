@@ -85,6 +85,7 @@ def _clean(value):
 
 def evaluate(
     manifest_csv: str | Path,
+    images_csv: str | Path | None,
     score_csvs: Sequence[str | Path],
     annotations_path: str | Path | None,
     fragments_out: str | Path,
@@ -98,6 +99,11 @@ def evaluate(
     """Label, calibrate and measure; write the labelled fragment table and the metrics JSON."""
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
     table = pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True)
+    rejected: list[str] = []
+    if images_csv is not None:
+        images = pd.read_csv(images_csv)
+        rejected = sorted(images.loc[images["rejected"].astype(str) == "True", "image"])
+        table = table[~table["image"].isin(rejected)].reset_index(drop=True)
     table["split"] = table["image"].map(lambda i: records[i].split)
     table["status"] = table["image"].map(lambda i: records[i].status)
     scorers = scorer_columns(table)
@@ -135,6 +141,7 @@ def evaluate(
             "fragments": {s: int((table["split"] == s).sum()) for s in ("validation", "test")},
             "test_labels": {k: int(v) for k, v in test["label"].value_counts().items()},
         },
+        "rejected_images": rejected,
         "annotations": annotations is not None,
         "scorers": {},
     }

@@ -59,6 +59,15 @@ def crop_preview(
     write_bytes(out_png, png_bytes(image))
 
 
+def rejected_preview(out_png: str | Path, image_id: str, reason: str, width: int = 800) -> None:
+    """A placeholder preview for a radiograph that could not be converted."""
+    image = Image.new("RGB", (width, 60), (60, 20, 20))
+    draw = ImageDraw.Draw(image)
+    draw.text((8, 8), f"{image_id}: rejected", fill=(255, 200, 200))
+    draw.text((8, 30), reason[:130], fill=(255, 255, 255))
+    write_bytes(out_png, png_bytes(image))
+
+
 def marked_crop(
     crop_pixels: np.ndarray,
     crop_y: int,

@@ -94,10 +94,37 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, attrs: dict) -> Non
         _set_attrs(ds, attrs)
 
 
-def read_image(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
-    """Read a converted radiograph: ``(pixels, attrs)``."""
+def write_rejected(path: str | os.PathLike, image_id: str, error: Exception) -> None:
+    """Write the placeholder of a radiograph that could not be converted (``on_error: skip``).
+
+    The file has no pixels; its attributes say why, so the downstream steps pass it through
+    as an image with no fragments and the report lists it.
+    """
+    line = error.line() if hasattr(error, "line") else str(error)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        _set_attrs(
+            f,
+            {
+                "image_id": image_id,
+                "rejected": True,
+                "error_class": type(error).__name__,
+                "error": line,
+            },
+        )
+
+
+def read_image(path: str | os.PathLike) -> tuple[np.ndarray | None, dict]:
+    """Read a converted radiograph: ``(pixels, attrs)``; pixels are None if it was rejected."""
     with _open(path) as f:
+        if "image" not in f:
+            return None, _get_attrs(f)
         return f["image"][()], _get_attrs(f["image"])
+
+
+def read_image_attrs(path: str | os.PathLike) -> dict:
+    """The attributes of a converted radiograph (rejected or not), without its pixels."""
+    with _open(path) as f:
+        return _get_attrs(f["image"]) if "image" in f else _get_attrs(f)
 
 
 @dataclass

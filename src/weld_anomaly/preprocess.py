@@ -15,16 +15,32 @@ import numpy as np
 
 from weld_anomaly import hdf5_io, tiling
 from weld_anomaly.convert import ConvertSettings, convert
+from weld_anomaly.errors import DuplicateInstance, ImageError, ManifestError
 from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
 
 log = logging.getLogger(__name__)
 
 
 def convert_image(
-    source: str | Path, out_h5: str | Path, settings: ConvertSettings, image_id: str
+    source: str | Path,
+    out_h5: str | Path,
+    settings: ConvertSettings,
+    image_id: str,
+    on_error: str = "stop",
 ) -> dict:
-    """Convert one radiograph to an HDF5 image file; returns the stored attributes."""
-    result = convert(source, settings)
+    """Convert one radiograph to an HDF5 image file; returns the stored attributes.
+
+    With ``on_error="skip"`` a radiograph that cannot be converted is written as a rejected
+    placeholder (see :func:`hdf5_io.write_rejected`) instead of stopping the run.
+    """
+    try:
+        result = convert(source, settings)
+    except ImageError as exc:
+        if on_error != "skip":
+            raise
+        hdf5_io.write_rejected(out_h5, image_id, exc)
+        log.warning("%s rejected (%s): %s", image_id, type(exc).__name__, exc.line())
+        return {"image_id": image_id, "rejected": True, "error_class": type(exc).__name__}
     attrs = {**result.attrs, "image_id": image_id}
     hdf5_io.write_image(out_h5, result.pixels, attrs)
     log.info(
@@ -52,8 +68,6 @@ def crops_for_image(
 
     ``missing`` is ``whole_image`` (one crop named ``image`` covering it all) or ``error``.
     """
-    from weld_anomaly.errors import ManifestError
-
     if image_id in manifest and manifest[image_id]:
         crops = manifest[image_id]
         check_crops_fit(crops, height, width, image_id, manifest_path)
@@ -65,6 +79,23 @@ def crops_for_image(
         where=manifest_path,
         fix="add its crops, or set crops.missing: whole_image",
     )
+
+
+CARRIED = (
+    "bit_depth",
+    "height",
+    "width",
+    "instance_key",
+    "pixels_sha256",
+    "rejected",
+    "error_class",
+    "error",
+)
+
+
+def _carried(attrs: dict) -> dict:
+    """Image attributes that travel on to the crops and fragments files."""
+    return {k: attrs[k] for k in CARRIED if k in attrs}
 
 
 def extract_crops(
@@ -84,7 +115,13 @@ def extract_crops(
     workflow started; when ``None`` they are read from ``manifest_path`` (the demo's
     generated manifest, or none at all).
     """
+    from weld_anomaly.figures import crop_preview, rejected_preview
+
     pixels, attrs = hdf5_io.read_image(image_h5)
+    if pixels is None:  # rejected by convert_image (on_error: skip): no crops, say why
+        hdf5_io.write_crops(out_h5, image_id, [], _carried(attrs))
+        rejected_preview(preview_png, image_id, attrs.get("error", ""))
+        return []
     if crops is not None:
         manifest = {image_id: [CropSpec(**c) for c in crops]}
     elif manifest_path:
@@ -110,10 +147,7 @@ def extract_crops(
         )
         for c in specs
     ]
-    keep = {k: attrs[k] for k in ("bit_depth", "height", "width") if k in attrs}
-    hdf5_io.write_crops(out_h5, image_id, crops, keep)
-    from weld_anomaly.figures import crop_preview
-
+    hdf5_io.write_crops(out_h5, image_id, crops, _carried(attrs))
     crop_preview(pixels, specs, preview_png, title=image_id, max_width=preview_width)
     return specs
 
@@ -134,6 +168,7 @@ def fragment_crops(crops_h5: str | Path, out_h5: str | Path, size: int, stride: 
         crop_index=np.concatenate(index) if index else np.zeros(0, np.int32),
         crop_names=[c.name for c in crops],
         attrs={
+            **_carried(attrs),
             "image_id": attrs.get("image_id", ""),
             "size": size,
             "stride": stride,
@@ -145,6 +180,35 @@ def fragment_crops(crops_h5: str | Path, out_h5: str | Path, size: int, stride: 
     return len(frags)
 
 
+def _drop_duplicates(
+    paths: Sequence[str | Path], ids: Sequence[str], on_error: str
+) -> tuple[list[str | Path], list[str]]:
+    """Keep the first of images that are the same radiograph (same instance or pixels)."""
+    import h5py
+
+    seen: dict[str, str] = {}
+    keep_paths, keep_ids = [], []
+    for path, image_id in zip(paths, ids, strict=True):
+        with h5py.File(path, "r") as f:
+            keys = [str(f.attrs[k]) for k in ("instance_key", "pixels_sha256") if k in f.attrs]
+        twin = next((seen[k] for k in keys if k in seen), None)
+        if twin is not None:
+            error = DuplicateInstance(
+                f"images {twin} and {image_id} are the same radiograph (same SOP Instance UID "
+                "or identical pixels)",
+                where=str(path),
+                fix="remove one of them from the image list (or set convert.on_error: skip)",
+            )
+            if on_error != "skip":
+                raise error
+            log.warning("%s skipped: %s", image_id, error.line())
+            continue
+        seen.update(dict.fromkeys(keys, image_id))
+        keep_paths.append(path)
+        keep_ids.append(image_id)
+    return keep_paths, keep_ids
+
+
 def build_training_sets(
     train: Sequence[str | Path],
     train_ids: Sequence[str],
@@ -152,15 +216,114 @@ def build_training_sets(
     validation_ids: Sequence[str],
     train_out: str | Path,
     validation_out: str | Path,
+    on_error: str = "stop",
 ) -> tuple[int, int]:
-    """Gather the fragments of the train and validation images into two chunked files."""
-    n_train = hdf5_io.write_fragment_set(train_out, train, train_ids)
-    n_val = hdf5_io.write_fragment_set(validation_out, validation, validation_ids)
+    """Gather the fragments of the train and validation images into two chunked files.
+
+    The same radiograph listed twice would weigh double in training and leak between train
+    and validation: duplicates stop the run, or are dropped with ``on_error="skip"``.
+    """
+    paths, ids = _drop_duplicates([*train, *validation], [*train_ids, *validation_ids], on_error)
+    kept = set(ids)
+    train_pairs = [(p, i) for p, i in zip(train, train_ids, strict=True) if i in kept]
+    val_pairs = [(p, i) for p, i in zip(validation, validation_ids, strict=True) if i in kept]
+    n_train = hdf5_io.write_fragment_set(
+        train_out, [p for p, _ in train_pairs], [i for _, i in train_pairs]
+    )
+    n_val = hdf5_io.write_fragment_set(
+        validation_out, [p for p, _ in val_pairs], [i for _, i in val_pairs]
+    )
     log.info(
         "training set: %d fragments from %d images; validation: %d from %d",
         n_train,
-        len(train),
+        len(train_pairs),
         n_val,
-        len(validation),
+        len(val_pairs),
     )
     return n_train, n_val
+
+
+SUMMARY_COLUMNS = (
+    "image",
+    "status",
+    "split",
+    "rejected",
+    "error_class",
+    "error",
+    "duplicate_of",
+    "height",
+    "width",
+    "source_format",
+    "transfer_syntax_name",
+    "decoder",
+    "bits_stored",
+    "photometric_interpretation",
+    "window_method",
+    "window_lo",
+    "window_hi",
+    "bit_depth",
+)
+
+
+def summarize_images(
+    manifest_csv: str | Path,
+    images: Sequence[str | Path],
+    out_csv: str | Path,
+    on_error: str = "stop",
+) -> list[dict]:
+    """One row per radiograph: how it was converted, or why it was rejected.
+
+    Also finds radiographs listed twice (same SOP Instance UID or identical pixels): the run
+    stops, or with ``on_error="skip"`` every copy after the first is marked rejected so that
+    evaluation does not count it twice (the training set drops its own duplicates).
+    """
+    import csv
+    import io
+
+    from weld_anomaly.files import write_text
+    from weld_anomaly.inventory import read_manifest
+
+    records = {r.image_id: r for r in read_manifest(manifest_csv)}
+    rows, seen = [], {}
+    for path in images:
+        attrs = hdf5_io.read_image_attrs(path)
+        image_id = attrs["image_id"]
+        record = records[image_id]
+        row = {
+            **{c: "" for c in SUMMARY_COLUMNS},
+            **{k: v for k, v in attrs.items() if k in SUMMARY_COLUMNS},
+        }
+        row.update(
+            image=image_id,
+            status=record.status,
+            split=record.split,
+            rejected=bool(attrs.get("rejected", False)),
+        )
+        keys = [str(attrs[k]) for k in ("instance_key", "pixels_sha256") if attrs.get(k)]
+        twin = next((seen[k] for k in keys if k in seen), None)
+        if twin is not None:
+            error = DuplicateInstance(
+                f"images {twin} and {image_id} are the same radiograph (same SOP Instance UID "
+                "or identical pixels)",
+                where=record.file,
+                fix="remove one of them from the image list (or set convert.on_error: skip)",
+            )
+            if on_error != "skip":
+                raise error
+            row.update(
+                rejected=True,
+                duplicate_of=twin,
+                error_class="DuplicateInstance",
+                error=error.line(),
+            )
+        seen.update(dict.fromkeys(keys, image_id))
+        rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out_csv, buffer.getvalue())
+    rejected = [r["image"] for r in rows if r["rejected"]]
+    if rejected:
+        log.warning("%d image(s) rejected: %s", len(rejected), ", ".join(rejected))
+    return rows

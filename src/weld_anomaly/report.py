@@ -79,6 +79,7 @@ def _metrics_rows(result: dict) -> list[dict]:
 
 def render_report(
     manifest_csv: str | Path,
+    images_csv: str | Path,
     fragments_csv: str | Path,
     metrics_json: str | Path,
     train_info_json: str | Path,
@@ -94,6 +95,8 @@ def render_report(
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``)."""
     records = read_manifest(manifest_csv)
+    images = pd.read_csv(images_csv, keep_default_na=False)
+    rejects = images[images["rejected"].astype(str) == "True"][["image", "error_class", "error"]]
     table = pd.read_csv(fragments_csv)
     result = json.loads(Path(metrics_json).read_text())
     train_info = json.loads(Path(train_info_json).read_text())
@@ -169,6 +172,7 @@ def render_report(
         "faulty": sum(r.status == "faulty" for r in records),
         "nonfaulty": sum(r.status == "nonfaulty" for r in records),
         "splits": {s: sum(r.split == s for r in records) for s in ("train", "validation", "test")},
+        "rejected": len(rejects),
     }
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("weld_anomaly", "templates"),
@@ -188,6 +192,7 @@ def render_report(
         versions=software_versions(),
         config_text=json.dumps(config, indent=2, sort_keys=True),
         fragments_total=int(len(table)),
+        rejects=rejects.to_dict("records"),
     )
     write_text(out_html, html)
     log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)

@@ -6,7 +6,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from weld_anomaly.convert import ConvertSettings, convert
-from weld_anomaly.errors import ImageError
+from weld_anomaly.errors import ConfigError, ImageError
 
 PCT = ConvertSettings()
 
@@ -59,7 +59,7 @@ def test_minmax_and_fixed_windows(tmp_path):
     assert mm.pixels.min() == 0 and mm.pixels.max() == 255
     fixed = convert(path, ConvertSettings(window="fixed", fixed_window=(0.0, 4095.0)))
     assert fixed.attrs["window_lo"] == 0.0 and fixed.pixels.max() < 255
-    with pytest.raises(ImageError, match="fixed_window"):
+    with pytest.raises(ConfigError, match="fixed_window"):
         convert(path, ConvertSettings(window="fixed"))
 
 

@@ -58,6 +58,7 @@ def test_evaluate_thresholds_and_metrics(tmp_path):
     )
     result = evaluate(
         tmp_path / "manifest.csv",
+        None,
         paths,
         tmp_path / "ann.yaml",
         tmp_path / "frags.csv",

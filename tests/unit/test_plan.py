@@ -30,6 +30,7 @@ def test_shipped_configs_are_valid_and_complete(name):
         (lambda c: c["train"].pop("seed"), ["missing key train.seed"]),
         (lambda c: c["convert"].update(window="auto"), ["convert.window", "'auto' is not one of"]),
         (lambda c: c.update(extra=1), ["unknown key extra"]),
+        (lambda c: c["convert"].update(window="fixed"), ["convert.fixed_window", "[low, high]"]),
     ],
 )
 def test_config_errors_name_the_key_in_one_line(change, words):

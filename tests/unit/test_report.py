@@ -90,8 +90,14 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         [hdf5_io.Crop("weld", 0, 0, 160, 64, np.zeros((64, 160), np.uint8))],
         {},
     )
+    (tmp_path / "images.csv").write_text(
+        "image,status,split,rejected,error_class,error\n"
+        "v1,nonfaulty,validation,False,,\nt1,faulty,test,False,,\n"
+        "x9,faulty,test,True,Truncated,x9.dcm: the file is empty. Copy it again.\n"
+    )
     render_report(
         tmp_path / "manifest.csv",
+        tmp_path / "images.csv",
         tmp_path / "frags.csv",
         tmp_path / "m.json",
         tmp_path / "t.json",

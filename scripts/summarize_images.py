@@ -1,0 +1,15 @@
+"""Tabulate how every radiograph was converted, or why it was rejected."""
+
+import _package  # noqa: F401
+
+from weld_anomaly.preprocess import summarize_images
+from weld_anomaly.runner import run_step
+
+run_step(
+    snakemake.log[0],
+    summarize_images,
+    manifest_csv=snakemake.input.manifest,
+    images=list(snakemake.input.images),
+    out_csv=snakemake.output.table,
+    on_error=snakemake.params.on_error,
+)
