@@ -76,7 +76,7 @@ def write_dicom(
 
 
 def write_encapsulated(path: str | Path, frame: bytes, transfer_syntax: str, **attrs) -> Path:
-    """A single-frame DX file whose pixel data is the codestream ``frame`` under ``transfer_syntax``."""
+    """A single-frame DX file holding the codestream ``frame`` under ``transfer_syntax``."""
     from pydicom.encaps import encapsulate
 
     base = write_dicom(path, **{k: v for k, v in attrs.items() if k in ("bits_stored",)})

@@ -116,15 +116,25 @@ def test_jpeg_baseline_and_htj2k_syntaxes(tmp_path):
     pattern = np.rint(weld_pattern() * 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pattern).save(buffer, format="JPEG", quality=95)
-    jpeg = write_encapsulated(tmp_path / "jpeg.dcm", buffer.getvalue(), JPEGBaseline8Bit,
-                              BitsAllocated=8, BitsStored=8, HighBit=7)
+    jpeg = write_encapsulated(
+        tmp_path / "jpeg.dcm",
+        buffer.getvalue(),
+        JPEGBaseline8Bit,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+    )
     out = convert(jpeg, PCT)
     assert out.attrs["transfer_syntax_name"] == "JPEG Baseline"
     assert np.corrcoef(out.pixels.ravel(), pattern.ravel())[0, 1] > 0.98
 
-    stored = (pattern.astype(np.uint16) * 16)
-    ht = write_encapsulated(tmp_path / "ht.dcm", openjpeg.encode(stored, bits_stored=12),
-                            HTJ2KLossless, bits_stored=12)
+    stored = pattern.astype(np.uint16) * 16
+    ht = write_encapsulated(
+        tmp_path / "ht.dcm", openjpeg.encode(stored, bits_stored=12), HTJ2KLossless, bits_stored=12
+    )
     out = convert(ht, PCT)
-    assert out.attrs["transfer_syntax_name"] == "HTJ2K Lossless" and out.attrs["decoder"] == "pylibjpeg"
+    assert (
+        out.attrs["transfer_syntax_name"] == "HTJ2K Lossless"
+        and out.attrs["decoder"] == "pylibjpeg"
+    )
     np.testing.assert_array_equal(pixel_array(ht), stored)

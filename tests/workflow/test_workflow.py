@@ -121,10 +121,11 @@ def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_
         "extract_crops": "1",
         "fragment_crops": "1",
         "score_fragments": "1",
+        "summarize_images": "1",
         "evaluate": "1",
         "render_report": "1",
         "all": "1",
-        "total": "7",
+        "total": "8",
     }
     snakemake(tiny_run, *PROFILE, "--quiet")  # bring it back up to date
 
@@ -198,3 +199,26 @@ def test_editing_one_images_crops_reruns_only_that_image(user_data):
     proc = snakemake(work, *PROFILE, *targets, "-n", "--quiet", "rules")
     counts = job_counts(proc)
     assert counts.get("extract_crops") == "1" and counts.get("total") == "1"
+
+
+def test_corrupt_radiograph_stops_or_is_skipped_and_listed(user_data):
+    work, data = user_data
+    bad = "weld_002"
+    source = data / "images" / f"{bad}.dcm"
+    source.write_bytes(source.read_bytes()[:5000])  # cut short in the pixel data
+    proc = snakemake(work, *PROFILE, f"results/images/{bad}.h5", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and f"{bad}.dcm: pixel data holds" in errors[0]
+    assert not (work / f"results/images/{bad}.h5").exists()
+
+    config = yaml.safe_load((work / "config/test.yaml").read_text())
+    config["convert"]["on_error"] = "skip"
+    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
+    snakemake(work, *PROFILE, "results/images.csv", f"results/fragments/{bad}.h5")
+    table = pd.read_csv(work / "results/images.csv")
+    row = table.set_index("image").loc[bad]
+    assert bool(row["rejected"]) and row["error_class"] == "Truncated"
+    assert table["rejected"].sum() == 1
+    with h5py.File(work / f"results/fragments/{bad}.h5") as f:
+        assert f["fragments"].shape[0] == 0 and f.attrs["rejected"]
