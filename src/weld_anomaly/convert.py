@@ -21,6 +21,7 @@ Instance UID, to find duplicates).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,12 +71,18 @@ class Converted:
 
 @dataclass
 class Source:
-    """Modality values of a radiograph before windowing."""
+    """The stored (integer) values of a radiograph and how to read them.
 
-    values: np.ndarray  # float32 modality values
-    valid: np.ndarray | None  # False on padding pixels
+    Conversion never builds full-size float images: every step is a function of the stored
+    value, so it is computed once per distinct value (at most 65,536 for 16 bits) and applied
+    to the image as one lookup table.
+    """
+
+    stored: np.ndarray  # integer stored values (H, W)
+    to_modality: Callable[[np.ndarray], np.ndarray]  # stored values -> modality values
     attrs: dict
-    voi: np.ndarray | None = None  # the header's VOI LUT output in [0, 1], when it has one
+    padding: tuple[int, int] | None = None  # stored values that are padding, inclusive
+    voi: Callable[[np.ndarray], np.ndarray] | None = None  # modality -> [0, 1] (VOI LUT)
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,14 +99,12 @@ def _sniff(path: Path) -> str:
     return "raster" if path.suffix.lower() in RASTER_SUFFIXES else "dicom"
 
 
-def _padding_mask(stored: np.ndarray, ds) -> np.ndarray | None:
+def _padding(ds) -> tuple[int, int] | None:
     if "PixelPaddingValue" not in ds:
         return None
     pad = int(ds.PixelPaddingValue)
     limit = int(ds.get("PixelPaddingRangeLimit", pad))
-    lo, hi = min(pad, limit), max(pad, limit)
-    padded = (stored >= lo) & (stored <= hi)
-    return ~padded if padded.any() else None
+    return min(pad, limit), max(pad, limit)
 
 
 def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
@@ -107,7 +112,6 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
 
     image = dicom_io.read_dicom(path, settings.max_pixels)
     ds = image.dataset
-    modality = np.asarray(apply_modality_lut(image.stored, ds), dtype=np.float32)
     attrs = {
         "source_format": "DICOM",
         "transfer_syntax": image.transfer_syntax,
@@ -125,15 +129,20 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
     window = _header_window(ds)
     if window is not None:
         attrs["header_window"] = list(window)
+
+    def to_modality(values: np.ndarray) -> np.ndarray:
+        return np.asarray(apply_modality_lut(values, ds), dtype=np.float64)
+
     voi = None
     if settings.window == "header" and "VOILUTSequence" in ds:
-        item = ds.VOILUTSequence[0]
-        bits = int(item.LUTDescriptor[2])
-        # a LUT is indexed by (integer) modality values
-        lut_input = np.rint(modality).astype(np.int64)
-        voi = np.asarray(apply_voi_lut(lut_input, ds, prefer_lut=True), dtype=np.float32)
-        voi /= np.float32((1 << bits) - 1)
-    return Source(modality, _padding_mask(image.stored, ds), attrs, voi)
+        top = float((1 << int(ds.VOILUTSequence[0].LUTDescriptor[2])) - 1)
+
+        def voi(modality: np.ndarray) -> np.ndarray:
+            # a LUT is indexed by (integer) modality values
+            out = apply_voi_lut(np.rint(modality).astype(np.int64), ds, prefer_lut=True)
+            return np.asarray(out, dtype=np.float64) / top
+
+    return Source(image.stored, to_modality, attrs, _padding(ds), voi)
 
 
 def _first_number(value) -> float:
@@ -195,7 +204,7 @@ def _read_raster(path: Path, settings: ConvertSettings) -> Source:
         "bits_stored": bits,
         "instance_key": hashlib.sha256(arr.tobytes()).hexdigest()[:32],
     }
-    return Source(arr.astype(np.float32), None, attrs)
+    return Source(arr, lambda values: values.astype(np.float64), attrs)
 
 
 def _sniff_png(path: Path) -> bool:
@@ -223,10 +232,30 @@ def read_source(path: str | Path, settings: ConvertSettings) -> Source:
 # Windowing
 
 
+def weighted_percentile(values: np.ndarray, counts: np.ndarray, q) -> np.ndarray:
+    """``np.percentile`` (linear method) of a sample given as distinct values and counts."""
+    order = np.argsort(values, kind="stable")
+    v, c = values[order], counts[order]
+    keep = c > 0
+    v, cum = v[keep], np.cumsum(c[keep])
+    n = int(cum[-1])
+    ranks = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    below = np.floor(ranks)
+    t = ranks - below
+    a = v[np.searchsorted(cum, below, side="right")]
+    b = v[np.searchsorted(cum, np.minimum(below + 1, n - 1), side="right")]
+    # NumPy's own lerp: exact at both ends
+    return np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
+
+
 def choose_window(
-    values: np.ndarray, settings: ConvertSettings, attrs: dict
+    modality: np.ndarray, counts: np.ndarray, settings: ConvertSettings, attrs: dict
 ) -> tuple[float, float, str]:
-    """The ``(lo, hi)`` window in modality units and the method actually used."""
+    """The ``(lo, hi)`` window in modality units and the method actually used.
+
+    ``modality`` holds the modality value of each distinct stored value and ``counts`` how
+    many (non-padding) pixels have it.
+    """
     method = settings.window
     if method == "fixed":
         if settings.fixed_window is None:
@@ -237,20 +266,37 @@ def choose_window(
             )
         lo, hi = settings.fixed_window
         return float(lo), float(hi), "fixed"
+    present = modality[counts > 0]
+    vmin, vmax = float(present.min()), float(present.max())
     if method == "minmax":
-        return float(values.min()), float(values.max()), "minmax"
-    lo, hi = (float(v) for v in np.percentile(values, settings.percentiles))
+        return vmin, vmax, "minmax"
+    lo, hi = (float(v) for v in weighted_percentile(modality, counts, settings.percentiles))
     if method == "header":
         window = attrs.get("header_window")
         if window is not None:
             w_lo, w_hi = window
-            vmin, vmax = float(values.min()), float(values.max())
             overlap = min(w_hi, vmax) - max(w_lo, vmin)
             # use the header only when it covers a real part of the data's range
             if overlap > 0.25 * max(vmax - vmin, 1e-9):
                 return float(w_lo), float(w_hi), "header"
         return lo, hi, "header-fallback-percentile"
     return lo, hi, "percentile"
+
+
+ROWS_PER_BLOCK = 1 << 22  # pixels per block when counting and mapping (bounded memory)
+
+
+def _blocks(stored: np.ndarray):
+    rows = max(1, ROWS_PER_BLOCK // max(stored.shape[1], 1))
+    for start in range(0, stored.shape[0], rows):
+        yield slice(start, start + rows)
+
+
+def _offsets(block: np.ndarray, vmin: int) -> np.ndarray:
+    """Stored values as non-negative indices into the value domain."""
+    if block.dtype.kind == "u" and vmin >= 0:
+        return block - block.dtype.type(vmin)
+    return block.astype(np.int32) - np.int32(vmin)
 
 
 def convert(path: str | Path, settings: ConvertSettings) -> Converted:
@@ -263,38 +309,54 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
             fix=f"use one of {', '.join(WINDOW_METHODS)}",
         )
     source = read_source(path, settings)
-    values, attrs = source.values, source.attrs
-    if not np.all(np.isfinite(values)):
+    stored, attrs = source.stored, source.attrs
+    vmin, vmax = int(stored.min()), int(stored.max())
+    domain = np.arange(vmin, vmax + 1, dtype=np.int64)
+    counts = np.zeros(len(domain), dtype=np.int64)
+    for rows in _blocks(stored):
+        counts += np.bincount(_offsets(stored[rows], vmin).ravel(), minlength=len(domain))
+    padded = np.zeros(len(domain), dtype=bool)
+    if source.padding is not None:
+        lo_pad, hi_pad = source.padding
+        padded = (domain >= lo_pad) & (domain <= hi_pad)
+    padding_pixels = int(counts[padded].sum())
+    counts[padded] = 0
+    if not counts.any():
+        raise ConstantImage("every pixel is padding", where=str(path), fix="remove the image")
+
+    modality = source.to_modality(domain)
+    if not np.all(np.isfinite(modality)):
         raise ConstantImage(
             "pixel values are not finite", where=str(path), fix="check the rescale parameters"
         )
-    sample = values[source.valid] if source.valid is not None else values
     if source.voi is not None:
-        scaled = np.clip(source.voi, 0.0, 1.0)
+        scaled = np.clip(source.voi(modality), 0.0, 1.0)
         lo, hi, method = 0.0, 1.0, "header-voi-lut"
-        if np.ptp(scaled[source.valid] if source.valid is not None else scaled) <= 0:
+        if np.ptp(scaled[counts > 0]) <= 0:
             raise ConstantImage(
                 "the header's VOI LUT maps every pixel to one value",
                 where=str(path),
                 fix="use convert.window: percentile",
             )
     else:
-        lo, hi, method = choose_window(sample, settings, attrs)
+        lo, hi, method = choose_window(modality, counts, settings, attrs)
         if not hi > lo:
             raise ConstantImage(
                 f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
                 where=str(path),
                 fix="remove the image from the list, or check its exposure and rescale slope",
             )
-        scaled = np.clip((values - np.float32(lo)) / np.float32(hi - lo), 0.0, 1.0)
+        scaled = np.clip((modality - lo) / (hi - lo), 0.0, 1.0)
     inverted = attrs.get("photometric_interpretation") == "MONOCHROME1"
     if inverted:
         scaled = 1.0 - scaled
-    if source.valid is not None:
-        scaled = np.where(source.valid, scaled, 0.0)
+    scaled[padded] = 0.0
     top = (1 << settings.bit_depth) - 1
     dtype = np.uint8 if settings.bit_depth == 8 else np.uint16
-    pixels = np.rint(scaled * top).astype(dtype)
+    lut = np.rint(scaled * top).astype(dtype)
+    pixels = np.empty(stored.shape, dtype=dtype)
+    for rows in _blocks(stored):
+        pixels[rows] = lut[_offsets(stored[rows], vmin)]
     attrs.update(
         {
             "window_method": method,
@@ -302,7 +364,7 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
             "window_hi": float(hi),
             "percentiles": list(settings.percentiles),
             "inverted_monochrome1": bool(inverted),
-            "padding_pixels": int((~source.valid).sum()) if source.valid is not None else 0,
+            "padding_pixels": padding_pixels,
             "polarity": "bright = more attenuation",
             "bit_depth": settings.bit_depth,
             "height": int(pixels.shape[0]),

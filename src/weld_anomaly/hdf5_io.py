@@ -89,7 +89,7 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, attrs: dict) -> Non
             data=pixels,
             chunks=_image_chunks(pixels.shape),
             compression="gzip",
-            compression_opts=4,
+            compression_opts=1,
         )
         _set_attrs(ds, attrs)
 
@@ -150,7 +150,7 @@ def write_crops(path: str | os.PathLike, image_id: str, crops: Sequence[Crop], a
                 data=crop.pixels,
                 chunks=_image_chunks(crop.pixels.shape),
                 compression="gzip",
-                compression_opts=4,
+                compression_opts=1,
             )
             _set_attrs(ds, {"x": crop.x, "y": crop.y, "width": crop.width, "height": crop.height})
 

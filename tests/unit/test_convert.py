@@ -86,3 +86,39 @@ def test_png_and_tiff_inputs(tmp_path, mode, dtype):
         assert out.pixels.shape == arr.shape and out.pixels.dtype == np.uint8
         assert out.attrs["bits_stored"] == (8 if dtype == np.uint8 else 16)
         assert out.pixels[48, 80] > out.pixels[5, 80]
+
+
+def test_weighted_percentile_matches_numpy():
+    from weld_anomaly.convert import weighted_percentile
+
+    rng = np.random.default_rng(3)
+    sample = rng.integers(-50, 300, 10_001)
+    values, counts = np.unique(sample, return_counts=True)
+    q = [0.0, 0.5, 1.0, 37.3, 99.5, 100.0]
+    np.testing.assert_allclose(
+        weighted_percentile(values.astype(float), counts, q),
+        np.percentile(sample, q),
+        rtol=0,
+        atol=1e-9,
+    )
+    # non-monotonic value order (a modality LUT) is sorted first
+    np.testing.assert_allclose(
+        weighted_percentile(values[::-1].astype(float), counts[::-1], q), np.percentile(sample, q)
+    )
+
+
+def test_lookup_conversion_equals_per_pixel_arithmetic(tmp_path):
+    """The lookup-table path gives what the per-pixel formula would."""
+    path = write_dicom(tmp_path / "x.dcm", slope=0.5, intercept=-100, photometric="MONOCHROME1")
+    out = convert(path, PCT)
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    ds = pydicom.dcmread(path)
+    modality = apply_modality_lut(ds.pixel_array, ds)
+    lo, hi = np.percentile(modality, PCT.percentiles)
+    expected = np.rint((1 - np.clip((modality - lo) / (hi - lo), 0, 1)) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(out.pixels, expected)
+    assert out.attrs["window_lo"] == pytest.approx(lo) and out.attrs["window_hi"] == pytest.approx(
+        hi
+    )
