@@ -9,6 +9,7 @@ rule train_autoencoder:
     output:
         model="results/model/autoencoder.keras",
         weights="results/model/autoencoder.weights.h5",
+        last="results/model/last.weights.h5",
         history="results/model/history.csv",
         info="results/model/train.json",
     log:

@@ -17,6 +17,7 @@ run_step(
     validation_h5=snakemake.input.validation,
     model_out=snakemake.output.model,
     weights_out=snakemake.output.weights,
+    last_weights_out=snakemake.output.last,
     history_out=snakemake.output.history,
     info_out=snakemake.output.info,
     epochs=settings["epochs"],
@@ -26,4 +27,8 @@ run_step(
     precision=settings["precision"],
     architecture=snakemake.params.model["architecture"],
     filters=tuple(snakemake.params.model["filters"]),
+    early_stopping_patience=settings["early_stopping_patience"],
+    memory_limit_mb=settings["memory_limit_mb"],
+    workers=settings["workers"],
+    resume_dir=settings["resume_dir"],
 )

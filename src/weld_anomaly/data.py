@@ -1,13 +1,25 @@
-"""Feed fragments to Keras: batches of float32 in [0, 1], shuffled reproducibly.
+"""Feed fragments to Keras: batches of float32 in [0, 1], streamed and shuffled reproducibly.
 
 :class:`FragmentBatches` is a ``keras.utils.PyDataset``, so it works with every Keras
-backend. The fragments stay ``uint8`` (or ``uint16``) in memory and are scaled batch by
-batch; the order of epoch ``e`` is a permutation drawn from ``(seed, e)`` alone, so a run
-resumed at epoch ``e`` sees the same batches as an uninterrupted one.
+backend. Its source is a ``(N, S, S)`` uint8/uint16 array: either an in-memory NumPy array
+(when the set fits ``memory_limit_mb``, the fastest) or the chunked HDF5 dataset itself,
+read in whole chunks, never fragment by fragment.
+
+Shuffling follows the chunk layout, as ``tf.data``'s shuffle buffer would: each epoch draws
+a permutation of the chunks, cuts it into groups of ``group_chunks`` chunks, and shuffles
+the fragments within each group. A batch is then a contiguous slice of that order, so a
+group is read once, in ``group_chunks`` contiguous slabs, and memory stays at two groups.
+The order of epoch ``e`` depends on ``(seed, e)`` alone: a run resumed at epoch ``e`` sees
+the same batches as an uninterrupted one. Batches are random-access and thread-safe, so
+Keras may prefetch them in worker threads while the model computes.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
+import h5py
 import keras
 import numpy as np
 
@@ -18,39 +30,106 @@ def scale(fragments: np.ndarray) -> np.ndarray:
     return (fragments.astype(np.float32) / np.float32(top))[..., None]
 
 
+def open_fragments(path, memory_limit_mb: float) -> tuple[np.ndarray | h5py.Dataset, int]:
+    """The ``fragments`` of a training-set file: in memory if it fits, else the HDF5 dataset.
+
+    Returns the source and its chunk length (fragments per chunk).
+    """
+    f = h5py.File(path, "r")
+    ds = f["fragments"]
+    chunk = ds.chunks[0] if ds.chunks else 256
+    if ds.nbytes <= memory_limit_mb * 2**20:
+        data = ds[()]
+        f.close()
+        return data, chunk
+    return ds, chunk
+
+
 class FragmentBatches(keras.utils.PyDataset):
     """Batches ``(x, x)`` of fragments for autoencoder training or validation."""
 
     def __init__(
-        self, fragments: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0, **kwargs
+        self,
+        fragments: np.ndarray | h5py.Dataset,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        chunk: int = 256,
+        group_chunks: int = 16,
+        **kwargs,
     ):
         super().__init__(**kwargs)
-        if len(fragments) == 0:
+        self.n = int(fragments.shape[0])
+        if self.n == 0:
             raise ValueError("no fragments to train on")
         self.fragments = fragments
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
+        self.chunk = max(int(chunk), 1)
+        self.group = max(int(group_chunks), 1) * self.chunk  # fragments per group
         self.epoch = 0
-        self._order = self._order_for(0)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._plan = self._plan_for(0)
 
-    def _order_for(self, epoch: int) -> np.ndarray:
-        n = len(self.fragments)
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, epoch]).permutation(n)
+    # -- the order of an epoch ----------------------------------------------------------
+
+    def _plan_for(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk order of ``epoch`` and the first position of each group in it."""
+        starts = np.arange(0, self.n, self.chunk)
+        if self.shuffle:
+            starts = np.random.default_rng([self.seed, epoch]).permutation(starts)
+        sizes = np.minimum(self.chunk, self.n - starts)
+        per_group = self.group // self.chunk
+        group_sizes = np.add.reduceat(sizes, np.arange(0, len(sizes), per_group))
+        return starts, np.concatenate([[0], np.cumsum(group_sizes)])
 
     def set_epoch(self, epoch: int) -> None:
-        """Use the order of ``epoch`` (for a resumed run)."""
-        self.epoch = epoch
-        self._order = self._order_for(epoch)
+        """Use the order of ``epoch`` (called at each epoch's start, so resumes line up)."""
+        with self._lock:
+            if epoch != self.epoch:
+                self.epoch = epoch
+                self._plan = self._plan_for(epoch)
+                self._cache.clear()
+
+    def _load_group(self, g: int) -> np.ndarray:
+        """The fragments of group ``g`` of this epoch, shuffled within the group."""
+        key = (self.epoch, g)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            per_group = self.group // self.chunk
+            starts = self._plan[0][g * per_group : (g + 1) * per_group]
+            # whole chunks, each one contiguous read
+            block = np.concatenate([np.asarray(self.fragments[s : s + self.chunk]) for s in starts])
+            if self.shuffle:
+                block = block[
+                    np.random.default_rng([self.seed, self.epoch, g]).permutation(len(block))
+                ]
+            self._cache[key] = block
+            while len(self._cache) > 2:
+                self._cache.popitem(last=False)
+            return block
+
+    # -- PyDataset ----------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return -(-len(self.fragments) // self.batch_size)
+        return -(-self.n // self.batch_size)
 
     def __getitem__(self, index: int):
-        idx = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
-        x = scale(self.fragments[idx])
+        start = index * self.batch_size
+        stop = min(start + self.batch_size, self.n)
+        bounds = self._plan[1]
+        parts = []
+        while start < stop:
+            g = int(np.searchsorted(bounds, start, side="right")) - 1
+            end = min(stop, int(bounds[g + 1]))
+            group = self._load_group(g)
+            parts.append(group[start - bounds[g] : end - bounds[g]])
+            start = end
+        x = scale(np.concatenate(parts) if len(parts) > 1 else parts[0])
         return x, x
 
     def on_epoch_end(self) -> None:

@@ -1,55 +1,147 @@
-"""Train the autoencoder on non-faulty fragments and keep its history.
+"""Train the autoencoder on non-faulty fragments, resumably and reproducibly.
 
-Outputs: the model (``.keras``, the weights with the best validation loss), its weights
-alone (``.weights.h5``, byte-stable for DVC), and ``history.csv`` with one row per epoch
-(loss, validation loss, seconds, fragments per second).
+Outputs: the model with the best validation loss (``.keras``), its weights alone
+(``.weights.h5``, byte-stable for DVC), the last epoch's weights, ``history.csv`` (one row
+per epoch: loss, validation loss, seconds, fragments per second) and a JSON summary.
+
+Resume: after every epoch the full training state (model and optimizer, best weights so far,
+history) is committed atomically to ``resume_dir``, a folder outside the rule's outputs so
+that Snakemake does not delete it when a job dies. A job killed at any moment (even
+``kill -9``) and started again continues from its last completed epoch and, on the CPU, ends
+with exactly the weights of an uninterrupted run: the data order of epoch ``e`` depends only
+on ``(seed, e)``, and early stopping counts from the saved history. The state is keyed by a
+fingerprint of the settings and the training data, and removed once training completes.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from weld_anomaly import hdf5_io
 from weld_anomaly.backend import describe_devices, set_precision
-from weld_anomaly.data import FragmentBatches
+from weld_anomaly.data import FragmentBatches, open_fragments
 from weld_anomaly.errors import UserError
 from weld_anomaly.files import atomic_path, write_text
 from weld_anomaly.model import build_autoencoder, compile_autoencoder
 
 log = logging.getLogger(__name__)
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "seconds", "fragments_per_s")
 
 
-class _Throughput(keras.callbacks.Callback):
-    """Adds ``seconds`` and ``fragments_per_s`` to each epoch's logs and logs one line."""
+def _fingerprint(settings: dict, *files: str | Path) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in files:
+        stat = Path(path).stat()
+        digest.update(f"{Path(path).name}:{stat.st_size}".encode())
+        with open(path, "rb") as handle:  # head and tail: cheap, and changes with the content
+            digest.update(handle.read(1 << 20))
+            handle.seek(max(stat.st_size - (1 << 20), 0))
+            digest.update(handle.read())
+    return digest.hexdigest()
 
-    def __init__(self, n_fragments: int, epochs: int):
+
+class _Resume(keras.callbacks.Callback):
+    """Commits the training state after each epoch; keeps best weights; early stopping."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        fingerprint: str,
+        state: dict,
+        batches: FragmentBatches,
+        n_fragments: int,
+        epochs: int,
+        monitor: str,
+        patience: int,
+    ):
         super().__init__()
+        self.dir = state_dir
+        self.fingerprint = fingerprint
+        self.state = state
+        self.batches = batches
         self.n = n_fragments
         self.epochs = epochs
+        self.monitor = monitor
+        self.patience = patience
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)  # the order of this epoch, also right after a resume
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
         seconds = time.perf_counter() - self._start
-        if logs is not None:
-            logs["seconds"] = seconds
-            logs["fragments_per_s"] = self.n / seconds
+        row = {
+            "epoch": epoch,
+            "loss": float(logs.get("loss", np.nan)),
+            "val_loss": float(logs.get("val_loss", np.nan)),
+            "seconds": round(seconds, 3),
+            "fragments_per_s": round(self.n / seconds, 1),
+        }
         log.info(
             "epoch %d/%d: loss %.6f, val_loss %.6f, %.1f s, %.0f fragments/s",
             epoch + 1,
             self.epochs,
-            (logs or {}).get("loss", float("nan")),
-            (logs or {}).get("val_loss", float("nan")),
+            row["loss"],
+            row["val_loss"],
             seconds,
-            self.n / seconds,
+            row["fragments_per_s"],
         )
+        state = dict(self.state)
+        state["history"] = [*state["history"], row]
+        value = row[self.monitor]
+        if state["best"] is None or value < state["best"]:
+            best = self.dir / f"best-{epoch}.weights.h5"
+            with atomic_path(best) as tmp:
+                self.model.save_weights(tmp)
+            state.update(best=value, best_epoch=epoch, best_weights=best.name)
+        model_file = self.dir / f"state-{epoch}.keras"
+        with atomic_path(model_file) as tmp:
+            self.model.save(tmp)
+        state.update(epoch=epoch + 1, model=model_file.name)
+        write_text(self.dir / "state.json", json.dumps(state, indent=1))  # the commit point
+        for old in self.dir.iterdir():  # files the new state no longer refers to
+            if old.name not in ("state.json", state["model"], state["best_weights"]):
+                old.unlink(missing_ok=True)
+        self.state = state
+        if self.patience and epoch - state["best_epoch"] >= self.patience:
+            log.info(
+                "early stopping: no improvement of %s for %d epochs", self.monitor, self.patience
+            )
+            self.model.stop_training = True
+
+
+def _load_state(state_dir: Path, fingerprint: str) -> dict | None:
+    path = state_dir / "state.json"
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        state.get("fingerprint") != fingerprint
+        or not (state_dir / state.get("model", "")).is_file()
+    ):
+        return None
+    return state
+
+
+def _history_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def train(
@@ -67,13 +159,29 @@ def train(
     precision: str = "float32",
     architecture: str = "thesis",
     filters: tuple[int, ...] = (32, 64, 128),
+    last_weights_out: str | Path | None = None,
+    resume_dir: str | Path | None = None,
+    early_stopping_patience: int = 0,
+    memory_limit_mb: float = 4096,
+    workers: int = 1,
 ) -> dict:
     """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history."""
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "precision": precision,
+        "architecture": architecture,
+        "filters": list(filters),
+        "early_stopping_patience": early_stopping_patience,
+    }
     keras.utils.set_random_seed(seed)
     set_precision(precision)
-    train_x, _ = hdf5_io.read_fragment_set(train_h5)
-    val_x, _ = hdf5_io.read_fragment_set(validation_h5)
-    if len(train_x) == 0:
+    train_x, chunk = open_fragments(train_h5, memory_limit_mb)
+    val_x, val_chunk = open_fragments(validation_h5, memory_limit_mb)
+    n_train, n_val = int(train_x.shape[0]), int(val_x.shape[0])
+    if n_train == 0:
         raise UserError(
             "the training set is empty: no non-faulty train images have fragments",
             where=str(train_h5),
@@ -82,59 +190,95 @@ def train(
     size = int(train_x.shape[1])
     devices = describe_devices()
     log.info(
-        "training on %d fragments (%d validation), backend %s %s, GPUs: %s",
-        len(train_x),
-        len(val_x),
+        "training on %d fragments (%d validation; %s), backend %s %s, GPUs: %s",
+        n_train,
+        n_val,
+        "in memory" if isinstance(train_x, np.ndarray) else "streamed from HDF5",
         devices["backend"],
         devices.get("backend_version", ""),
         ", ".join(devices["gpus"]) or "none (CPU)",
     )
 
-    model = compile_autoencoder(
-        build_autoencoder(size, filters, architecture=architecture), learning_rate
+    batches = FragmentBatches(
+        train_x, batch_size, shuffle=True, seed=seed, chunk=chunk, workers=workers
     )
-    batches = FragmentBatches(train_x, batch_size, shuffle=True, seed=seed)
-    validation = FragmentBatches(val_x, batch_size) if len(val_x) else None
+    validation = FragmentBatches(val_x, batch_size, chunk=val_chunk) if n_val else None
     monitor = "val_loss" if validation is not None else "loss"
 
-    with atomic_path(history_out) as history_tmp, atomic_path(weights_out) as best_tmp:
-        callbacks = [
-            _Throughput(len(train_x), epochs),
-            keras.callbacks.CSVLogger(str(history_tmp)),
-            keras.callbacks.ModelCheckpoint(
-                str(best_tmp), monitor=monitor, save_best_only=True, save_weights_only=True
-            ),
-        ]
-        start = time.perf_counter()
-        history = model.fit(
+    state_dir = Path(resume_dir or Path(weights_out).parent / ".resume")
+    fingerprint = _fingerprint(settings, train_h5, validation_h5)
+    state = _load_state(state_dir, fingerprint)
+    if state is None:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "fingerprint": fingerprint,
+            "epoch": 0,
+            "history": [],
+            "best": None,
+            "best_epoch": -1,
+            "best_weights": "",
+            "model": "",
+        }
+        model = compile_autoencoder(
+            build_autoencoder(size, filters, architecture=architecture), learning_rate
+        )
+    else:
+        log.info("resuming after epoch %d from %s", state["epoch"], state_dir)
+        model = keras.saving.load_model(state_dir / state["model"])
+
+    resumed_at = state["epoch"]
+    stopped = state["epoch"] >= epochs or (
+        early_stopping_patience
+        and state["epoch"] - 1 - state["best_epoch"] >= early_stopping_patience
+    )
+    callback = _Resume(
+        state_dir, fingerprint, state, batches, n_train, epochs, monitor, early_stopping_patience
+    )
+    if not stopped:
+        model.fit(
             batches,
             validation_data=validation,
             epochs=epochs,
+            initial_epoch=state["epoch"],
             verbose=0,
-            callbacks=callbacks,
+            callbacks=[callback],
             shuffle=False,
         )
-        seconds = time.perf_counter() - start
-        model.load_weights(best_tmp)
+    state = callback.state
+
+    if last_weights_out:
+        with atomic_path(last_weights_out) as tmp:
+            model.save_weights(tmp)
+    model.load_weights(state_dir / state["best_weights"])
+    with atomic_path(weights_out) as tmp:
+        model.save_weights(tmp)
     with atomic_path(model_out) as tmp:
         model.save(tmp)
+    write_text(history_out, _history_csv(state["history"]))
 
-    losses = history.history.get(monitor, [])
+    history = state["history"]
     info = {
-        "fragments_train": int(len(train_x)),
-        "fragments_validation": int(len(val_x)),
+        "fragments_train": n_train,
+        "fragments_validation": n_val,
         "epochs": int(epochs),
-        "best_epoch": int(np.argmin(losses)) + 1 if losses else 0,
-        "best_" + monitor: float(np.min(losses)) if losses else None,
-        "train_seconds": round(seconds, 2),
-        "fragments_per_s": round(len(train_x) * epochs / seconds, 1),
+        "epochs_run": len(history),
+        "best_epoch": state["best_epoch"] + 1,
+        "best_" + monitor: state["best"],
+        "train_seconds": round(sum(r["seconds"] for r in history), 2),
+        "fragments_per_s": round(
+            n_train * len(history) / max(sum(r["seconds"] for r in history), 1e-9), 1
+        ),
+        "resumed_after_epoch": resumed_at,
         "batch_size": int(batch_size),
         "learning_rate": float(learning_rate),
         "precision": precision,
         "architecture": architecture,
         "parameters": int(model.count_params()),
         "seed": int(seed),
-        **{k: v for k, v in devices.items()},
+        "input": "in memory" if isinstance(train_x, np.ndarray) else "streamed from HDF5",
+        **devices,
     }
     write_text(info_out, json.dumps(info, indent=2) + "\n")
+    shutil.rmtree(state_dir, ignore_errors=True)  # done: a later run starts afresh
     return info

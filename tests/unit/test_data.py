@@ -1,6 +1,8 @@
+import h5py
 import numpy as np
+import pytest
 
-from weld_anomaly.data import FragmentBatches, scale
+from weld_anomaly.data import FragmentBatches, open_fragments, scale
 
 
 def test_scale_to_unit_float():
@@ -9,23 +11,53 @@ def test_scale_to_unit_float():
     assert scale(np.array([[[65535]]], dtype=np.uint16)).max() == 1.0
 
 
-def test_batches_cover_every_fragment_once_per_epoch_in_a_seeded_order():
-    frags = np.arange(10, dtype=np.uint8)[:, None, None] * np.ones((1, 2, 2), np.uint8)
-    batches = FragmentBatches(frags, batch_size=4, shuffle=True, seed=3)
-    assert len(batches) == 3
+def ids_of(batches):
+    """The fragment ids (stored in pixel [0, 0] as id % 251 and [0, 1] as id // 251)."""
+    out = []
+    for i in range(len(batches)):
+        x, y = batches[i]
+        assert x is y and x.dtype == np.float32
+        v = np.rint(x[:, 0, :2, 0] * 255).astype(int)
+        out.extend((v[:, 1] * 251 + v[:, 0]).tolist())
+    return out
 
-    def epoch_values():
-        return sorted(
-            int(v) for i in range(len(batches)) for v in batches[i][0][:, 0, 0, 0] * 255 + 0.5
-        )
 
-    first = [batches[i][0].shape[0] for i in range(3)]
-    assert first == [4, 4, 2] and epoch_values() == list(range(10))
-    order0 = batches._order.copy()
+def fragments(n):
+    frags = np.zeros((n, 4, 4), np.uint8)
+    frags[:, 0, 0] = np.arange(n) % 251
+    frags[:, 0, 1] = np.arange(n) // 251
+    return frags
+
+
+@pytest.mark.parametrize(
+    "n,batch,chunk,group", [(1000, 64, 100, 3), (37, 8, 10, 1), (600, 128, 64, 16)]
+)
+def test_every_fragment_once_per_epoch_in_a_seeded_order(n, batch, chunk, group):
+    data = fragments(n)
+    batches = FragmentBatches(data, batch, shuffle=True, seed=3, chunk=chunk, group_chunks=group)
+    assert len(batches) == -(-n // batch)
+    first = ids_of(batches)
+    assert sorted(first) == list(range(n)) and first != list(range(n))
     batches.on_epoch_end()
-    assert not np.array_equal(order0, batches._order)
-    again = FragmentBatches(frags, batch_size=4, shuffle=True, seed=3)
+    second = ids_of(batches)
+    assert sorted(second) == list(range(n)) and second != first
+    again = FragmentBatches(data, batch, shuffle=True, seed=3, chunk=chunk, group_chunks=group)
     again.set_epoch(1)
-    np.testing.assert_array_equal(again._order, batches._order)
-    x, y = batches[0]
-    assert x is y
+    assert ids_of(again) == second  # a resumed run sees the same order
+    assert ids_of(FragmentBatches(data, batch)) == list(range(n))  # validation: in order
+
+
+def test_hdf5_source_streams_the_same_batches_as_memory(tmp_path):
+    data = fragments(3000)
+    with h5py.File(tmp_path / "set.h5", "w") as f:
+        f.create_dataset("fragments", data=data, chunks=(256, 4, 4))
+    in_memory, chunk = open_fragments(tmp_path / "set.h5", memory_limit_mb=100)
+    assert isinstance(in_memory, np.ndarray) and chunk == 256
+    streamed, _ = open_fragments(tmp_path / "set.h5", memory_limit_mb=0.001)
+    assert isinstance(streamed, h5py.Dataset)
+    a = FragmentBatches(in_memory, 100, shuffle=True, seed=1, chunk=chunk, group_chunks=4)
+    b = FragmentBatches(streamed, 100, shuffle=True, seed=1, chunk=chunk, group_chunks=4)
+    assert ids_of(a) == ids_of(b)
+    # batches mix fragments from several chunks (a shuffle buffer of 4 chunks)
+    x, _ = b[0]
+    assert len(set(np.array(ids_of(b)[:100]) // 256)) >= 3

@@ -1,0 +1,176 @@
+"""Training and scoring throughput: the model's compute limit against the input pipelines.
+
+In one process, with one batch size, medians of ``--repeat`` runs (fragments/s):
+
+(a) ``model.fit`` on float32 tensors already in memory: what the model itself can do;
+(b) the project's pipeline (``FragmentBatches``) over the chunked HDF5 training set, both
+    loaded into memory (the default when it fits) and streamed from disk;
+(c) the thesis's layout: one HDF5 dataset per fragment, read by key into each batch.
+
+Also the read-only speed of (b) and (c) (no model), and scoring: the pipeline's
+``reconstruct`` (per-image batches) against ``model.predict`` on in-memory data. Usage::
+
+    KERAS_BACKEND=tensorflow .venv/bin/python benchmarks/bench_train.py --fragments 4096
+    KERAS_BACKEND=torch python benchmarks/bench_train.py --fragments 500000 --batch 1024 \\
+        --precision mixed_bfloat16           # on a GPU (see benchmarks/gpu.sh)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def make_sets(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
+    """A synthetic training set in both layouts (chunked, and one dataset per fragment)."""
+    rng = np.random.default_rng(seed)
+    chunked = folder / "train.h5"
+    thesis = folder / "thesis.h5"
+    with h5py.File(chunked, "w") as f:
+        ds = f.create_dataset("fragments", shape=(n, 64, 64), dtype=np.uint8, chunks=(256, 64, 64))
+        for start in range(0, n, 16384):
+            m = min(16384, n - start)
+            base = rng.integers(40, 200, (m, 1, 1), dtype=np.uint8)
+            ds[start : start + m] = base + rng.integers(0, 40, (m, 64, 64), dtype=np.uint8)
+    if n <= 50_000:  # the thesis layout is slow to write; skip it for huge sets
+        with h5py.File(chunked, "r") as src, h5py.File(thesis, "w") as f:
+            data = src["fragments"][()]
+            for i in range(n):
+                f.create_dataset(f"img_{i // 1000:05d}/frag_{i % 1000:04d}", data=data[i])
+    return chunked, thesis
+
+
+class ThesisBatches:
+    """Batches read fragment by fragment from the per-fragment layout (the thesis's way)."""
+
+    def __init__(self, path: Path, n: int, batch: int, seed: int):
+        import keras
+
+        from weld_anomaly.data import scale
+
+        class _Batches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.f = h5py.File(path, "r")
+                self.order = np.random.default_rng(seed).permutation(n)
+
+            def __len__(self):
+                return -(-n // batch)
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch : (i + 1) * batch]
+                x = scale(
+                    np.stack([self.f[f"img_{j // 1000:05d}/frag_{j % 1000:04d}"][()] for j in idx])
+                )
+                return x, x
+
+        self.dataset = _Batches()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fragments", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--skip-thesis", action="store_true")
+    args = parser.parse_args()
+
+    import keras
+
+    from weld_anomaly.backend import describe_devices, set_precision
+    from weld_anomaly.data import FragmentBatches, open_fragments, scale
+    from weld_anomaly.model import build_autoencoder, compile_autoencoder
+    from weld_anomaly.scoring import reconstruct
+
+    set_precision(args.precision)
+    keras.utils.set_random_seed(0)
+    devices = describe_devices()
+    n, batch = args.fragments, args.batch
+    print(
+        f"# backend {devices['backend']} {devices.get('backend_version', '')}, keras "
+        f"{devices['keras']}, GPUs: {', '.join(devices['gpus']) or 'none'}; precision "
+        f"{args.precision}; {n} fragments, batch {batch}, median of {args.repeat}"
+    )
+
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        chunked, thesis = make_sets(Path(tmp), n)
+        model = compile_autoencoder(build_autoencoder(64), 1e-3)
+        memory, chunk = open_fragments(chunked, memory_limit_mb=1e9)
+        tensors = scale(memory)
+        warm = min(n, batch * 4)
+        model.fit(tensors[:warm], tensors[:warm], batch_size=batch, epochs=1, verbose=0)
+
+        in_mem = FragmentBatches(
+            memory, batch, shuffle=True, seed=1, chunk=chunk, workers=args.workers
+        )
+        streamed, _ = open_fragments(chunked, memory_limit_mb=0)
+        stream = FragmentBatches(
+            streamed, batch, shuffle=True, seed=1, chunk=chunk, workers=args.workers
+        )
+
+        def read_all(batches):
+            for i in range(len(batches)):
+                batches[i]
+
+        cases = {
+            "(a) model.fit, float32 tensors in memory": lambda: model.fit(
+                tensors, tensors, batch_size=batch, epochs=1, verbose=0, shuffle=False
+            ),
+            "(b) pipeline, training set in memory": lambda: model.fit(in_mem, epochs=1, verbose=0),
+            "(b) pipeline, streamed from HDF5": lambda: model.fit(stream, epochs=1, verbose=0),
+            "read only: pipeline streamed from HDF5": lambda: read_all(stream),
+            "scoring: model.predict, in memory (batch 1024)": lambda: model.predict(
+                tensors, batch_size=1024, verbose=0
+            ),
+            "scoring: pipeline reconstruct (batch 1024)": lambda: reconstruct(model, memory, 1024),
+        }
+        if thesis.exists() and not args.skip_thesis:
+            thesis_batches = ThesisBatches(thesis, n, batch, seed=1).dataset
+            cases["(c) thesis layout, one dataset per fragment"] = lambda: model.fit(
+                thesis_batches, epochs=1, verbose=0
+            )
+            cases["read only: thesis layout"] = lambda: read_all(thesis_batches)
+        for func in cases.values():  # warm-up: tracing, first reads
+            func()
+        # interleaved repeats, so that a machine whose speed drifts favours no case
+        samples = {name: [] for name in cases}
+        for _ in range(args.repeat):
+            for name, func in cases.items():
+                start = time.perf_counter()
+                func()
+                samples[name].append(n / (time.perf_counter() - start))
+        rows = [(name, statistics.median(rates)) for name, rates in samples.items()]
+        rate = dict(rows)
+        a = rate["(a) model.fit, float32 tensors in memory"]
+        b_mem = rate["(b) pipeline, training set in memory"]
+        b_disk = rate["(b) pipeline, streamed from HDF5"]
+        c = rate.get("(c) thesis layout, one dataset per fragment")
+        p = rate["scoring: model.predict, in memory (batch 1024)"]
+        s = rate["scoring: pipeline reconstruct (batch 1024)"]
+
+        print("| measurement | fragments/s |")
+        print("| --- | --- |")
+        for name, rate in rows:
+            print(f"| {name} | {rate:,.0f} |")
+        print()
+        print(
+            f"(b) in memory / (a) = {b_mem / a:.2f}; (b) streamed / (a) = {b_disk / a:.2f}"
+            + (f"; (b) streamed / (c) = {b_disk / c:.2f}" if c else "")
+            + f"; scoring pipeline / predict = {s / p:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
