@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-slow lint format lock install clean
+.PHONY: demo test test-slow test-torch lint format lock install clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
@@ -19,6 +19,12 @@ test: install
 ## test-slow: the checks marked slow (not part of `make test`)
 test-slow: install
 	$(BIN)/pytest -m slow
+
+## test-torch: also check the PyTorch backend (installs torch 2.13.0 into .venv; on machines
+## without a local CPU wheel pip downloads a CUDA build of several GB)
+test-torch: install
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/pytest tests/unit/test_backends.py
 
 ## lint: ruff, snakefmt and Snakemake's linter
 lint: install

@@ -85,6 +85,11 @@ def main() -> None:
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-thesis", action="store_true")
+    parser.add_argument(
+        "--training-only",
+        action="store_true",
+        help="measure (a) and (b) only (the GPU script's short run)",
+    )
     args = parser.parse_args()
 
     import keras
@@ -136,14 +141,18 @@ def main() -> None:
             ),
             "scoring: pipeline reconstruct (batch 1024)": lambda: reconstruct(model, memory, 1024),
         }
-        if thesis.exists() and not args.skip_thesis:
+        if args.training_only:
+            cases = {k: v for k, v in cases.items() if k.startswith(("(a)", "(b)"))}
+        if thesis.exists() and not args.skip_thesis and not args.training_only:
             thesis_batches = ThesisBatches(thesis, n, batch, seed=1).dataset
             cases["(c) thesis layout, one dataset per fragment"] = lambda: model.fit(
                 thesis_batches, epochs=1, verbose=0
             )
             cases["read only: thesis layout"] = lambda: read_all(thesis_batches)
-        for func in cases.values():  # warm-up: tracing, first reads
-            func()
+        warm_batches = FragmentBatches(memory[:warm], batch, chunk=chunk)
+        model.fit(warm_batches, epochs=1, verbose=0)  # warm-up: tracing, kernels
+        reconstruct(model, memory[:warm], 1024)
+        model.predict(tensors[:warm], batch_size=1024, verbose=0)
         # interleaved repeats, so that a machine whose speed drifts favours no case
         samples = {name: [] for name in cases}
         for _ in range(args.repeat):
@@ -157,8 +166,8 @@ def main() -> None:
         b_mem = rate["(b) pipeline, training set in memory"]
         b_disk = rate["(b) pipeline, streamed from HDF5"]
         c = rate.get("(c) thesis layout, one dataset per fragment")
-        p = rate["scoring: model.predict, in memory (batch 1024)"]
-        s = rate["scoring: pipeline reconstruct (batch 1024)"]
+        p = rate.get("scoring: model.predict, in memory (batch 1024)")
+        s = rate.get("scoring: pipeline reconstruct (batch 1024)")
 
         print("| measurement | fragments/s |")
         print("| --- | --- |")
@@ -168,7 +177,7 @@ def main() -> None:
         print(
             f"(b) in memory / (a) = {b_mem / a:.2f}; (b) streamed / (a) = {b_disk / a:.2f}"
             + (f"; (b) streamed / (c) = {b_disk / c:.2f}" if c else "")
-            + f"; scoring pipeline / predict = {s / p:.2f}"
+            + (f"; scoring pipeline / predict = {s / p:.2f}" if p else "")
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -26,12 +27,40 @@ log = logging.getLogger(__name__)
 SCORE_COLUMNS = (*COLUMNS, "baseline")
 
 
-def reconstruct(model, fragments: np.ndarray, batch_size: int) -> np.ndarray:
-    """Reconstructions of integer fragments ``(N, S, S)`` as float32 ``(N, S, S)``."""
+class _Progress:
+    """A progress bar on a terminal; a log line every tenth of the way otherwise."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.next = total, label, 0.1
+        self.bar = None
+        if sys.stderr.isatty() and total:
+            import keras
+
+            self.bar = keras.utils.Progbar(total, unit_name="fragment")
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+        elif self.total and done / self.total >= self.next:
+            log.info(
+                "%s: %d/%d fragments (%.0f%%)",
+                self.label,
+                done,
+                self.total,
+                100 * done / self.total,
+            )
+            self.next = (int(10 * done / self.total) + 1) / 10
+
+
+def reconstruct(model, fragments: np.ndarray, batch_size: int, label: str = "") -> np.ndarray:
+    """Reconstructions of integer fragments ``(N, S, S)`` as float32 ``(N, S, S)``, in batches."""
     out = np.empty(fragments.shape, dtype=np.float32)
+    progress = _Progress(len(fragments), label) if label else None
     for start in range(0, len(fragments), batch_size):
         batch = scale(fragments[start : start + batch_size])
         out[start : start + len(batch)] = np.asarray(model.predict_on_batch(batch))[..., 0]
+        if progress:
+            progress.update(start + len(batch))
     return out
 
 
@@ -71,7 +100,7 @@ def score_image(
 
         model = keras.saving.load_model(model_path, compile=False)
     start = time.perf_counter()
-    recon = reconstruct(model, frags.fragments, batch_size)
+    recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
     stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
     table = pd.DataFrame(

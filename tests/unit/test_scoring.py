@@ -33,3 +33,26 @@ def test_score_image_writes_one_row_per_fragment(tmp_path):
     spot = (back["y"] <= 47) & (back["y"] + 64 > 47) & (back["x"] <= 105) & (back["x"] + 64 > 105)
     assert back.loc[spot, "baseline"].min() > back.loc[~spot, "baseline"].max()
     assert np.allclose(back["frag_min"][spot], 20 / 255, atol=1e-6)
+
+
+def test_scores_are_reproducible(tmp_path):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(90, 160, (64, 128), dtype=np.uint8)
+    hdf5_io.write_crops(tmp_path / "c.h5", "img", [hdf5_io.Crop("w", 0, 0, 128, 64, pixels)], {})
+    from weld_anomaly.preprocess import fragment_crops
+
+    fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+    model = build_autoencoder(64, (4, 8, 8))
+    for name in ("a.csv", "b.csv"):
+        score_image(
+            None,
+            tmp_path / "f.h5",
+            tmp_path / "c.h5",
+            tmp_path / name,
+            "img",
+            batch_size=2,
+            median_size=21,
+            sigma=1.0,
+            model=model,
+        )
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

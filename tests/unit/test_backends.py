@@ -1,0 +1,68 @@
+"""The same model, training loop and scoring run on every Keras backend."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+RUNNER = """
+import json, sys, pathlib
+from weld_anomaly.backend import configure
+configure(sys.argv[1], 2)
+import numpy as np
+import keras
+from weld_anomaly import hdf5_io
+from weld_anomaly.scoring import score_image
+from weld_anomaly.training import train
+
+tmp = pathlib.Path(sys.argv[2])
+rng = np.random.default_rng(0)
+frags = rng.integers(80, 180, (96, 64, 64), dtype=np.uint8)
+hdf5_io.write_fragments(tmp / "one.h5", hdf5_io.Fragments(
+    frags, np.zeros((96, 2), int), np.zeros(96, int), ["c"], {}))
+hdf5_io.write_fragment_set(tmp / "train.h5", [tmp / "one.h5"], ["x"])
+info = train(tmp / "train.h5", tmp / "train.h5", tmp / "m.keras", tmp / "m.weights.h5",
+             tmp / "h.csv", tmp / "i.json", epochs=2, batch_size=16, learning_rate=1e-3,
+             seed=1, filters=(4, 8, 8), resume_dir=tmp / "resume")
+crop = rng.integers(80, 180, (64, 96), dtype=np.uint8)
+hdf5_io.write_crops(tmp / "c.h5", "img", [hdf5_io.Crop("w", 0, 0, 96, 64, crop)], {})
+from weld_anomaly.preprocess import fragment_crops
+fragment_crops(tmp / "c.h5", tmp / "f.h5", 64, 32)
+table = score_image(tmp / "m.keras", tmp / "f.h5", tmp / "c.h5", tmp / "s.csv", "img",
+                    batch_size=4, median_size=21, sigma=1.0)
+print(json.dumps({"backend": keras.backend.backend(), "epochs": info["epochs_run"],
+                  "val": info["best_val_loss"], "rows": len(table),
+                  "mse": float(table["mse"].mean())}))
+"""
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "tensorflow",
+        "jax",
+        pytest.param(
+            "torch",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("torch") is None,
+                reason="PyTorch is not installed (see `make test-torch`)",
+            ),
+        ),
+    ],
+)
+def test_train_and_score_on_backend(backend, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "KERAS_BACKEND": backend}
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, backend, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend and result["epochs"] == 2 and result["rows"] == 2
+    assert 0 < result["val"] < 0.2 and 0 < result["mse"] < 0.2
