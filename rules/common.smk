@@ -44,9 +44,13 @@ wildcard_constraints:
     image=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def ids(*splits):
-    """Ids of the images in the given splits, sorted."""
-    return [r.image_id for r in IMAGES if r.split in splits]
+def ids(*splits, status=None):
+    """Ids of the images in the given splits (and of one status, if given), sorted."""
+    return [
+        r.image_id
+        for r in IMAGES
+        if r.split in splits and (status is None or r.status == status)
+    ]
 
 
 def pkg(*modules):

@@ -123,7 +123,9 @@ rule fragment_crops:
 rule build_training_set:
     input:
         train=expand("results/fragments/{image}.h5", image=ids("train")),
-        validation=expand("results/fragments/{image}.h5", image=ids("validation")),
+        validation=expand(
+            "results/fragments/{image}.h5", image=ids("validation", status="nonfaulty")
+        ),
         code=pkg("hdf5_io", "preprocess"),
     output:
         train="results/train/train.h5",
@@ -134,7 +136,7 @@ rule build_training_set:
         "../envs/workflow.yaml"
     params:
         train_ids=ids("train"),
-        validation_ids=ids("validation"),
+        validation_ids=ids("validation", status="nonfaulty"),
         on_error=config["convert"]["on_error"],
     script:
         "../scripts/build_training_set.py"

@@ -11,6 +11,7 @@ rule score_fragments:
         ),
     output:
         scores="results/scores/{image}.csv",
+        reconstructions="results/reconstructions/{image}.h5",
     log:
         "logs/score_fragments/{image}.log",
     conda:

@@ -19,4 +19,5 @@ run_step(
     min_overlap=settings["min_overlap"],
     target_fpr=settings["target_fpr"],
     flag_statistic=settings["flag_statistic"],
+    adaptive_k=settings["adaptive_k"],
 )

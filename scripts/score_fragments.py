@@ -21,4 +21,6 @@ run_step(
     batch_size=settings["batch_size"],
     median_size=settings["baseline_median"],
     sigma=settings["baseline_sigma"],
+    residual_sigmas=settings["residual_sigmas"],
+    reconstructions_out=snakemake.output.reconstructions,
 )

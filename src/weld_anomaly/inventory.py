@@ -11,11 +11,12 @@ image) from one of four sources:
 - ``annotations``: every image under ``images_dir``; faulty when the annotations list a
   defect for it.
 
-Faulty images are always test images (an image with any faulty part is faulty, as in the
-thesis). Non-faulty images are split into ``train`` (the autoencoder learns from them),
-``validation`` (validation loss and threshold calibration; never trained on) and ``test``,
-by ranking a salted hash of each id: the split of an image does not depend on the order of
-the table, and adding images moves few others.
+An image with any faulty part is faulty, as in the thesis. Non-faulty images are split
+into ``train`` (the autoencoder learns from them), ``validation`` (validation loss and
+threshold calibration; never trained on) and ``test``; faulty images into ``validation``
+(choosing the scorer) and ``test``, never ``train``. Splits come from ranking a salted hash
+of each id: an image's split does not depend on the order of the table, and adding images
+moves few others.
 """
 
 from __future__ import annotations
@@ -149,11 +150,11 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
                 fix=f"use one of {', '.join(SPLITS)} or leave it empty",
             )
         status = _status(row["status"], where)
-        if status == FAULTY and split in ("train", "validation"):
+        if status == FAULTY and split == "train":
             raise ManifestError(
-                f"faulty image {image_id!r} cannot be in the {split} split",
+                f"faulty image {image_id!r} cannot be in the train split",
                 where=where,
-                fix="faulty images are always test images",
+                fix="faulty images are validation or test images; the model trains on sound welds",
             )
         records.append(ImageRecord(image_id, str(path), status, split))
     return _unique(records, str(labels))
@@ -210,35 +211,49 @@ def _rank_key(image_id: str, seed: int) -> str:
 
 
 def assign_splits(
-    records: list[ImageRecord], validation: float, test: float, seed: int
+    records: list[ImageRecord],
+    validation: float,
+    test: float,
+    seed: int,
+    faulty_validation: float = 0.0,
 ) -> list[ImageRecord]:
     """Give every record a split; splits already set in the labels table are kept.
 
-    Non-faulty images without a split are ranked by a salted hash of their id; the first
-    ``round(n * test)`` go to test, the next ``round(n * validation)`` to validation, the rest
-    to train. With three or more such images, each split gets at least one.
+    Images without a split are ranked by a salted hash of their id, separately for each
+    status. Non-faulty: the first ``round(n * test)`` go to test, the next
+    ``round(n * validation)`` to validation, the rest to train. Faulty images never train:
+    ``round(n * faulty_validation)`` go to validation (to choose the scorer), the rest to
+    test. With three or more non-faulty (two or more faulty) images, each split that has a
+    positive fraction gets at least one.
     """
-    free = sorted(
-        (r for r in records if r.status == NONFAULTY and not r.split),
-        key=lambda r: _rank_key(r.image_id, seed),
-    )
+
+    def rank(status: str) -> list[ImageRecord]:
+        return sorted(
+            (r for r in records if r.status == status and not r.split),
+            key=lambda r: _rank_key(r.image_id, seed),
+        )
+
+    chosen: dict[str, str] = {}
+    free = rank(NONFAULTY)
     n = len(free)
-    n_test = round(n * test)
-    n_val = round(n * validation)
+    n_test, n_val = round(n * test), round(n * validation)
     if n >= 3:
         n_test = max(n_test, 1) if test > 0 else 0
         n_val = max(n_val, 1) if validation > 0 else 0
         n_test = min(n_test, n - 1 - n_val)
-    chosen = {}
     for i, rec in enumerate(free):
         chosen[rec.image_id] = (
             "test" if i < n_test else "validation" if i < n_test + n_val else "train"
         )
-    out = []
-    for rec in records:
-        split = rec.split or (chosen.get(rec.image_id) if rec.status == NONFAULTY else "test")
-        out.append(ImageRecord(rec.image_id, rec.file, rec.status, split))
-    return out
+    bad = rank(FAULTY)
+    n_bad_val = round(len(bad) * faulty_validation)
+    if len(bad) >= 2 and faulty_validation > 0:
+        n_bad_val = min(max(n_bad_val, 1), len(bad) - 1)
+    for i, rec in enumerate(bad):
+        chosen[rec.image_id] = "validation" if i < n_bad_val else "test"
+    return [
+        ImageRecord(r.image_id, r.file, r.status, r.split or chosen[r.image_id]) for r in records
+    ]
 
 
 def to_csv(records: Iterable[ImageRecord], extra: dict[str, dict] | None = None) -> str:

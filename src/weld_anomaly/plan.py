@@ -118,5 +118,9 @@ def build_inventory(config: dict) -> list[ImageRecord]:
             fix="lower the fractions",
         )
     return inventory.assign_splits(
-        sorted(records, key=lambda r: r.image_id), split["validation"], split["test"], split["seed"]
+        sorted(records, key=lambda r: r.image_id),
+        split["validation"],
+        split["test"],
+        split["seed"],
+        split["faulty_validation"],
     )

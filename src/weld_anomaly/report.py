@@ -54,27 +54,51 @@ def software_versions() -> dict[str, str]:
     return out
 
 
+def _kind(scorer: str) -> str:
+    if scorer == "baseline":
+        return "baseline (no training)"
+    if scorer.startswith("residual"):
+        return "autoencoder, residual map"
+    return "autoencoder, thesis statistic"
+
+
 def _metrics_rows(result: dict) -> list[dict]:
     rows = []
     for scorer, tasks in result.get("scorers", {}).items():
         likely = tasks["likely"]
-        both = tasks["likely+possible"]
-        auc = likely["auroc"]
+        val = result.get("validation", {}).get(scorer, {}).get("likely", {})
         rows.append(
             {
                 "scorer": scorer,
-                "kind": "baseline (no training)" if scorer == "baseline" else "autoencoder",
-                "auroc": auc,
-                "auroc_any": both["auroc"],
+                "kind": _kind(scorer),
+                "val_auroc": val.get("auroc"),
+                "auroc": likely["auroc"],
+                "auroc_any": tasks["likely+possible"]["auroc"],
                 "ap": likely["average_precision"],
                 "recall_1pct": likely["recall_at_fpr_1pct"],
                 "recall_01pct": likely["recall_at_fpr_0.1pct"],
-                "direction": "" if auc is None else ("high" if auc >= 0.5 else "low"),
+                "direction": result["direction"].get(scorer, ""),
                 "threshold": result["thresholds"].get(scorer),
                 "achieved_fpr": result["achieved_fpr_on_test_normals"].get(scorer),
             }
         )
     return rows
+
+
+def _defect_rows(result: dict) -> list[dict]:
+    recall = result.get("defect_recall", {})
+    flag = result["flag_statistic"]
+    if flag not in recall:
+        return []
+    return [
+        {
+            "group": group,
+            "defects": v["defects"],
+            "flagged": v["recall"],
+            "baseline": recall["baseline"].get(group, {}).get("recall"),
+        }
+        for group, v in recall[flag].items()
+    ]
 
 
 def render_report(
@@ -186,6 +210,7 @@ def render_report(
         counts=counts,
         result=result,
         rows=_metrics_rows(result),
+        defect_rows=_defect_rows(result),
         train=train_info,
         pictures={k: _data_uri(v) for k, v in pictures.items()},
         inspections=inspections,

@@ -1,9 +1,19 @@
 """Score every fragment of an image: autoencoder statistics and the training-free baseline.
 
 One CSV per image, one row per fragment: where it is (crop, ``y``, ``x`` of its top-left
-corner in the full image), the 14 reconstruction-error statistics of
-:mod:`weld_anomaly.statistics`, and ``baseline``, the maximum of the median-filter
-background-subtraction map of :mod:`weld_anomaly.baseline` inside it.
+corner in the full image), the 13 reconstruction-error statistics of the thesis
+(:mod:`weld_anomaly.statistics`), the residual-map scores, and ``baseline``, the maximum of
+the median-filter background-subtraction map of :mod:`weld_anomaly.baseline` inside it.
+
+Residual map (``residual_s<sigma>``): the reconstructions of the overlapping fragments are
+stitched into one reconstruction of the whole crop, each weighted down near its own border
+(where an autoencoder reconstructs worst), the crop is subtracted from it, the residual is
+smoothed by a Gaussian of ``sigma`` pixels (a matched filter for cavities a few pixels
+across: pixel noise averages out, a dark spot does not), and a fragment's score is the
+maximum inside it. Positive where the image is darker than the model expects.
+
+The stitched reconstructions are also written (one HDF5 per image, like the crops file) for
+the report's side-by-side views.
 """
 
 from __future__ import annotations
@@ -24,7 +34,48 @@ from weld_anomaly.files import write_text
 from weld_anomaly.statistics import COLUMNS, fragment_statistics
 
 log = logging.getLogger(__name__)
-SCORE_COLUMNS = (*COLUMNS, "baseline")
+BORDER = 8  # pixels of a fragment's border weighted down when stitching
+BORDER_WEIGHT = 0.1
+
+
+def score_columns(residual_sigmas=(1.0, 2.0, 3.0)) -> list[str]:
+    """Every score column of a scores table, in order."""
+    return [*COLUMNS, *residual_columns(residual_sigmas), "baseline"]
+
+
+def residual_columns(sigmas) -> list[str]:
+    """Column names of the residual-map scores for these smoothing widths."""
+    return [f"residual_s{s:g}".replace(".", "p") for s in sigmas]
+
+
+def stitch(shape: tuple[int, int], corners: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """One image from overlapping fragments: a weighted mean, borders weighted down."""
+    size = pieces.shape[1]
+    weight = np.ones((size, size))
+    b = min(BORDER, size // 4)
+    for edge in (slice(0, b), slice(size - b, size)):
+        weight[edge, :] *= BORDER_WEIGHT
+        weight[:, edge] *= BORDER_WEIGHT
+    total = np.zeros(shape, dtype=np.float64)
+    norm = np.zeros(shape, dtype=np.float64)
+    for (y, x), piece in zip(corners, pieces, strict=True):
+        total[y : y + size, x : x + size] += piece * weight
+        norm[y : y + size, x : x + size] += weight
+    return total / np.maximum(norm, 1e-12)
+
+
+def residual_scores(
+    crop_pixels: np.ndarray, recon_map: np.ndarray, local: np.ndarray, size: int, sigmas
+) -> dict[str, np.ndarray]:
+    """Max of the smoothed residual (reconstruction - crop) inside each fragment, per sigma."""
+    from scipy import ndimage
+
+    top = 255.0 if crop_pixels.dtype == np.uint8 else 65535.0
+    residual = recon_map - crop_pixels.astype(np.float64) / top
+    return {
+        name: tiling.max_per_fragment(ndimage.gaussian_filter(residual, sigma), local, size)
+        for name, sigma in zip(residual_columns(sigmas), sigmas, strict=True)
+    }
 
 
 class _Progress:
@@ -65,10 +116,9 @@ def reconstruct(model, fragments: np.ndarray, batch_size: int, label: str = "") 
 
 
 def baseline_scores(
-    crops_h5: str | Path, frags: hdf5_io.Fragments, median_size: int, sigma: float
+    crops: list[hdf5_io.Crop], frags: hdf5_io.Fragments, median_size: int, sigma: float
 ) -> np.ndarray:
     """The baseline score of every fragment, from maps computed over each whole crop."""
-    crops, _ = hdf5_io.read_crops(crops_h5)
     size = frags.fragments.shape[1]
     scores = np.zeros(len(frags), dtype=np.float64)
     for i, crop in enumerate(crops):
@@ -91,6 +141,8 @@ def score_image(
     batch_size: int,
     median_size: int,
     sigma: float,
+    residual_sigmas=(1.0, 2.0, 3.0),
+    reconstructions_out: str | Path | None = None,
     model=None,
 ) -> pd.DataFrame:
     """Score every fragment of one image and write the table to ``out_csv``."""
@@ -103,6 +155,31 @@ def score_image(
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
     stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
+    crops, _ = hdf5_io.read_crops(crops_h5)
+    size = frags.fragments.shape[1] if len(frags) else 64
+    residuals = {name: np.zeros(len(frags)) for name in residual_columns(residual_sigmas)}
+    maps = []
+    for i, crop in enumerate(crops):
+        sel = frags.crop_index == i
+        local = frags.corners[sel] - np.array([crop.y, crop.x])
+        recon_map = stitch(crop.pixels.shape, local, recon[sel])
+        for name, values in residual_scores(
+            crop.pixels, recon_map, local, size, residual_sigmas
+        ).items():
+            residuals[name][sel] = values
+        top = 255 if crop.pixels.dtype == np.uint8 else 65535
+        maps.append(
+            hdf5_io.Crop(
+                crop.name,
+                crop.x,
+                crop.y,
+                crop.width,
+                crop.height,
+                np.rint(np.clip(recon_map, 0, 1) * top).astype(crop.pixels.dtype),
+            )
+        )
+    if reconstructions_out is not None:
+        hdf5_io.write_crops(reconstructions_out, image_id, maps, {"kind": "reconstruction"})
     table = pd.DataFrame(
         {
             "image": image_id,
@@ -111,7 +188,8 @@ def score_image(
             "y": frags.corners[:, 0],
             "x": frags.corners[:, 1],
             **stats,
-            "baseline": baseline_scores(crops_h5, frags, median_size, sigma),
+            **residuals,
+            "baseline": baseline_scores(crops, frags, median_size, sigma),
         }
     )
     buffer = io.StringIO()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weld_anomaly.evaluation import evaluate, label_fragments
+from weld_anomaly.evaluation import defect_recall, evaluate, label_fragments
 from weld_anomaly.inventory import ImageRecord, to_csv
 from weld_anomaly.manifests import Annotation
 
@@ -23,38 +23,50 @@ def test_labels_follow_overlap_and_severity():
     assert label_fragments(np.array([[0, 100]]), 64, big, 0.25).tolist() == ["likely"]
 
 
-def test_evaluate_thresholds_and_metrics(tmp_path):
+def _image(image, n, rng, defect_score=None):
+    x = np.arange(n) % 10 * 32
+    y = np.arange(n) // 10 * 32
+    mse = rng.normal(0, 1, n)
+    if defect_score is not None:
+        mse[0] = defect_score  # the fragment at (0, 0) holds the defect
+    return pd.DataFrame(
+        {
+            "image": image,
+            "fragment": np.arange(n),
+            "crop": "weld",
+            "y": y,
+            "x": x,
+            "mse": mse,
+            "low": -mse,
+            "noise": rng.normal(0, 1, n),
+        }
+    )
+
+
+def test_evaluate_calibrates_chooses_and_measures(tmp_path):
     rng = np.random.default_rng(0)
     records = [
         ImageRecord("val", "v", "nonfaulty", "validation"),
+        ImageRecord("vbad", "vb", "faulty", "validation"),
+        ImageRecord("ok", "o", "nonfaulty", "test"),
         ImageRecord("bad", "b", "faulty", "test"),
     ]
     (tmp_path / "manifest.csv").write_text(to_csv(records))
-    frames = []
-    for image, n in (("val", 400), ("bad", 100)):
-        x = np.arange(n) % 10 * 32
-        y = np.arange(n) // 10 * 32
-        score = rng.normal(0, 1, n)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "image": image,
-                    "fragment": np.arange(n),
-                    "crop": "weld",
-                    "y": y,
-                    "x": x,
-                    "mse": score,
-                    "baseline": -score,
-                }
-            )
-        )
-    frames[1].loc[0, ["mse", "baseline"]] = [10.0, -10.0]  # the defect at (0, 0)
+    frames = [
+        _image("val", 2000, rng),
+        _image("vbad", 100, rng, 9.0),
+        _image("ok", 2000, rng),
+        _image("bad", 100, rng, 8.0),
+    ]
     paths = []
     for f in frames:
+        f["baseline"] = f["mse"]
         paths.append(tmp_path / f"{f['image'][0]}.csv")
         f.to_csv(paths[-1], index=False)
     (tmp_path / "ann.yaml").write_text(
-        "images:\n  bad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
+        "images:\n"
+        "  vbad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
+        "  bad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
     )
     result = evaluate(
         tmp_path / "manifest.csv",
@@ -66,12 +78,29 @@ def test_evaluate_thresholds_and_metrics(tmp_path):
         size=64,
         min_overlap=0.25,
         target_fpr=0.01,
-        flag_statistic="mse",
     )
     assert json.loads((tmp_path / "m.json").read_text()) == result
+    assert result["direction"] == {"mse": "high", "low": "low", "noise": "high", "baseline": "high"}
+    assert result["flag_statistic"] == "mse"
+    assert result["flag_statistic_chosen_by"].startswith("validation AUROC")
     assert result["counts"]["test_labels"]["likely"] == 1
     assert result["scorers"]["mse"]["likely"]["auroc"] == 1.0
-    assert result["scorers"]["baseline"]["likely"]["auroc"] == 0.0
-    assert result["achieved_fpr_on_test_normals"]["mse"] == pytest.approx(0.01, abs=0.03)
+    assert result["scorers"]["low"]["likely"]["auroc"] == 1.0  # oriented by validation
+    # the threshold comes from the 2,000 normal validation fragments: ~2.33 for N(0, 1)
+    assert result["thresholds"]["mse"] == pytest.approx(2.33, abs=0.2)
+    assert result["achieved_fpr_on_test_normals"]["mse"] == pytest.approx(0.01, abs=0.006)
+    assert result["adaptive"]["achieved_fpr_on_test_normals"] == pytest.approx(0.01, abs=0.006)
+    assert result["f1_optimal"]["uses_labels"].startswith("chosen on the annotated validation")
+    assert result["defect_recall"]["mse"]["all"] == {"defects": 1, "recall": 1.0}
     table = pd.read_csv(tmp_path / "frags.csv")
     assert table.loc[(table.image == "bad") & (table.fragment == 0), "flagged"].item()
+    assert set(table["split"]) == {"validation", "test"}
+
+
+def test_defect_recall_by_size():
+    table = pd.DataFrame({"image": ["a", "a"], "y": [0, 0], "x": [0, 200]})
+    defects = {"a": [Annotation(10, 10, 5, 5, "likely"), Annotation(300, 10, 40, 40, "possible")]}
+    out = defect_recall(table, np.array([True, False]), defects, 64)
+    assert out["all"] == {"defects": 2, "recall": 0.5}
+    assert out["likely, area 0-50 px²"]["recall"] == 1.0
+    assert out["possible, area >1000 px²"]["recall"] == 0.0

@@ -28,6 +28,7 @@ def test_table_with_and_without_file_column(tmp_path):
         ("image,status\nx.dcm,faulty\nx.png,faulty\n", ["used twice", "x.dcm", "x.png"]),
         ("image,file,status\nbad/id,x.dcm,faulty\n", ["image id 'bad/id'"]),
         ("image,status,split\nx.dcm,faulty,train\n", ["cannot be in the train split"]),
+        ("image,status,split\nx.dcm,faulty,holdout\n", ["unknown split 'holdout'"]),
         ("image,status\n", ["no images found"]),
     ],
 )
@@ -64,7 +65,12 @@ def test_splits_are_balanced_stable_and_faulty_is_test():
     splits = {r.image_id: r.split for r in out}
     assert sum(s == "test" for k, s in splits.items() if k.startswith("img")) == 4
     assert sum(s == "validation" for s in splits.values()) == 4
-    assert all(splits[f"bad{i}"] == "test" for i in range(5))
+    assert all(splits[f"bad{i}"] == "test" for i in range(5))  # faulty_validation = 0
+    with_val = {
+        r.image_id: r.split for r in assign_splits(recs, 0.2, 0.2, seed=1, faulty_validation=0.4)
+    }
+    assert sorted(with_val[f"bad{i}"] for i in range(5)) == ["test"] * 3 + ["validation"] * 2
+    assert all(with_val[k] == v for k, v in splits.items() if k.startswith("img"))
     assert assign_splits(list(reversed(recs)), 0.2, 0.2, seed=1)[::-1] == out
     # adding one image moves at most a couple of others
     more = assign_splits([*recs, ImageRecord("img999", "", "nonfaulty")], 0.2, 0.2, seed=1)

@@ -42,3 +42,18 @@ def test_threshold_and_recall_at_fpr():
     labels = np.r_[np.zeros(1000, bool), np.ones(10, bool)]
     scores = np.r_[normal, [995, 996, 2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007]]
     assert metrics.recall_at_fpr(labels, scores, 0.001) == pytest.approx(0.8)
+
+
+def test_auroc_hand_computed_case():
+    # positives 0.9 and 0.4 against negatives 0.5, 0.3, 0.1: 0.9 wins 3, 0.4 wins 2 of 6
+    assert metrics.roc_auc([1, 1, 0, 0, 0], [0.9, 0.4, 0.5, 0.3, 0.1]) == pytest.approx(5 / 6)
+
+
+def test_threshold_calibration_on_a_known_distribution():
+    rng = np.random.default_rng(7)
+    normal = rng.normal(0.0, 1.0, 200_000)
+    for fpr, z in ((0.01, 2.3263), (0.001, 3.0902)):
+        t = metrics.threshold_at_fpr(normal, fpr)
+        assert t == pytest.approx(z, abs=0.03)
+        fresh = rng.normal(0.0, 1.0, 200_000)
+        assert np.mean(fresh > t) == pytest.approx(fpr, rel=0.15)

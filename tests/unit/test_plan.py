@@ -49,7 +49,8 @@ def test_demo_inventory_and_paths():
     images = plan.build_inventory(config)
     assert len(images) == config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
     assert {r.split for r in images} == {"train", "validation", "test"}
-    assert all(r.split == "test" for r in images if r.status == "faulty")
+    assert all(r.split in ("validation", "test") for r in images if r.status == "faulty")
+    assert {r.split for r in images if r.status == "faulty"} == {"validation", "test"}
     paths = plan.data_paths(config)
     assert paths.crops == "resources/demo/crops.yaml"
 

@@ -61,6 +61,10 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         "thresholds": {c: 2.5 for c in [*COLUMNS, "baseline"]},
         "achieved_fpr_on_test_normals": {c: 0.0 for c in [*COLUMNS, "baseline"]},
         "counts": {"test_labels": {"none": 3, "likely": 1}},
+        "flag_statistic_chosen_by": "default",
+        "direction": {c: "high" for c in [*COLUMNS, "baseline"]},
+        "adaptive_k": 5.0,
+        "adaptive": {"achieved_fpr_on_test_normals": 0.01},
         "scorers": {},
     }
     (tmp_path / "m.json").write_text(json.dumps(metrics))

@@ -3,7 +3,7 @@ import pandas as pd
 
 from weld_anomaly import hdf5_io
 from weld_anomaly.model import build_autoencoder
-from weld_anomaly.scoring import SCORE_COLUMNS, score_image
+from weld_anomaly.scoring import score_columns, score_image, stitch
 
 
 def test_score_image_writes_one_row_per_fragment(tmp_path):
@@ -28,11 +28,13 @@ def test_score_image_writes_one_row_per_fragment(tmp_path):
     )
     back = pd.read_csv(tmp_path / "s.csv")
     assert len(back) == n == len(table)
-    assert list(back.columns) == ["image", "fragment", "crop", "y", "x", *SCORE_COLUMNS]
+    assert list(back.columns) == ["image", "fragment", "crop", "y", "x", *score_columns()]
+    assert {"residual_s1", "residual_s2", "residual_s3"} <= set(back.columns)
     assert back["y"].min() == 7 and back["x"].min() == 5  # image coordinates
     spot = (back["y"] <= 47) & (back["y"] + 64 > 47) & (back["x"] <= 105) & (back["x"] + 64 > 105)
     assert back.loc[spot, "baseline"].min() > back.loc[~spot, "baseline"].max()
     assert np.allclose(back["frag_min"][spot], 20 / 255, atol=1e-6)
+    assert back.loc[spot, "residual_s2"].min() > back.loc[~spot, "residual_s2"].max()
 
 
 def test_scores_are_reproducible(tmp_path):
@@ -56,3 +58,12 @@ def test_scores_are_reproducible(tmp_path):
             model=model,
         )
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_stitching_overlapping_fragments_restores_the_image():
+    rng = np.random.default_rng(2)
+    image = rng.random((96, 160))
+    from weld_anomaly import tiling
+
+    frags, corners = tiling.cut_fragments(image, 64, 32)
+    np.testing.assert_allclose(stitch(image.shape, corners, frags), image)

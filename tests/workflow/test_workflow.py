@@ -76,7 +76,7 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
         assert list(f.keys()) == ["fragments", "image_index"]
 
     metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
-    assert len(metrics["scorers"]) == 14
+    assert len(metrics["scorers"]) == 17  # 13 thesis statistics, 3 residual maps, baseline
     for scorer in metrics["scorers"].values():
         auc = scorer["likely"]["auroc"]
         assert auc is None or 0.0 <= auc <= 1.0
