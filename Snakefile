@@ -19,10 +19,12 @@ include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/score.smk"
 include: "rules/report.smk"
+include: "rules/inspect.smk"
 
 
 localrules:
     all,
+    inspect_images,
 
 
 rule all:

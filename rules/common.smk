@@ -44,6 +44,24 @@ wildcard_constraints:
     image=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
+def canonical(value):
+    """A config value with mapping keys sorted at every level.
+
+    Snakemake compares parameters as written, key order included: without this, re-saving
+    config/config.yaml with its keys in another order would re-run every job.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def group(name):
+    """One group of the configuration (``convert``, ``train``, ...), as a parameter."""
+    return canonical(config[name])
+
+
 def ids(*splits, status=None):
     """Ids of the images in the given splits (and of one status, if given), sorted."""
     return [
@@ -99,3 +117,15 @@ def retry_memory(base_mb):
         return base_mb * attempt
 
     return memory
+
+
+def images_to_inspect(wildcards):
+    """The radiographs under inspect.images_dir (listed when the inspect target is asked for)."""
+    from weld_anomaly.inventory import list_images
+
+    folder = config["inspect"]["images_dir"]
+    return (
+        [str(p) for p in list_images(folder, config["data"]["extensions"])]
+        if folder
+        else []
+    )

@@ -19,7 +19,7 @@ if config["data"]["source"] == "demo":
         conda:
             "../envs/workflow.yaml"
         params:
-            demo=config["demo"],
+            demo=group("demo"),
         script:
             "../scripts/generate_demo.py"
 
@@ -53,7 +53,7 @@ rule convert_image:
     resources:
         mem_mb=retry_memory(2000),
     params:
-        convert=config["convert"],
+        convert=group("convert"),
     script:
         "../scripts/convert_image.py"
 

@@ -22,7 +22,7 @@ rule train_autoencoder:
         mem_mb=retry_memory(8000),
         runtime=240,
     params:
-        train=config["train"],
-        model=config["model"],
+        train=group("train"),
+        model=group("model"),
     script:
         "../scripts/train_autoencoder.py"

@@ -45,6 +45,6 @@ rule render_report:
     params:
         size=config["fragments"]["size"],
         max_width=config["report"]["max_width"],
-        config=config,
+        config=canonical(config),
     script:
         "../scripts/render_report.py"

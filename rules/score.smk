@@ -21,7 +21,7 @@ rule score_fragments:
         mem_mb=retry_memory(4000),
     params:
         backend=config["train"]["backend"],
-        score=config["score"],
+        score=group("score"),
     script:
         "../scripts/score_fragments.py"
 
@@ -42,6 +42,6 @@ rule evaluate:
         "../envs/workflow.yaml"
     params:
         size=config["fragments"]["size"],
-        evaluate=config["evaluate"],
+        evaluate=group("evaluate"),
     script:
         "../scripts/evaluate.py"

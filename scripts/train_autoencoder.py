@@ -31,4 +31,5 @@ run_step(
     memory_limit_mb=settings["memory_limit_mb"],
     workers=settings["workers"],
     resume_dir=settings["resume_dir"],
+    corruption=settings["corruption"],
 )

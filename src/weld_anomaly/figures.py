@@ -94,6 +94,20 @@ def marked_crop(
     return png_bytes(image)
 
 
+def stack_pngs(pngs: Sequence[bytes], gap: int = 6) -> bytes:
+    """Several PNG images stacked vertically into one."""
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    width = max(i.width for i in images)
+    out = Image.new(
+        "RGB", (width, sum(i.height for i in images) + gap * (len(images) - 1)), (255, 255, 255)
+    )
+    y = 0
+    for image in images:
+        out.paste(image, (0, y))
+        y += image.height + gap
+    return png_bytes(out)
+
+
 def _figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})

@@ -160,7 +160,9 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
     return _unique(records, str(labels))
 
 
-def _list_images(folder: Path, extensions: Iterable[str]) -> list[Path]:
+def list_images(folder: str | Path, extensions: Iterable[str]) -> list[Path]:
+    """Files under ``folder`` (recursively) whose name ends in one of ``extensions``."""
+    folder = Path(folder)
     exts = {e.lower() for e in extensions}
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
@@ -188,7 +190,7 @@ def from_folders(images_dir: str | Path, extensions: Iterable[str]) -> list[Imag
                 where=str(root),
                 fix="put images in <images_dir>/faulty and <images_dir>/nonfaulty",
             )
-        for path in _list_images(folder, extensions):
+        for path in list_images(folder, extensions):
             records.append(ImageRecord(id_from_file(path.name, str(path)), str(path), status))
     return _unique(records, str(root))
 
@@ -199,7 +201,7 @@ def from_annotations(
     """Every image under ``images_dir``; faulty when ``annotated`` lists a defect for it."""
     root = _images_root(images_dir)
     records = []
-    for path in _list_images(root, extensions):
+    for path in list_images(root, extensions):
         image_id = id_from_file(path.name, str(path))
         status = FAULTY if annotated.get(image_id) else NONFAULTY
         records.append(ImageRecord(image_id, str(path), status))

@@ -131,31 +131,22 @@ def baseline_scores(
     return scores
 
 
-def score_image(
-    model_path: str | Path,
-    fragments_h5: str | Path,
-    crops_h5: str | Path,
-    out_csv: str | Path,
+def score_fragments(
+    model,
+    frags: hdf5_io.Fragments,
+    crops: list[hdf5_io.Crop],
     image_id: str,
     *,
     batch_size: int,
     median_size: int,
     sigma: float,
     residual_sigmas=(1.0, 2.0, 3.0),
-    reconstructions_out: str | Path | None = None,
-    model=None,
-) -> pd.DataFrame:
-    """Score every fragment of one image and write the table to ``out_csv``."""
-    frags = hdf5_io.read_fragments(fragments_h5)
-    if model is None:
-        import keras
-
-        model = keras.saving.load_model(model_path, compile=False)
+) -> tuple[pd.DataFrame, list[hdf5_io.Crop]]:
+    """Score the fragments of one image in memory: the table and the stitched reconstructions."""
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
     stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
-    crops, _ = hdf5_io.read_crops(crops_h5)
     size = frags.fragments.shape[1] if len(frags) else 64
     residuals = {name: np.zeros(len(frags)) for name in residual_columns(residual_sigmas)}
     maps = []
@@ -178,8 +169,6 @@ def score_image(
                 np.rint(np.clip(recon_map, 0, 1) * top).astype(crop.pixels.dtype),
             )
         )
-    if reconstructions_out is not None:
-        hdf5_io.write_crops(reconstructions_out, image_id, maps, {"kind": "reconstruction"})
     table = pd.DataFrame(
         {
             "image": image_id,
@@ -192,13 +181,54 @@ def score_image(
             "baseline": baseline_scores(crops, frags, median_size, sigma),
         }
     )
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")
-    write_text(out_csv, buffer.getvalue())
     log.info(
         "%s: %d fragments scored, %.0f fragments/s",
         image_id,
         len(frags),
         len(frags) / max(seconds, 1e-9),
     )
+    return table, maps
+
+
+def write_table(path: str | Path, table: pd.DataFrame) -> None:
+    """Write a scores table as CSV, byte-stable (fixed float format)."""
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")
+    write_text(path, buffer.getvalue())
+
+
+def score_image(
+    model_path: str | Path,
+    fragments_h5: str | Path,
+    crops_h5: str | Path,
+    out_csv: str | Path,
+    image_id: str,
+    *,
+    batch_size: int,
+    median_size: int,
+    sigma: float,
+    residual_sigmas=(1.0, 2.0, 3.0),
+    reconstructions_out: str | Path | None = None,
+    model=None,
+) -> pd.DataFrame:
+    """Score every fragment of one image; write the table (and the reconstructions)."""
+    frags = hdf5_io.read_fragments(fragments_h5)
+    crops, _ = hdf5_io.read_crops(crops_h5)
+    if model is None:
+        import keras
+
+        model = keras.saving.load_model(model_path, compile=False)
+    table, maps = score_fragments(
+        model,
+        frags,
+        crops,
+        image_id,
+        batch_size=batch_size,
+        median_size=median_size,
+        sigma=sigma,
+        residual_sigmas=residual_sigmas,
+    )
+    if reconstructions_out is not None:
+        hdf5_io.write_crops(reconstructions_out, image_id, maps, {"kind": "reconstruction"})
+    write_table(out_csv, table)
     return table

@@ -164,6 +164,7 @@ def train(
     early_stopping_patience: int = 0,
     memory_limit_mb: float = 4096,
     workers: int = 1,
+    corruption: str = "none",
 ) -> dict:
     """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history."""
     settings = {
@@ -172,6 +173,7 @@ def train(
         "learning_rate": learning_rate,
         "seed": seed,
         "precision": precision,
+        "corruption": corruption,
         "architecture": architecture,
         "filters": list(filters),
         "early_stopping_patience": early_stopping_patience,
@@ -200,7 +202,13 @@ def train(
     )
 
     batches = FragmentBatches(
-        train_x, batch_size, shuffle=True, seed=seed, chunk=chunk, workers=workers
+        train_x,
+        batch_size,
+        shuffle=True,
+        seed=seed,
+        chunk=chunk,
+        workers=workers,
+        corruption=corruption,
     )
     validation = FragmentBatches(val_x, batch_size, chunk=val_chunk) if n_val else None
     monitor = "val_loss" if validation is not None else "loss"
@@ -273,6 +281,7 @@ def train(
         "batch_size": int(batch_size),
         "learning_rate": float(learning_rate),
         "precision": precision,
+        "corruption": corruption,
         "architecture": architecture,
         "parameters": int(model.count_params()),
         "seed": int(seed),

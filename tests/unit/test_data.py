@@ -61,3 +61,22 @@ def test_hdf5_source_streams_the_same_batches_as_memory(tmp_path):
     # batches mix fragments from several chunks (a shuffle buffer of 4 chunks)
     x, _ = b[0]
     assert len(set(np.array(ids_of(b)[:100]) // 256)) >= 3
+
+
+def test_blemish_corruption_is_seeded_local_and_keeps_clean_targets():
+    from weld_anomaly.data import add_blemishes
+
+    data = np.full((64, 64, 64), 128, np.uint8)
+    batches = FragmentBatches(data, 32, shuffle=True, seed=2, chunk=16, corruption="blemishes")
+    x, y = batches[0]
+    assert np.all(y == 128 / 255) and x.shape == y.shape
+    changed = np.any(np.abs(x - y) > 1e-6, axis=(1, 2, 3))
+    assert 0.2 < changed.mean() < 0.8  # about half the fragments carry blemishes
+    assert np.all(np.abs(x - y).max(axis=(1, 2, 3)) <= 0.15 + 1e-6)
+    again, _ = FragmentBatches(data, 32, shuffle=True, seed=2, chunk=16, corruption="blemishes")[0]
+    np.testing.assert_array_equal(x, again)
+    darker = (x - y).sum() < 0
+    assert darker
+    rng = np.random.default_rng(0)
+    spots = add_blemishes(np.full((200, 64, 64, 1), 0.5, np.float32), rng, share=1.0)
+    assert (spots < 0.5).mean() < 0.2  # local spots, not a global change

@@ -222,3 +222,79 @@ def test_corrupt_radiograph_stops_or_is_skipped_and_listed(user_data):
     assert table["rejected"].sum() == 1
     with h5py.File(work / f"results/fragments/{bad}.h5") as f:
         assert f["fragments"].shape[0] == 0 and f.attrs["rejected"]
+
+
+def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
+    """The operator's mode: new files, the trained model, no retraining (rule and CLI)."""
+    from dicom_factory import weld_pattern
+    from PIL import Image
+
+    new = tmp_path / "new"
+    new.mkdir()
+    source = next((tiny_run / "resources/demo-test/images").glob("*.dcm"))
+    (new / "incoming_1.dcm").write_bytes(source.read_bytes())
+    Image.fromarray((weld_pattern(128, 256) * 255).astype("uint8")).save(new / "scan_2.png")
+    (new / "broken_3.dcm").write_bytes(b"not a radiograph")
+    config = tiny_run / "config/test.yaml"
+    original = config.read_text()
+    data = yaml.safe_load(original)
+    data["inspect"]["images_dir"] = str(new)
+    config.write_text(yaml.safe_dump(data))
+    try:
+        proc = snakemake(tiny_run, *PROFILE, "inspect_images")
+        assert "train_autoencoder" not in proc.stdout + proc.stderr  # no retraining
+    finally:
+        config.write_text(original)
+    out = tiny_run / "results/inspect"
+    summary = pd.read_csv(out / "images.csv", keep_default_na=False)
+    assert list(summary["image"]) == ["broken_3", "incoming_1", "scan_2"]
+    assert (
+        summary.set_index("image").loc["broken_3", "rejected"].startswith(str(new / "broken_3.dcm"))
+    )
+    assert (summary["fragments"] > 0).sum() == 2
+    flagged = pd.read_csv(out / "flagged.csv")
+    assert list(flagged.columns) == [
+        "image",
+        "crop",
+        "x",
+        "y",
+        "size",
+        "score",
+        "statistic",
+        "threshold",
+    ]
+    assert (out / "incoming_1.png").exists() and (out / "scan_2.png").exists()
+    assert "incoming_1" in (out / "report.html").read_text()
+
+    cli = subprocess.run(
+        [
+            str(BIN / "weld-anomaly"),
+            "inspect",
+            str(new / "scan_2.png"),
+            "--config",
+            "config/test.yaml",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        cwd=tiny_run,
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout.strip().endswith(f"Report: {tmp_path / 'cli' / 'report.html'}")
+    missing = subprocess.run(
+        [
+            str(BIN / "weld-anomaly"),
+            "inspect",
+            str(new / "scan_2.png"),
+            "--model",
+            "nope.keras",
+            "--config",
+            "config/test.yaml",
+        ],
+        cwd=tiny_run,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith("ERROR: nope.keras: model not found")

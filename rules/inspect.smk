@@ -1,0 +1,21 @@
+# Inspect new radiographs with the trained model and calibrated thresholds (no retraining):
+# `snakemake inspect_images` with inspect.images_dir set in the configuration.
+
+
+rule inspect_images:
+    input:
+        model="results/model/autoencoder.keras",
+        metrics="results/metrics/evaluation.json",
+        images=images_to_inspect,
+        code=pkg("inspection", "convert", "dicom_io", "scoring", "figures", "tiling"),
+    output:
+        directory("results/inspect"),
+    log:
+        "logs/inspect.log",
+    conda:
+        "../envs/train.yaml"
+    params:
+        config=canonical(config),
+        crops=config["inspect"]["crops"],
+    script:
+        "../scripts/inspect_images.py"

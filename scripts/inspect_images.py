@@ -1,0 +1,33 @@
+"""Inspect new radiographs with the trained model and its calibrated threshold."""
+
+import _package  # noqa: F401
+
+from weld_anomaly.backend import configure
+
+configure(snakemake.params.config["train"]["backend"], snakemake.threads)
+
+from weld_anomaly.errors import UserError  # noqa: E402
+from weld_anomaly.inspection import inspect_images  # noqa: E402
+from weld_anomaly.runner import run_step  # noqa: E402
+
+
+def inspect(**kwargs):
+    if not kwargs["images"]:
+        raise UserError(
+            "no images to inspect",
+            where="config inspect.images_dir",
+            fix="set inspect.images_dir to a folder of radiographs",
+        )
+    return inspect_images(**kwargs)
+
+
+run_step(
+    snakemake.log[0],
+    inspect,
+    images=list(snakemake.input.images),
+    model_path=snakemake.input.model,
+    metrics_json=snakemake.input.metrics,
+    config=snakemake.params.config,
+    out_dir=snakemake.output[0],
+    crop_manifest=snakemake.params.crops,
+)

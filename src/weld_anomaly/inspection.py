@@ -1,0 +1,236 @@
+"""Inspect new radiographs with a trained model and its calibrated thresholds.
+
+The operator's daily use, no retraining: each image is converted like the training data,
+cut into its crops (from a crop manifest, or the whole image), fragmented, scored, and
+flagged with the threshold the ``evaluate`` step calibrated on normal validation data.
+
+Outputs in ``out_dir``: ``<image>.png`` (the crops with flagged fragments outlined),
+``flagged.csv`` (image, crop, x, y, size, score, statistic, threshold: one row per flagged
+fragment), ``images.csv`` (every image: flagged count, or why it was rejected) and
+``report.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from weld_anomaly import figures, hdf5_io, inventory, tiling
+from weld_anomaly.convert import ConvertSettings, convert
+from weld_anomaly.errors import ImageError, UserError
+from weld_anomaly.files import write_bytes, write_text
+from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
+from weld_anomaly.scoring import score_fragments
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Calibration:
+    """The flagging rule chosen and calibrated by ``evaluate``."""
+
+    statistic: str
+    threshold: float
+    direction: str  # "high" or "low"
+
+    @classmethod
+    def from_metrics(cls, path: str | Path) -> Calibration:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(
+                "evaluation metrics not found",
+                where=str(path),
+                fix="run the workflow first (snakemake) to train and calibrate",
+            )
+        result = json.loads(path.read_text())
+        statistic = result["flag_statistic"]
+        return cls(
+            statistic,
+            float(result["thresholds"][statistic]),
+            result.get("direction", {}).get(statistic, "high"),
+        )
+
+    def flags(self, scores: np.ndarray) -> np.ndarray:
+        oriented = -scores if self.direction == "low" else scores
+        return oriented > self.threshold
+
+
+def inspect_images(
+    images: list[str | Path],
+    model_path: str | Path,
+    metrics_json: str | Path,
+    config: dict,
+    out_dir: str | Path,
+    crop_manifest: str | Path | None = None,
+) -> list[dict]:
+    """Inspect ``images``; write overlays, flagged.csv, images.csv and report.html."""
+    import keras
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    calibration = Calibration.from_metrics(metrics_json)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise UserError(
+            "model not found",
+            where=str(model_path),
+            fix="run the workflow first (snakemake) to train it",
+        )
+    model = keras.saving.load_model(model_path, compile=False)
+    settings = ConvertSettings.from_config(config["convert"])
+    size, stride = config["fragments"]["size"], config["fragments"]["stride"]
+    score = config["score"]
+    manifest = load_crop_manifest(crop_manifest, size) if crop_manifest else {}
+
+    flagged_rows, summary, pages = [], [], []
+    seen: set[str] = set()
+    for source in map(Path, images):
+        image_id = inventory.id_from_file(source.name, str(source))
+        if image_id in seen:
+            raise UserError(
+                f"two images have the id {image_id!r}", where=str(source), fix="rename one of them"
+            )
+        seen.add(image_id)
+        try:
+            converted = convert(source, settings)
+        except ImageError as exc:
+            log.warning("%s", exc.line())
+            summary.append(
+                {
+                    "image": image_id,
+                    "file": str(source),
+                    "fragments": 0,
+                    "flagged": 0,
+                    "rejected": exc.line(),
+                }
+            )
+            continue
+        pixels = converted.pixels
+        specs = manifest.get(image_id) or [
+            CropSpec(0, 0, pixels.shape[1], pixels.shape[0], "image")
+        ]
+        check_crops_fit(
+            specs, pixels.shape[0], pixels.shape[1], image_id, str(crop_manifest or "whole image")
+        )
+        crops, parts, corners, index = [], [], [], []
+        for i, c in enumerate(specs):
+            crop = hdf5_io.Crop(
+                c.name,
+                c.x,
+                c.y,
+                c.width,
+                c.height,
+                np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1]),
+            )
+            crops.append(crop)
+            frags, local = tiling.cut_fragments(crop.pixels, size, stride)
+            parts.append(frags)
+            corners.append(local + np.array([c.y, c.x]))
+            index.append(np.full(len(frags), i))
+        frags = hdf5_io.Fragments(
+            np.concatenate(parts),
+            np.concatenate(corners),
+            np.concatenate(index),
+            [c.name for c in specs],
+            {},
+        )
+        table, _ = score_fragments(
+            model,
+            frags,
+            crops,
+            image_id,
+            batch_size=score["batch_size"],
+            median_size=score["baseline_median"],
+            sigma=score["baseline_sigma"],
+            residual_sigmas=score["residual_sigmas"],
+        )
+        if calibration.statistic not in table:
+            raise UserError(
+                f"the calibrated statistic {calibration.statistic} is not scored",
+                where=str(metrics_json),
+                fix="run the workflow again to recalibrate",
+            )
+        values = table[calibration.statistic].to_numpy()
+        flags = calibration.flags(values)
+        for (y, x), crop_name, value in zip(
+            frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
+        ):
+            flagged_rows.append(
+                {
+                    "image": image_id,
+                    "crop": crop_name,
+                    "x": int(x),
+                    "y": int(y),
+                    "size": size,
+                    "score": float(value),
+                    "statistic": calibration.statistic,
+                    "threshold": calibration.threshold,
+                }
+            )
+        overlays = []
+        for i, crop in enumerate(crops):
+            sel = flags & (frags.crop_index == i)
+            png = figures.marked_crop(
+                crop.pixels,
+                crop.y,
+                crop.x,
+                frags.corners[sel],
+                size,
+                (),
+                config["report"]["max_width"],
+            )
+            overlays.append(png)
+        combined = overlays[0] if len(overlays) == 1 else figures.stack_pngs(overlays)
+        write_bytes(out / f"{image_id}.png", combined)
+        summary.append(
+            {
+                "image": image_id,
+                "file": str(source),
+                "fragments": int(len(frags)),
+                "flagged": int(flags.sum()),
+                "rejected": "",
+            }
+        )
+        pages.append(
+            {
+                "image": image_id,
+                "flagged": int(flags.sum()),
+                "fragments": len(frags),
+                "uri": "data:image/png;base64," + base64.b64encode(combined).decode(),
+            }
+        )
+        log.info("%s: %d of %d fragments flagged", image_id, int(flags.sum()), len(frags))
+
+    _write_csv(
+        out / "flagged.csv",
+        flagged_rows,
+        ["image", "crop", "x", "y", "size", "score", "statistic", "threshold"],
+    )
+    _write_csv(out / "images.csv", summary, ["image", "file", "fragments", "flagged", "rejected"])
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("weld_anomaly", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template("inspect.html.j2").render(
+        pages=pages, summary=summary, calibration=calibration, rows=flagged_rows
+    )
+    write_text(out / "report.html", html)
+    return summary
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_text(path, buffer.getvalue())
