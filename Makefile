@@ -6,14 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-slow test-torch lint format lock install clean
+.PHONY: demo test test-slow test-torch lint format lock install browser clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
 	$(BIN)/snakemake --cores all
 
 ## test: install, then run the test suite (what CI runs)
-test: install
+test: install browser
 	$(BIN)/pytest
 
 ## test-slow: the checks marked slow (not part of `make test`)
@@ -44,6 +44,12 @@ lock:
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 install: $(STAMP)
+
+## browser: Debian's Chromium for the report's browser test (root and apt-get, as in CI)
+browser:
+	@command -v chromium >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "could not install chromium: the browser test will be skipped"
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

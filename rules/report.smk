@@ -4,12 +4,15 @@
 rule render_report:
     input:
         manifest="results/manifest.csv",
-        images="results/images.csv",
+        summary="results/images.csv",
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
         train_info="results/model/train.json",
         history="results/model/history.csv",
         crops=expand("results/crops/{image}.h5", image=ids("test")),
+        reconstructions=expand("results/reconstructions/{image}.h5", image=ids("test")),
+        images=expand("results/images/{image}.h5", image=RECORDS),
+        previews=expand("results/crops/{image}.png", image=RECORDS),
         annotations=annotations_input,
         code=pkg("report", "figures", "metrics", "evaluation", "hdf5_io", "manifests"),
         template="src/weld_anomaly/templates/report.html.j2",

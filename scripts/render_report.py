@@ -11,7 +11,7 @@ run_step(
     snakemake.log[0],
     render_report,
     manifest_csv=snakemake.input.manifest,
-    images_csv=snakemake.input.images,
+    images_csv=snakemake.input.summary,
     fragments_csv=snakemake.input.fragments,
     metrics_json=snakemake.input.metrics,
     train_info_json=snakemake.input.train_info,
@@ -23,4 +23,7 @@ run_step(
     figures_dir=Path(snakemake.output.loss).parent,
     size=snakemake.params.size,
     max_width=snakemake.params.max_width,
+    images_h5=list(snakemake.input.images),
+    previews=list(snakemake.input.previews),
+    reconstructions_h5=list(snakemake.input.reconstructions),
 )

@@ -357,8 +357,18 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
     pixels = np.empty(stored.shape, dtype=dtype)
     for rows in _blocks(stored):
         pixels[rows] = lut[_offsets(stored[rows], vmin)]
+    # histograms for the report's data-quality view: modality values before windowing (of the
+    # non-padding pixels) and grey levels after; both from the per-value counts, no extra pass
+    present = counts > 0
+    edges = np.linspace(float(modality[present].min()), float(modality[present].max()), 129)
+    before, _ = np.histogram(modality[present], bins=edges, weights=counts[present])
+    after = np.bincount(lut, weights=counts, minlength=top + 1)
+    after = after.reshape(128, -1).sum(axis=1) if len(after) % 128 == 0 else after[:128]
     attrs.update(
         {
+            "histogram_modality_edges": edges.tolist(),
+            "histogram_modality_counts": before.astype(np.int64).tolist(),
+            "histogram_output_counts": after.astype(np.int64).tolist(),
             "window_method": method,
             "window_lo": float(lo),
             "window_hi": float(hi),

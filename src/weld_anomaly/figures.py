@@ -68,6 +68,12 @@ def rejected_preview(out_png: str | Path, image_id: str, reason: str, width: int
     write_bytes(out_png, png_bytes(image))
 
 
+def score_colour(fraction: float) -> tuple[int, int, int]:
+    """Yellow (just above the threshold) to red (the highest score of the crop)."""
+    f = float(np.clip(fraction, 0.0, 1.0))
+    return (255, int(round(230 * (1 - f))), 0)
+
+
 def marked_crop(
     crop_pixels: np.ndarray,
     crop_y: int,
@@ -76,22 +82,74 @@ def marked_crop(
     size: int,
     defects: Sequence = (),
     max_width: int = 1600,
+    strength: np.ndarray | None = None,
 ) -> bytes:
     """A crop with its flagged fragments outlined and the annotated defects boxed.
 
     ``flagged`` holds the top-left corners ``(y, x)`` of flagged fragments in image
-    coordinates; ``defects`` are annotations (image coordinates) with a ``severity``.
+    coordinates; ``strength`` (0 to 1, optional) colours them from yellow to red, else they
+    are magenta. ``defects`` are annotations (image coordinates) with a ``severity``, drawn
+    as thin boxes: red for likely, amber for possible.
     """
     image, f = _fit(to_rgb8(crop_pixels), max_width)
     draw = ImageDraw.Draw(image)
-    for y, x in flagged:
+    order = np.argsort(strength) if strength is not None else range(len(flagged))
+    for i in order:
+        y, x = flagged[i]
         y0, x0 = (y - crop_y) * f, (x - crop_x) * f
-        draw.rectangle([x0, y0, x0 + size * f - 1, y0 + size * f - 1], outline=FLAG_COLOUR, width=2)
+        colour = score_colour(strength[i]) if strength is not None else FLAG_COLOUR
+        draw.rectangle([x0, y0, x0 + size * f - 1, y0 + size * f - 1], outline=colour, width=2)
     for d in defects:
         x0, y0 = (d.x - crop_x) * f - 2, (d.y - crop_y) * f - 2
         x1, y1 = (d.x + d.width - crop_x) * f + 1, (d.y + d.height - crop_y) * f + 1
-        draw.rectangle([x0, y0, x1, y1], outline=SEVERITY_COLOURS[d.severity], width=1)
+        colour = SEVERITY_COLOURS[d.severity] if strength is None else DEFECT_BOX[d.severity]
+        draw.rectangle([x0, y0, x1, y1], outline=colour, width=1)
     return png_bytes(image)
+
+
+DEFECT_BOX = {"likely": (0, 220, 255), "possible": (120, 255, 120)}
+
+
+def zoom_tiles(fragment: np.ndarray, reconstruction: np.ndarray, scale: int = 2) -> bytes:
+    """Fragment | reconstruction | difference (reconstruction - fragment, red = darker than
+    expected, blue = brighter), side by side, enlarged ``scale`` times."""
+    top = 255.0 if fragment.dtype == np.uint8 else 65535.0
+    a = fragment.astype(np.float32) / top
+    b = reconstruction.astype(np.float32) / top
+    d = np.clip((b - a) / 0.15, -1, 1)
+    heat = np.zeros((*d.shape, 3), np.uint8)
+    heat[..., 0] = np.rint(255 * np.clip(d, 0, 1))
+    heat[..., 2] = np.rint(255 * np.clip(-d, 0, 1))
+    grey = [np.repeat(np.rint(v * 255).astype(np.uint8)[..., None], 3, axis=2) for v in (a, b)]
+    gap = np.full((d.shape[0], 3, 3), 255, np.uint8)
+    row = np.concatenate([grey[0], gap, grey[1], gap, heat], axis=1)
+    image = Image.fromarray(row).resize((row.shape[1] * scale, row.shape[0] * scale), Image.NEAREST)
+    return png_bytes(image)
+
+
+def histograms(attrs: dict) -> bytes:
+    """Modality values before conversion (with the window) and grey levels after."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(5.6, 1.7), layout="constrained")
+    edges = np.asarray(attrs["histogram_modality_edges"])
+    ax1.stairs(attrs["histogram_modality_counts"], edges, fill=True, color="#7a8ca3")
+    for v in (attrs["window_lo"], attrs["window_hi"]):
+        ax1.axvline(v, color="#d62728", lw=1)
+    ax1.set_title("before: modality values, window", fontsize=7)
+    after = np.asarray(attrs["histogram_output_counts"])
+    ax2.stairs(after, np.linspace(0, 1, len(after) + 1), fill=True, color="#4c72b0")
+    ax2.set_title(f"after: {attrs['bit_depth']}-bit grey levels", fontsize=7)
+    for ax in (ax1, ax2):
+        ax.tick_params(labelsize=6)
+        ax.set_yticks([])
+    return _figure_png(fig, dpi=90)
+
+
+def thumbnail(png_path: str | Path, max_width: int = 800) -> bytes:
+    """A PNG file scaled down to ``max_width`` pixels."""
+    with Image.open(png_path) as im:
+        image, _ = _fit(im.convert("RGB"), max_width)
+        return png_bytes(image)
 
 
 def stack_pngs(pngs: Sequence[bytes], gap: int = 6) -> bytes:
@@ -108,9 +166,9 @@ def stack_pngs(pngs: Sequence[bytes], gap: int = 6) -> bytes:
     return png_bytes(out)
 
 
-def _figure_png(fig) -> bytes:
+def _figure_png(fig, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -189,5 +247,23 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes
     ax.set_ylabel("true-positive rate")
     if curves:
         ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _figure_png(fig)
+
+
+def precision_recall_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes:
+    """Precision-recall curves: name -> (recall, precision, average precision)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+    for name, (recall, precision, ap) in curves.items():
+        ax.step(recall, precision, where="post", label=f"{name} (AP {ap:.3f})")
+    if not curves:
+        ax.text(0.5, 0.5, "no annotations: nothing to measure", ha="center", va="center")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    if curves:
+        ax.legend(fontsize=8, loc="upper right")
     ax.grid(alpha=0.3)
     return _figure_png(fig)

@@ -6,6 +6,7 @@ Snakemake, so they are tested like the rest of the package.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,24 @@ def _require(value, key: str, source: str) -> str:
     return value
 
 
+# Snakemake expands "<name>" in any input path as a path variable; such a path cannot be an
+# input, so it is refused up front with a clear message instead of Snakemake's exception.
+PATHVAR = re.compile(r"<[a-z][a-z0-9_]*>")
+
+
+def check_paths(records: list[ImageRecord], *paths: str | None) -> None:
+    """Refuse file paths that Snakemake would misread as path variables."""
+    for path in [*(r.file for r in records), *(p for p in paths if p)]:
+        found = PATHVAR.search(str(path))
+        if found:
+            raise ConfigError(
+                f"the path contains '{found.group(0)}', which Snakemake reads as a path variable",
+                where=str(path),
+                fix="rename the file or folder (no '<' directly followed by a lower-case name "
+                "and '>')",
+            )
+
+
 def build_inventory(config: dict) -> list[ImageRecord]:
     """Every image of the run with its status and split, sorted by id."""
     data = config["data"]
@@ -110,6 +129,8 @@ def build_inventory(config: dict) -> list[ImageRecord]:
         records = inventory.from_annotations(
             _require(data["images_dir"], "images_dir", source), data["extensions"], annotated
         )
+    paths = data_paths(config)
+    check_paths(records, paths.labels, paths.annotations, paths.crops)
     split = data["split"]
     if split["validation"] + split["test"] >= 1:
         raise ConfigError(

@@ -101,6 +101,100 @@ def _defect_rows(result: dict) -> list[dict]:
     ]
 
 
+def git_commit(folder: str | Path = ".") -> str:
+    """The checked-out commit of ``folder`` (with '+ changes' when the tree is dirty), or ''."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode:
+            return ""
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def dvc_hashes(lock: str | Path = "dvc.lock") -> list[dict]:
+    """Content hashes of the DVC-tracked outputs, when the run is under DVC."""
+    import yaml
+
+    lock = Path(lock)
+    if not lock.is_file():
+        return []
+    data = yaml.safe_load(lock.read_text()) or {}
+    rows = []
+    for stage, info in (data.get("stages") or {}).items():
+        for out in info.get("outs", []) or []:
+            rows.append(
+                {"stage": stage, "path": out.get("path", ""), "md5": str(out.get("md5", ""))[:12]}
+            )
+    return rows
+
+
+def _warnings(images: pd.DataFrame, image_attrs: dict, result: dict, train: dict) -> list[str]:
+    out = []
+    for row in images.itertuples():
+        if str(row.rejected) == "True":
+            out.append(f"{row.image} was rejected ({row.error_class}): {row.error}")
+    for image_id, attrs in image_attrs.items():
+        if attrs.get("note"):
+            out.append(f"{image_id}: {attrs['note']}")
+        if attrs.get("window_method") == "header-fallback-percentile":
+            out.append(
+                f"{image_id}: the header window did not fit the data; "
+                "the percentile window was used"
+            )
+    flag = result["flag_statistic"]
+    achieved = result["achieved_fpr_on_test_normals"].get(flag)
+    if achieved is not None and achieved > 2 * result["target_fpr"]:
+        out.append(
+            f"the calibrated threshold lets through {100 * achieved:.1f} % of the non-faulty "
+            f"test fragments, more than twice the target {100 * result['target_fpr']:.1f} %: "
+            "the validation images may not represent the test images"
+        )
+    if train.get("epochs_run", 0) > 1 and train.get("best_epoch") == train.get("epochs_run"):
+        out.append("the validation loss was still falling at the last epoch: more epochs may help")
+    return out
+
+
+def _zooms(
+    table: pd.DataFrame,
+    crop: hdf5_io.Crop,
+    recon: hdf5_io.Crop | None,
+    size: int,
+    statistic: str,
+    limit: int,
+) -> list[dict]:
+    if recon is None:
+        return []
+    flagged = table[table["flagged"]].sort_values(statistic, ascending=False).head(limit)
+    out = []
+    for row in flagged.itertuples():
+        y, x = int(row.y) - crop.y, int(row.x) - crop.x
+        png = figures.zoom_tiles(
+            crop.pixels[y : y + size, x : x + size], recon.pixels[y : y + size, x : x + size]
+        )
+        out.append(
+            {
+                "x": int(row.x),
+                "y": int(row.y),
+                "score": float(getattr(row, statistic)),
+                "label": row.label,
+                "uri": _data_uri(png),
+            }
+        )
+    return out
+
+
 def render_report(
     manifest_csv: str | Path,
     images_csv: str | Path,
@@ -116,6 +210,10 @@ def render_report(
     *,
     size: int,
     max_width: int = 1600,
+    images_h5: Sequence[str | Path] = (),
+    previews: Sequence[str | Path] = (),
+    reconstructions_h5: Sequence[str | Path] = (),
+    zooms_per_crop: int = 8,
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``)."""
     records = read_manifest(manifest_csv)
@@ -127,44 +225,57 @@ def render_report(
     annotations = load_annotations(annotations_path) if annotations_path else {}
     scorers = scorer_columns(table)
     test = table[table["split"] == "test"].reset_index(drop=True)
+    flag = result["flag_statistic"]
+    direction = result.get("direction", {})
+
+    def oriented(frame: pd.DataFrame, scorer: str) -> np.ndarray:
+        values = frame[scorer].to_numpy(dtype=np.float64)
+        return -values if direction.get(scorer) == "low" else values
 
     figures_dir = Path(figures_dir)
     pictures = {
         "loss": figures.loss_curve(history_csv),
         "scatter": figures.scatter_statistics(test, scorers, result["thresholds"]),
     }
+    roc, pr = {}, {}
     if result.get("scorers"):
         keep = test["label"].isin(("none", "likely")).to_numpy()
         y = (test["label"] == "likely").to_numpy()[keep]
-        best_ae = max(
-            (s for s in scorers if s != "baseline"),
-            key=lambda s: abs((result["scorers"][s]["likely"]["auroc"] or 0.5) - 0.5),
-        )
-        curves = {}
-        for s in dict.fromkeys([result["flag_statistic"], best_ae, "baseline"]):
-            sign = 1.0 if (result["scorers"][s]["likely"]["auroc"] or 0.5) >= 0.5 else -1.0
-            fpr, tpr, _ = metrics.roc_curve(y, sign * test[s].to_numpy()[keep])
-            curves[s if sign > 0 else f"-{s}"] = (
-                fpr,
-                tpr,
-                metrics.roc_auc(y, sign * test[s].to_numpy()[keep]),
+        thesis = [s for s in scorers if not s.startswith("residual") and s != "baseline"]
+        best_thesis = max(thesis, key=lambda s: result["scorers"][s]["likely"]["auroc"] or 0)
+        for s in dict.fromkeys([flag, best_thesis, "baseline"]):
+            values = oriented(test, s)[keep]
+            fpr, tpr, _ = metrics.roc_curve(y, values)
+            roc[s] = (fpr, tpr, metrics.roc_auc(y, values))
+            precision, recall, _ = metrics.precision_recall_curve(y, values)
+            pr[s] = (
+                np.r_[0.0, recall],
+                np.r_[1.0, precision],
+                metrics.average_precision(y, values),
             )
-        pictures["roc"] = figures.roc_curves(curves)
-    else:
-        pictures["roc"] = figures.roc_curves({})
-    for name, png in pictures.items():
-        write_bytes(figures_dir / f"{name}.png", png)
+    pictures["roc"] = figures.roc_curves(roc)
+    pictures["pr"] = figures.precision_recall_curves(pr)
+    for name in ("loss", "scatter", "roc"):
+        write_bytes(figures_dir / f"{name}.png", pictures[name])
 
     crop_files = {Path(p).name.removesuffix(".h5"): p for p in crops_h5}
+    recon_files = {Path(p).name.removesuffix(".h5"): p for p in reconstructions_h5}
+    threshold = result["thresholds"][flag]
     inspections = []
     for record in records:
         if record.split != "test" or record.image_id not in crop_files:
             continue
         crops, _ = hdf5_io.read_crops(crop_files[record.image_id])
+        recons = {}
+        if record.image_id in recon_files:
+            recons = {c.name: c for c in hdf5_io.read_crops(recon_files[record.image_id])[0]}
         rows = test[test["image"] == record.image_id]
         for crop in crops:
             mine = rows[rows["crop"] == crop.name]
-            flagged = mine.loc[mine["flagged"], ["y", "x"]].to_numpy()
+            hit = mine[mine["flagged"]]
+            scores = oriented(hit, flag)
+            top = max(float(scores.max()) if len(scores) else threshold, threshold + 1e-12)
+            strength = (scores - threshold) / (top - threshold)
             defects = [
                 d
                 for d in annotations.get(record.image_id, [])
@@ -174,22 +285,65 @@ def render_report(
                 and d.y1 > crop.y
             ]
             png = figures.marked_crop(
-                crop.pixels, crop.y, crop.x, flagged, size, defects, max_width
+                crop.pixels,
+                crop.y,
+                crop.x,
+                hit[["y", "x"]].to_numpy(),
+                size,
+                defects,
+                max_width,
+                strength=strength,
             )
             inspections.append(
                 {
                     "image": record.image_id,
                     "crop": crop.name,
                     "status": record.status,
-                    "flagged": int(len(flagged)),
+                    "flagged": int(len(hit)),
                     "fragments": int(len(mine)),
                     "defects": len(defects),
-                    "hits": int(
-                        mine.loc[mine["flagged"], "label"].isin(("likely", "possible")).sum()
-                    ),
+                    "hits": int(hit["label"].isin(("likely", "possible")).sum()),
                     "uri": _data_uri(png),
+                    "zooms": _zooms(mine, crop, recons.get(crop.name), size, flag, zooms_per_crop),
                 }
             )
+
+    image_attrs = {}
+    for path in images_h5:
+        attrs = hdf5_io.read_image_attrs(path)
+        image_attrs[attrs["image_id"]] = attrs
+    preview_files = {Path(p).stem: p for p in previews}
+    files = {r.image_id: r.file for r in records}
+    quality = []
+    for row in images.itertuples():
+        attrs = image_attrs.get(row.image, {})
+        quality.append(
+            {
+                "image": row.image,
+                "file": files.get(row.image, ""),
+                "status": row.status,
+                "split": row.split,
+                "rejected": str(row.rejected) == "True",
+                "error": row.error,
+                "size": f"{row.width}×{row.height}" if row.width != "" else "",
+                "source": " ".join(
+                    str(v) for v in (row.source_format, row.transfer_syntax_name) if v
+                ),
+                "bits": row.bits_stored,
+                "photometric": row.photometric_interpretation,
+                "window": (
+                    f"{row.window_method} [{float(row.window_lo):.4g}, {float(row.window_hi):.4g}]"
+                    if row.window_method
+                    else ""
+                ),
+                "histogram": _data_uri(figures.histograms(attrs))
+                if "histogram_modality_counts" in attrs
+                else "",
+                "preview": _data_uri(figures.thumbnail(preview_files[row.image], 800))
+                if row.image in preview_files
+                else "",
+            }
+        )
 
     counts = {
         "images": len(records),
@@ -203,9 +357,7 @@ def render_report(
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["num"] = lambda v, fmt="{:.3f}": (
-        "–" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
-    )
+    env.filters["num"] = _num
     html = env.get_template("report.html.j2").render(
         counts=counts,
         result=result,
@@ -214,10 +366,20 @@ def render_report(
         train=train_info,
         pictures={k: _data_uri(v) for k, v in pictures.items()},
         inspections=inspections,
+        quality=quality,
+        warnings=_warnings(images, image_attrs, result, train_info),
         versions=software_versions(),
+        commit=git_commit(),
+        dvc=dvc_hashes(),
         config_text=json.dumps(config, indent=2, sort_keys=True),
         fragments_total=int(len(table)),
         rejects=rejects.to_dict("records"),
     )
     write_text(out_html, html)
     log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)
+
+
+def _num(value, fmt: str = "{:.3f}") -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return fmt.format(value)

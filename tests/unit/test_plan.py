@@ -63,3 +63,16 @@ def test_table_source_needs_its_labels():
     config["data"]["labels"] = "does/not/exist.csv"
     with pytest.raises(ManifestError, match="labels table not found"):
         plan.build_inventory(config)
+
+
+def test_paths_snakemake_would_misread_are_refused(tmp_path):
+    images = tmp_path / "imgs"
+    (images / "<script>alert(1)<").mkdir(parents=True)
+    (images / "<script>alert(1)<" / "script>.dcm").write_bytes(b"x")
+    labels = tmp_path / "labels.csv"
+    labels.write_text('image,file,status\nx1,"<script>alert(1)</script>.dcm",faulty\n')
+    config = load("config.yaml")
+    config["data"].update(source="table", images_dir=str(images), labels=str(labels))
+    with pytest.raises(ConfigError) as info:
+        plan.build_inventory(config)
+    assert "contains '<script>', which Snakemake reads as a path variable" in info.value.line()
