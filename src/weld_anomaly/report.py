@@ -217,7 +217,11 @@ def render_report(
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``)."""
     records = read_manifest(manifest_csv)
-    images = pd.read_csv(images_csv, keep_default_na=False)
+    from weld_anomaly.preprocess import SUMMARY_COLUMNS
+
+    images = pd.read_csv(images_csv, keep_default_na=False).reindex(
+        columns=list(SUMMARY_COLUMNS), fill_value=""
+    )
     rejects = images[images["rejected"].astype(str) == "True"][["image", "error_class", "error"]]
     table = pd.read_csv(fragments_csv)
     result = json.loads(Path(metrics_json).read_text())

@@ -39,7 +39,8 @@ def test_lint_and_format(repo):
         assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
 
 
-def test_dry_run_of_the_default_demo_plans_every_stage(repo):
+def test_dry_run_of_the_default_demo_plans_every_stage(tmp_path):
+    repo = copy_repo(tmp_path / "repo")  # a clean copy: no results of earlier runs
     proc = snakemake(repo, "-n", "--quiet", "rules")
     counts = job_counts(proc)
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
