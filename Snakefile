@@ -20,11 +20,18 @@ include: "rules/model.smk"
 include: "rules/score.smk"
 include: "rules/report.smk"
 include: "rules/inspect.smk"
+include: "rules/stages.smk"
 
 
 localrules:
     all,
     inspect_images,
+    stage_demo,
+    stage_images,
+    stage_fragments,
+    stage_train,
+    stage_score,
+    stage_report,
 
 
 rule all:

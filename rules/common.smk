@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from weld_anomaly import plan as _plan
+from weld_anomaly.codedeps import code_files
 from weld_anomaly.errors import UserError as _UserError
 from weld_anomaly.manifests import check_known_images, load_crop_manifest
 
@@ -71,12 +72,13 @@ def ids(*splits, status=None):
     ]
 
 
-def pkg(*modules):
-    """Package modules run by a job, as inputs (Snakemake does not track imported code)."""
-    return [
-        f"src/weld_anomaly/{m}.py"
-        for m in ("__init__", "errors", "files", "runner", *modules)
-    ]
+def code(rule_name):
+    """The package modules a rule's script imports, as inputs of its jobs.
+
+    Snakemake does not track imported code; listing it as input makes an edit to any module
+    a job runs re-run that job (and DVC lists the same files as stage dependencies).
+    """
+    return code_files(Path("scripts") / f"{rule_name}.py", "src")
 
 
 def source_file(wildcards):
@@ -129,3 +131,8 @@ def images_to_inspect(wildcards):
         if folder
         else []
     )
+
+
+def demo_outputs():
+    """The files the demo generator writes (none when the data are the user's own)."""
+    return rules.generate_demo.output if config["data"]["source"] == "demo" else []

@@ -7,7 +7,7 @@ if config["data"]["source"] == "demo":
 
     rule generate_demo:
         input:
-            code=pkg("demo"),
+            code=code("generate_demo"),
         output:
             images=[RECORDS[i].file for i in RECORDS],
             labels=f"{DEMO_DIR}/labels.csv",
@@ -27,7 +27,7 @@ if config["data"]["source"] == "demo":
 rule sort_images:
     input:
         labels=[DATA.labels] if config["data"]["source"] in ("demo", "table") else [],
-        code=pkg("inventory", "plan"),
+        code=code("sort_images"),
     output:
         manifest="results/manifest.csv",
     log:
@@ -43,7 +43,7 @@ rule sort_images:
 rule convert_image:
     input:
         source=source_file,
-        code=pkg("convert", "hdf5_io", "preprocess"),
+        code=code("convert_image"),
     output:
         image="results/images/{image}.h5",
     log:
@@ -62,7 +62,7 @@ rule summarize_images:
     input:
         manifest="results/manifest.csv",
         images=expand("results/images/{image}.h5", image=RECORDS),
-        code=pkg("preprocess", "hdf5_io", "inventory"),
+        code=code("summarize_images"),
     output:
         table="results/images.csv",
     log:
@@ -79,7 +79,7 @@ rule extract_crops:
     input:
         image="results/images/{image}.h5",
         manifest=crop_manifest_input,
-        code=pkg("manifests", "hdf5_io", "preprocess", "figures"),
+        code=code("extract_crops"),
     output:
         crops="results/crops/{image}.h5",
         preview=report(
@@ -106,7 +106,7 @@ rule extract_crops:
 rule fragment_crops:
     input:
         crops="results/crops/{image}.h5",
-        code=pkg("tiling", "hdf5_io", "preprocess"),
+        code=code("fragment_crops"),
     output:
         fragments="results/fragments/{image}.h5",
     log:
@@ -126,7 +126,7 @@ rule build_training_set:
         validation=expand(
             "results/fragments/{image}.h5", image=ids("validation", status="nonfaulty")
         ),
-        code=pkg("hdf5_io", "preprocess"),
+        code=code("build_training_set"),
     output:
         train="results/train/train.h5",
         validation="results/train/validation.h5",

@@ -7,7 +7,7 @@ rule inspect_images:
         model="results/model/autoencoder.keras",
         metrics="results/metrics/evaluation.json",
         images=images_to_inspect,
-        code=pkg("inspection", "convert", "dicom_io", "scoring", "figures", "tiling"),
+        code=code("inspect_images"),
     output:
         directory("results/inspect"),
     log:

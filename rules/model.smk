@@ -5,7 +5,7 @@ rule train_autoencoder:
     input:
         train="results/train/train.h5",
         validation="results/train/validation.h5",
-        code=pkg("backend", "data", "model", "training", "hdf5_io"),
+        code=code("train_autoencoder"),
     output:
         model="results/model/autoencoder.keras",
         weights="results/model/autoencoder.weights.h5",

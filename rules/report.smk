@@ -14,7 +14,7 @@ rule render_report:
         images=expand("results/images/{image}.h5", image=RECORDS),
         previews=expand("results/crops/{image}.png", image=RECORDS),
         annotations=annotations_input,
-        code=pkg("report", "figures", "metrics", "evaluation", "hdf5_io", "manifests"),
+        code=code("render_report"),
         template="src/weld_anomaly/templates/report.html.j2",
     output:
         html=report(

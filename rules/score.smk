@@ -6,9 +6,7 @@ rule score_fragments:
         model="results/model/autoencoder.keras",
         fragments="results/fragments/{image}.h5",
         crops="results/crops/{image}.h5",
-        code=pkg(
-            "backend", "data", "scoring", "statistics", "baseline", "tiling", "hdf5_io"
-        ),
+        code=code("score_fragments"),
     output:
         scores="results/scores/{image}.csv",
         reconstructions="results/reconstructions/{image}.h5",
@@ -32,10 +30,11 @@ rule evaluate:
         images="results/images.csv",
         scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
         annotations=annotations_input,
-        code=pkg("evaluation", "metrics", "manifests", "inventory"),
+        code=code("evaluate"),
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
+        roc="results/metrics/roc.csv",
     log:
         "logs/evaluate.log",
     conda:

@@ -15,6 +15,7 @@ run_step(
     annotations_path=snakemake.input.annotations[0] if snakemake.input.annotations else None,
     fragments_out=snakemake.output.fragments,
     metrics_out=snakemake.output.metrics,
+    roc_out=snakemake.output.roc,
     size=snakemake.params.size,
     min_overlap=settings["min_overlap"],
     target_fpr=settings["target_fpr"],

@@ -187,6 +187,7 @@ def evaluate(
     target_fpr: float,
     flag_statistic: str = "auto",
     adaptive_k: float | str = "auto",
+    roc_out: str | Path | None = None,
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON."""
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
@@ -335,6 +336,17 @@ def evaluate(
                 test_table, oriented["baseline"][test] > thresholds["baseline"], annotations, size
             ),
         }
+    if roc_out is not None:
+        rows = []
+        if annotations is not None:
+            test_labels = table["label"][test]
+            keep = test_labels.isin(("none", "likely")).to_numpy()
+            y = (test_labels == "likely").to_numpy()[keep]
+            for s in dict.fromkeys([flag_statistic, "baseline"]):
+                fpr, tpr, _ = metrics.roc_curve(y, oriented[s][test][keep])
+                rows += [{"scorer": s, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr, strict=True)]
+        roc = pd.DataFrame(rows, columns=["scorer", "fpr", "tpr"])
+        write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     result = _clean(result)
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")

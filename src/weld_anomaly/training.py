@@ -120,6 +120,53 @@ class _Resume(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _renumber_shared(config, ids: dict | None = None):
+    """Replace Keras's ``shared_object_id`` values (Python object addresses) by 1, 2, ..."""
+    ids = {} if ids is None else ids
+    if isinstance(config, dict):
+        out = {}
+        for key, value in config.items():
+            if key == "shared_object_id":
+                out[key] = ids.setdefault(value, len(ids) + 1)
+            else:
+                out[key] = _renumber_shared(value, ids)
+        return out
+    if isinstance(config, list):
+        return [_renumber_shared(v, ids) for v in config]
+    return config
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """``model.save`` made byte-reproducible: fixed zip timestamps, no save date, and
+    shared-object ids numbered in order.
+
+    Keras stamps the save time into ``metadata.json`` and the weights entry of the ``.keras``
+    zip and writes Python object addresses into ``config.json``; the same weights would
+    then hash differently on every run, which DVC reports as a changed model.
+    """
+    import zipfile
+
+    with atomic_path(path) as tmp:
+        raw = tmp.with_name(tmp.name.removesuffix(".keras") + ".raw.keras")
+        try:
+            model.save(raw)
+            with zipfile.ZipFile(raw) as src, zipfile.ZipFile(tmp, "w") as dst:
+                for info in src.infolist():
+                    data = src.read(info.filename)
+                    if info.filename == "metadata.json":
+                        meta = json.loads(data)
+                        meta["date_saved"] = "1980-01-01@00:00:00"
+                        data = json.dumps(meta).encode()
+                    elif info.filename == "config.json":
+                        data = json.dumps(_renumber_shared(json.loads(data))).encode()
+                    fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                    fixed.compress_type = info.compress_type
+                    fixed.external_attr = info.external_attr
+                    dst.writestr(fixed, data)
+        finally:
+            raw.unlink(missing_ok=True)
+
+
 def _load_state(state_dir: Path, fingerprint: str) -> dict | None:
     path = state_dir / "state.json"
     if not path.is_file():
@@ -261,8 +308,7 @@ def train(
     model.load_weights(state_dir / state["best_weights"])
     with atomic_path(weights_out) as tmp:
         model.save_weights(tmp)
-    with atomic_path(model_out) as tmp:
-        model.save(tmp)
+    save_model(model, model_out)
     write_text(history_out, _history_csv(state["history"]))
 
     history = state["history"]

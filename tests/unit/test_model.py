@@ -49,8 +49,12 @@ def test_training_is_reproducible_on_cpu(tmp_path):
             filters=(4, 8),
         )
         digests.append(hashlib.sha256((out / "m.weights.h5").read_bytes()).hexdigest())
+        digests.append(hashlib.sha256((out / "m.keras").read_bytes()).hexdigest())
         history = (out / "h.csv").read_text().splitlines()
         assert history[0].startswith("epoch") and len(history) == 3
         assert "fragments_per_s" in history[0]
-    assert digests[0] == digests[1]
+    assert digests[0] == digests[2] and digests[1] == digests[3]  # weights and .keras
+    import keras
+
+    keras.saving.load_model(tmp_path / "a" / "m.keras")  # still a valid model file
     assert info["fragments_train"] == 96 and info["epochs"] == 2 and info["best_epoch"] in (1, 2)

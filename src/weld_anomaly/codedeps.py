@@ -1,0 +1,47 @@
+"""Which package modules a script runs: its imports, followed through the package.
+
+Snakemake re-runs a job when its script changes but does not see the modules the script
+imports. The workflow therefore lists, as inputs of every job, the package modules its
+script imports directly or indirectly (lazy imports inside functions included), computed
+here from the source so that the list cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = "weld_anomaly"
+
+
+def imported_modules(path: str | Path, src: str | Path, seen: set[str] | None = None) -> set[str]:
+    """Names of the package modules ``path`` imports, transitively (``src`` holds the package)."""
+    src = Path(src)
+    seen = set() if seen is None else seen
+    text = Path(path).read_text(encoding="utf-8")
+    if Path(path).suffix == ".smk":  # Snakemake syntax: read only its import statements
+        text = "\n".join(
+            line for line in text.splitlines() if line.startswith(("import ", "from "))
+        )
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == PACKAGE:
+                names = [alias.name for alias in node.names]
+            elif node.module.startswith(PACKAGE + "."):
+                names = [node.module.split(".")[1]]
+        elif isinstance(node, ast.Import):
+            names = [a.name.split(".")[1] for a in node.names if a.name.startswith(PACKAGE + ".")]
+        for name in names:
+            module = src / PACKAGE / f"{name}.py"
+            if module.is_file() and name not in seen:
+                seen.add(name)
+                imported_modules(module, src, seen)
+    return seen
+
+
+def code_files(script: str | Path, src: str | Path = "src") -> list[str]:
+    """The package's source files a script depends on, as paths under ``src``."""
+    names = {"__init__"} | imported_modules(script, src)
+    return [f"{Path(src).as_posix()}/{PACKAGE}/{name}.py" for name in sorted(names)]
