@@ -6,14 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-slow test-torch lint format lock install browser clean
+.PHONY: demo test test-slow test-torch lint format lock install browser slurm clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
 	$(BIN)/snakemake --cores all
 
 ## test: install, then run the test suite (what CI runs)
-test: install browser
+test: install browser slurm
 	$(BIN)/pytest
 
 ## test-slow: the checks marked slow (not part of `make test`)
@@ -50,6 +50,11 @@ browser:
 	@command -v chromium >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "could not install chromium: the browser test will be skipped"
+
+## slurm: a single-node Slurm with two fake GPUs for the `slurm` tests (root, Debian 12;
+## installs slurm-wlm, munge, MariaDB with apt-get the first time; idempotent)
+slurm:
+	bash tests/slurm/slurm-local.sh start
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

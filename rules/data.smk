@@ -48,10 +48,14 @@ rule convert_image:
         image="results/images/{image}.h5",
     log:
         "logs/convert_image/{image}.log",
+    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
+    group:
+        "preprocess"
     conda:
         "../envs/workflow.yaml"
     resources:
         mem_mb=retry_memory(2000),
+        runtime=10,
     params:
         convert=group("convert"),
     script:
@@ -91,8 +95,14 @@ rule extract_crops:
         ),
     log:
         "logs/extract_crops/{image}.log",
+    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
+    group:
+        "preprocess"
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(2000),
+        runtime=10,
     params:
         crops=crops_of,
         manifest_path=DATA.crops or "",
@@ -111,8 +121,14 @@ rule fragment_crops:
         fragments="results/fragments/{image}.h5",
     log:
         "logs/fragment_crops/{image}.log",
+    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
+    group:
+        "preprocess"
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(2000),
+        runtime=10,
     params:
         size=config["fragments"]["size"],
         stride=config["fragments"]["stride"],

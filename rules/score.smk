@@ -16,7 +16,9 @@ rule score_fragments:
         "../envs/train.yaml"
     threads: 1
     resources:
+        gpu=1,
         mem_mb=retry_memory(4000),
+        runtime=10,
     params:
         backend=config["train"]["backend"],
         score=group("score"),

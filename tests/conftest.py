@@ -65,3 +65,13 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = copy_repo(tmp_path_factory.mktemp("tiny") / "repo")
     snakemake(workdir, "--workflow-profile", "profiles/test")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running single-node Slurm with two fake GPUs (tests/slurm_harness.py)."""
+    from slurm_harness import start_cluster
+
+    start_cluster(gpus=2)
+    yield
+    start_cluster(gpus=2)  # left running for the next session, with its two GPUs

@@ -74,4 +74,22 @@ def describe_devices() -> dict:
                 ]
     except Exception as exc:  # device discovery must never stop a run
         log.warning("could not list devices: %s", exc)
+    allocated = allocated_gpus()
+    if allocated and not info["gpus"]:
+        log.warning(
+            "a GPU was allocated to this job (CUDA_VISIBLE_DEVICES=%s) but Keras's %s backend "
+            "sees none; running on the CPU (slow). Install the backend's CUDA build on the GPU "
+            "nodes, or run this rule without a GPU request",
+            ",".join(allocated),
+            backend,
+        )
+    info["allocated_gpus"] = allocated
     return info
+
+
+def allocated_gpus() -> list[str]:
+    """GPU ids the scheduler gave this process (``CUDA_VISIBLE_DEVICES``; Slurm sets it)."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    if value in ("", "-1", "NoDevFiles"):
+        return []
+    return [v for v in value.split(",") if v]

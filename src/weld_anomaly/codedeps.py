@@ -9,35 +9,41 @@ here from the source so that the list cannot drift from the code.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = "weld_anomaly"
+
+
+@functools.cache
+def _direct_imports(path: Path) -> tuple[str, ...]:
+    """The package modules one file imports itself (parsed once per process)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".smk":  # Snakemake syntax: read only its import statements
+        text = "\n".join(
+            line for line in text.splitlines() if line.startswith(("import ", "from "))
+        )
+    names: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == PACKAGE:
+                names += [alias.name for alias in node.names]
+            elif node.module.startswith(PACKAGE + "."):
+                names.append(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names += [a.name.split(".")[1] for a in node.names if a.name.startswith(PACKAGE + ".")]
+    return tuple(names)
 
 
 def imported_modules(path: str | Path, src: str | Path, seen: set[str] | None = None) -> set[str]:
     """Names of the package modules ``path`` imports, transitively (``src`` holds the package)."""
     src = Path(src)
     seen = set() if seen is None else seen
-    text = Path(path).read_text(encoding="utf-8")
-    if Path(path).suffix == ".smk":  # Snakemake syntax: read only its import statements
-        text = "\n".join(
-            line for line in text.splitlines() if line.startswith(("import ", "from "))
-        )
-    tree = ast.parse(text)
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == PACKAGE:
-                names = [alias.name for alias in node.names]
-            elif node.module.startswith(PACKAGE + "."):
-                names = [node.module.split(".")[1]]
-        elif isinstance(node, ast.Import):
-            names = [a.name.split(".")[1] for a in node.names if a.name.startswith(PACKAGE + ".")]
-        for name in names:
-            module = src / PACKAGE / f"{name}.py"
-            if module.is_file() and name not in seen:
-                seen.add(name)
-                imported_modules(module, src, seen)
+    for name in _direct_imports(Path(path).resolve()):
+        module = src / PACKAGE / f"{name}.py"
+        if module.is_file() and name not in seen:
+            seen.add(name)
+            imported_modules(module, src, seen)
     return seen
 
 

@@ -217,6 +217,10 @@ def score_image(
     if model is None:
         import keras
 
+        from weld_anomaly.backend import describe_devices
+
+        devices = describe_devices()
+        log.info("backend %s, GPUs: %s", devices["backend"], ", ".join(devices["gpus"]) or "none")
         model = keras.saving.load_model(model_path, compile=False)
     table, maps = score_fragments(
         model,

@@ -1,0 +1,121 @@
+"""The workflow on a real Slurm, through snakemake-executor-plugin-slurm and profiles/slurm.
+
+Marker ``slurm``: part of the default suite (``make test`` starts the local cluster).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from conftest import copy_repo, snakemake
+from slurm_harness import sacct, site_profile, start_cluster
+
+pytestmark = pytest.mark.slurm
+
+ARRAY = re.compile(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)")
+SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: \S*/logs/slurm/(\w+)/")
+
+
+def submissions(proc) -> dict[str, list[str]]:
+    """{Slurm log folder (rule_<name> or group_<name>_...): [job ids]} from Snakemake's output."""
+    found: dict[str, list[str]] = {}
+    for jobid, folder in SUBMITTED.findall(proc.stdout + proc.stderr):
+        found.setdefault(folder, []).append(jobid)
+    return found
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    """The tiny workflow, run once end to end through sbatch."""
+    repo = copy_repo(tmp_path_factory.mktemp("slurm") / "repo")
+    profile = site_profile(repo)
+    proc = snakemake(repo, "--workflow-profile", profile)
+    return repo, profile, proc
+
+
+def test_tiny_workflow_runs_end_to_end_through_sbatch(slurm_run):
+    repo, _, proc = slurm_run
+    assert (repo / "results/report/report.html").stat().st_size > 0
+    jobs = submissions(proc)
+    # the per-image preprocessing ran inside group jobs, not one sbatch each
+    groups = [f for f in jobs if f.startswith("group_preprocess")]
+    assert len(groups) == 1 and len(jobs[groups[0]]) <= 2
+    assert "rule_convert_image" not in jobs
+    # the scoring jobs went in as one Slurm job array (one sbatch call)
+    arrays = ARRAY.findall(proc.stdout + proc.stderr)
+    assert len(arrays) == 1 and "rule_score_fragments" not in jobs
+    n_scored = len(list((repo / "results/scores").glob("*.csv")))
+    assert len(arrays[0][0].split(",")) == n_scored > 1
+    assert "rule_train_autoencoder" in jobs
+    # Slurm's accounting saw the jobs finish, the training job with a GPU allocated
+    ids = {i for v in jobs.values() for i in v}
+    records = {r["JobID"]: r for r in sacct("JobID", "State", "AllocTRES")}
+    assert all(records[i]["State"] == "COMPLETED" for i in ids)
+    tasks = [r for key, r in records.items() if key.startswith(arrays[0][1] + "_")]
+    assert len(tasks) == n_scored and all(r["State"] == "COMPLETED" for r in tasks)
+    assert all("gres/gpu=1" in r["AllocTRES"] for r in tasks)
+    (train_id,) = jobs["rule_train_autoencoder"]
+    assert "gres/gpu=1" in records[train_id]["AllocTRES"]
+
+
+def test_training_gets_a_gpu_and_falls_back_to_cpu_with_a_warning(slurm_run):
+    repo, _, _ = slurm_run
+    log = (repo / "logs/train_autoencoder.log").read_text()
+    assert re.search(r"a GPU was allocated to this job \(CUDA_VISIBLE_DEVICES=\d\)", log), log
+    assert "running on the CPU" in log
+    scoring = "".join(p.read_text() for p in (repo / "logs/score_fragments").glob("*.log"))
+    assert "CUDA_VISIBLE_DEVICES=" in scoring
+
+
+def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_cluster, tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    # two preprocessing group jobs of 5 images each, so one can fail and one succeed
+    profile = site_profile(repo, **{"group-components": ["preprocess=5"]})
+    snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
+    images = sorted((repo / "resources/demo-test/images").glob("*.dcm"))
+    bad = images[3]
+    good_copy = tmp_path / bad.name
+    shutil.copy2(bad, good_copy)
+    bad.write_bytes(good_copy.read_bytes()[:5000])  # truncated: a corrupt radiograph
+
+    # up to the fragments: the part of the workflow made of per-image group jobs
+    failed = snakemake(repo, "--workflow-profile", profile, "stage_fragments", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "Error in group preprocess" in output, output[-3000:]
+    # the failed job's log, shown in the console, names the broken file and what to do
+    assert re.search(rf"ERROR: \S*{bad.name}: .*Copy the file again", output), output[-3000:]
+    done_before = {p.name: p.stat().st_mtime_ns for p in (repo / "results/fragments").glob("*.h5")}
+    assert 0 < len(done_before) < len(images)  # the other group job finished its images
+
+    shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
+    rerun = snakemake(repo, "--workflow-profile", profile, "stage_fragments")
+    jobs = submissions(rerun)
+    assert list(jobs) == ["group_preprocess_convert_image_extract_crops_fragment_crops"]
+    assert len(jobs[list(jobs)[0]]) == 1  # only the group job that had failed
+    for name, mtime in done_before.items():
+        assert (repo / "results/fragments" / name).stat().st_mtime_ns == mtime, name
+    assert (repo / "results/fragments" / f"{bad.stem}.h5").exists()
+
+
+def test_gpu_request_on_a_cluster_without_gpus_fails_fast(slurm_run):
+    repo, profile, _ = slurm_run
+    start_cluster(gpus=0)  # the fixture restores the two fake GPUs afterwards
+    try:  # a hang would end in the subprocess timeout
+        proc = snakemake(
+            repo,
+            "--workflow-profile",
+            profile,
+            "results/model/autoencoder.keras",
+            "--forcerun",
+            "train_autoencoder",
+            check=False,
+            timeout=300,
+        )
+    finally:
+        start_cluster(gpus=2)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Invalid generic resource (gres) specification" in output, output[-3000:]
