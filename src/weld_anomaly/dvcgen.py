@@ -124,7 +124,7 @@ def dry_run_jobs(repo: Path) -> dict[str, dict[str, set[str]]]:
     jobs: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"input": set(), "output": set()})
     rule = None
     for line in proc.stdout.splitlines():
-        head = re.match(r"^(?:local)?rule (\w+):$", line)
+        head = re.match(r"^\s*(?:local)?rule (\w+):$", line)  # group members are indented
         if head:
             rule = head.group(1)
             continue
