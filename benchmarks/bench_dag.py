@@ -5,7 +5,10 @@ placeholder files: a dry run reads no pixels), a crop manifest with one crop per
 `data.source: table`; then ``snakemake -n --quiet rules`` is timed (parse, config and
 inventory checks, DAG of ~4 jobs per image, job stats). Usage::
 
-    .venv/bin/python benchmarks/bench_dag.py [--sizes 1000 10000 100000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_dag.py [--sizes 1000 10000 100000] [--repeat 3] [--slurm]
+
+``--slurm`` plans with ``--workflow-profile profiles/slurm`` (what a cluster user runs:
+the preprocessing jobs merged into group jobs of 50 images).
 
 Sizes are interleaved across repeats (this VM's speed drifts); prints a Markdown table
 with the median per size and the time per image relative to the smallest size.
@@ -48,10 +51,11 @@ def make_archive(workdir: Path, n: int) -> None:
     )
 
 
-def dry_run(workdir: Path) -> tuple[float, int]:
+def dry_run(workdir: Path, slurm: bool = False) -> tuple[float, int]:
     command = [
         str(Path(sys.executable).parent / "snakemake"),
         "-n",
+        *(["--workflow-profile", "profiles/slurm"] if slurm else []),
         "--configfile",
         "config/archive.yaml",
         "--quiet",
@@ -61,7 +65,8 @@ def dry_run(workdir: Path) -> tuple[float, int]:
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=os.environ)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"dry run failed in {workdir}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        output = done.stdout[-2000:] + done.stderr[-2000:]
+        raise SystemExit(f"dry run failed in {workdir}:\n{output}")
     total = re.search(r"^total\s+(\d+)$", done.stdout + done.stderr, re.M)
     return elapsed, int(total[1]) if total else -1
 
@@ -70,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--slurm", action="store_true", help="plan with profiles/slurm")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {}
@@ -80,7 +86,7 @@ def main() -> None:
         jobs = {}
         for _ in range(args.repeat):
             for n in args.sizes:
-                elapsed, jobs[n] = dry_run(dirs[n])
+                elapsed, jobs[n] = dry_run(dirs[n], args.slurm)
                 times[n].append(elapsed)
                 print(f"# {n} images: {elapsed:.1f} s", file=sys.stderr, flush=True)
     base = args.sizes[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from weld_anomaly import plan as _plan
-from weld_anomaly.codedeps import code_files
+from weld_anomaly.codedeps import code_digest
 from weld_anomaly.errors import UserError as _UserError
 from weld_anomaly.manifests import check_known_images, load_crop_manifest
 
@@ -25,7 +25,7 @@ try:
     IMAGES = _plan.build_inventory(config)
     DATA = _plan.data_paths(config)
     # A crop manifest the user wrote is read now: each image's crops become parameters of
-    # its own extract_crops job, so editing one image's crops re-runs only that image.
+    # its own crop_and_fragment job, so editing one image's crops re-runs only that image.
     # The demo's manifest is written by generate_demo and read by the jobs instead.
     USER_CROPS = config["data"]["source"] != "demo" and DATA.crops is not None
     CROPS = (
@@ -73,19 +73,19 @@ def ids(*splits, status=None):
 
 
 def code(rule_name):
-    """The package modules a rule's script imports, as inputs of its jobs.
+    """A digest of the package modules a rule's script imports, as a parameter of its jobs.
 
-    Snakemake does not track imported code; listing it as input makes an edit to any module
-    a job runs re-run that job (and DVC lists the same files as stage dependencies).
+    Snakemake does not track imported code; with this parameter an edit to any module a
+    job runs re-runs that job (DVC lists the same files as stage dependencies).
     """
-    return code_files(Path("scripts") / f"{rule_name}.py", "src")
+    return code_digest(Path("scripts") / f"{rule_name}.py", "src")
 
 
 def source_file(wildcards):
     return RECORDS[wildcards.image].file
 
 
-def crop_manifest_input(wildcards):
+def crop_manifest_input():
     """The demo's generated crop manifest (user manifests are passed as parameters)."""
     return [] if USER_CROPS or DATA.crops is None else [DATA.crops]
 

@@ -6,8 +6,6 @@ DEMO_DIR = config["demo"]["out_dir"]
 if config["data"]["source"] == "demo":
 
     rule generate_demo:
-        input:
-            code=code("generate_demo"),
         output:
             images=[RECORDS[i].file for i in RECORDS],
             labels=f"{DEMO_DIR}/labels.csv",
@@ -18,7 +16,11 @@ if config["data"]["source"] == "demo":
             "logs/generate_demo.log",
         conda:
             "../envs/workflow.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=30,
         params:
+            code=code("generate_demo"),
             demo=group("demo"),
         script:
             "../scripts/generate_demo.py"
@@ -27,14 +29,17 @@ if config["data"]["source"] == "demo":
 rule sort_images:
     input:
         labels=[DATA.labels] if config["data"]["source"] in ("demo", "table") else [],
-        code=code("sort_images"),
     output:
         manifest="results/manifest.csv",
     log:
         "logs/sort_images.log",
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
+        code=code("sort_images"),
         images=inventory_table(),
     script:
         "../scripts/sort_images.py"
@@ -43,7 +48,6 @@ rule sort_images:
 rule convert_image:
     input:
         source=source_file,
-        code=code("convert_image"),
     output:
         image="results/images/{image}.h5",
     log:
@@ -57,6 +61,7 @@ rule convert_image:
         mem_mb=retry_memory(2000),
         runtime=10,
     params:
+        code=code("convert_image"),
         convert=group("convert"),
     script:
         "../scripts/convert_image.py"
@@ -66,24 +71,26 @@ rule summarize_images:
     input:
         manifest="results/manifest.csv",
         images=expand("results/images/{image}.h5", image=RECORDS),
-        code=code("summarize_images"),
     output:
         table="results/images.csv",
     log:
         "logs/summarize_images.log",
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
+        code=code("summarize_images"),
         on_error=config["convert"]["on_error"],
     script:
         "../scripts/summarize_images.py"
 
 
-rule extract_crops:
+rule crop_and_fragment:
     input:
         image="results/images/{image}.h5",
-        manifest=crop_manifest_input,
-        code=code("extract_crops"),
+        manifest=crop_manifest_input(),  # the same for every image: no per-job call
     output:
         crops="results/crops/{image}.h5",
         preview=report(
@@ -93,8 +100,9 @@ rule extract_crops:
             subcategory="Crop previews",
             labels={"image": "{image}"},
         ),
+        fragments="results/fragments/{image}.h5",
     log:
-        "logs/extract_crops/{image}.log",
+        "logs/crop_and_fragment/{image}.log",
     # one Slurm job runs many images' jobs (profiles/slurm: group-components)
     group:
         "preprocess"
@@ -104,36 +112,15 @@ rule extract_crops:
         mem_mb=retry_memory(2000),
         runtime=10,
     params:
+        code=code("crop_and_fragment"),
         crops=crops_of,
         manifest_path=DATA.crops or "",
         missing=config["crops"]["missing"],
         preview_width=config["crops"]["preview_width"],
-        fragment_size=config["fragments"]["size"],
-    script:
-        "../scripts/extract_crops.py"
-
-
-rule fragment_crops:
-    input:
-        crops="results/crops/{image}.h5",
-        code=code("fragment_crops"),
-    output:
-        fragments="results/fragments/{image}.h5",
-    log:
-        "logs/fragment_crops/{image}.log",
-    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
-    group:
-        "preprocess"
-    conda:
-        "../envs/workflow.yaml"
-    resources:
-        mem_mb=retry_memory(2000),
-        runtime=10,
-    params:
         size=config["fragments"]["size"],
         stride=config["fragments"]["stride"],
     script:
-        "../scripts/fragment_crops.py"
+        "../scripts/crop_and_fragment.py"
 
 
 rule build_training_set:
@@ -142,7 +129,6 @@ rule build_training_set:
         validation=expand(
             "results/fragments/{image}.h5", image=ids("validation", status="nonfaulty")
         ),
-        code=code("build_training_set"),
     output:
         train="results/train/train.h5",
         validation="results/train/validation.h5",
@@ -150,7 +136,11 @@ rule build_training_set:
         "logs/build_training_set.log",
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(4000),
+        runtime=60,
     params:
+        code=code("build_training_set"),
         train_ids=ids("train"),
         validation_ids=ids("validation", status="nonfaulty"),
         on_error=config["convert"]["on_error"],

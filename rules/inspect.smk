@@ -7,14 +7,17 @@ rule inspect_images:
         model="results/model/autoencoder.keras",
         metrics="results/metrics/evaluation.json",
         images=images_to_inspect,
-        code=code("inspect_images"),
     output:
         directory("results/inspect"),
     log:
         "logs/inspect.log",
     conda:
         "../envs/train.yaml"
+    resources:
+        mem_mb=retry_memory(8000),
+        runtime=120,
     params:
+        code=code("inspect_images"),
         config=canonical(config),
         crops=config["inspect"]["crops"],
     script:

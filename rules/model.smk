@@ -5,7 +5,6 @@ rule train_autoencoder:
     input:
         train="results/train/train.h5",
         validation="results/train/validation.h5",
-        code=code("train_autoencoder"),
     output:
         model="results/model/autoencoder.keras",
         weights="results/model/autoencoder.weights.h5",
@@ -22,6 +21,7 @@ rule train_autoencoder:
         mem_mb=retry_memory(8000),
         runtime=240,
     params:
+        code=code("train_autoencoder"),
         train=group("train"),
         model=group("model"),
     script:

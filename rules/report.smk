@@ -14,7 +14,6 @@ rule render_report:
         images=expand("results/images/{image}.h5", image=RECORDS),
         previews=expand("results/crops/{image}.png", image=RECORDS),
         annotations=annotations_input,
-        code=code("render_report"),
         template="src/weld_anomaly/templates/report.html.j2",
     output:
         html=report(
@@ -45,7 +44,11 @@ rule render_report:
         "logs/render_report.log",
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(4000),
+        runtime=60,
     params:
+        code=code("render_report"),
         size=config["fragments"]["size"],
         max_width=config["report"]["max_width"],
         config=canonical(config),

@@ -6,7 +6,6 @@ rule score_fragments:
         model="results/model/autoencoder.keras",
         fragments="results/fragments/{image}.h5",
         crops="results/crops/{image}.h5",
-        code=code("score_fragments"),
     output:
         scores="results/scores/{image}.csv",
         reconstructions="results/reconstructions/{image}.h5",
@@ -20,6 +19,7 @@ rule score_fragments:
         mem_mb=retry_memory(4000),
         runtime=10,
     params:
+        code=code("score_fragments"),
         backend=config["train"]["backend"],
         score=group("score"),
     script:
@@ -32,7 +32,6 @@ rule evaluate:
         images="results/images.csv",
         scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
         annotations=annotations_input,
-        code=code("evaluate"),
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
@@ -41,7 +40,11 @@ rule evaluate:
         "logs/evaluate.log",
     conda:
         "../envs/workflow.yaml"
+    resources:
+        mem_mb=retry_memory(4000),
+        runtime=30,
     params:
+        code=code("evaluate"),
         size=config["fragments"]["size"],
         evaluate=group("evaluate"),
     script:

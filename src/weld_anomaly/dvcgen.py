@@ -50,7 +50,7 @@ STAGES: dict[str, dict] = {
         "params": ["data", "convert"],
     },
     "fragments": {
-        "rules": ["extract_crops", "fragment_crops"],
+        "rules": ["crop_and_fragment"],
         "outs": ["results/crops", "results/fragments"],
         "params": ["crops", "fragments"],
     },
@@ -183,6 +183,11 @@ def generate(repo: Path) -> dict:
         for rule in design["rules"]:
             info = files[rule]
             code |= {info["smk"], info.get("conda", ""), info.get("script", "")} - {""}
+            if "script" in info:  # the package modules the script imports
+                code |= {
+                    str(Path(c).relative_to(repo))
+                    for c in code_files(repo / info["script"], repo / "src")
+                }
             for output in jobs.get(rule, {}).get("output", ()):
                 if stage_of(output) != name:
                     raise ValueError(
@@ -201,7 +206,7 @@ def generate(repo: Path) -> dict:
                 elif owner is None and not path.startswith(("src/", "scripts/")):
                     code.add(path)  # other inputs: templates
                 elif path.startswith("src/"):
-                    code.add(path)
+                    code.add(path)  # e.g. the report's template
         stages[name] = {
             "cmd": f"snakemake stage_{name} {SNAKEMAKE_OPTIONS}",
             "deps": sorted(data_deps) + sorted(code),

@@ -180,6 +180,38 @@ def fragment_crops(crops_h5: str | Path, out_h5: str | Path, size: int, stride: 
     return len(frags)
 
 
+def crop_and_fragment(
+    image_h5: str | Path,
+    crops: list[dict] | None,
+    manifest_path: str | Path | None,
+    crops_h5: str | Path,
+    preview_png: str | Path,
+    fragments_h5: str | Path,
+    image_id: str,
+    size: int,
+    stride: int,
+    missing: str = "whole_image",
+    preview_width: int = 1600,
+) -> int:
+    """The per-image step after conversion: cut the crops (and preview), then fragment them.
+
+    One job rather than two: both are quick, and at 10,000 images every job per image costs
+    Snakemake seconds of planning (BENCHMARKS.md). Returns the number of fragments.
+    """
+    extract_crops(
+        image_h5,
+        crops,
+        manifest_path,
+        crops_h5,
+        preview_png,
+        image_id,
+        size,
+        missing,
+        preview_width,
+    )
+    return fragment_crops(crops_h5, fragments_h5, size, stride)
+
+
 def _drop_duplicates(
     paths: Sequence[str | Path], ids: Sequence[str], on_error: str
 ) -> tuple[list[str | Path], list[str]]:

@@ -93,7 +93,7 @@ def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_cluste
     shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
     rerun = snakemake(repo, "--workflow-profile", profile, "stage_fragments")
     jobs = submissions(rerun)
-    assert list(jobs) == ["group_preprocess_convert_image_extract_crops_fragment_crops"]
+    assert list(jobs) == ["group_preprocess_convert_image_crop_and_fragment"]
     assert len(jobs[list(jobs)[0]]) == 1  # only the group job that had failed
     for name, mtime in done_before.items():
         assert (repo / "results/fragments" / name).stat().st_mtime_ns == mtime, name

@@ -38,6 +38,19 @@ def test_crop_then_fragment(image_h5, tmp_path):
     assert b"Secret" not in image_h5.read_bytes()
 
 
+def test_crop_and_fragment_is_the_two_steps_in_one(image_h5, tmp_path):
+    crops = [{"name": "weld", "x": 10, "y": 20, "width": 200, "height": 100}]
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    n = preprocess.crop_and_fragment(
+        image_h5, crops, None, one / "c.h5", one / "c.png", one / "f.h5", "w", size=64, stride=32
+    )
+    preprocess.extract_crops(image_h5, crops, None, two / "c.h5", two / "c.png", "w", 64)
+    assert n == preprocess.fragment_crops(two / "c.h5", two / "f.h5", 64, 32)
+    with h5py.File(one / "f.h5") as a, h5py.File(two / "f.h5") as b:
+        np.testing.assert_array_equal(a["fragments"][()], b["fragments"][()])
+
+
 def test_missing_crops_whole_image_or_error(image_h5, tmp_path):
     specs = preprocess.extract_crops(
         image_h5, None, None, tmp_path / "c.h5", tmp_path / "c.png", "w", 64

@@ -45,7 +45,7 @@ def test_dry_run_of_the_default_demo_plans_every_stage(tmp_path):
     counts = job_counts(proc)
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     n = config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
-    for rule in ("convert_image", "extract_crops", "fragment_crops"):
+    for rule in ("convert_image", "crop_and_fragment"):
         assert int(counts[rule]) == n
     for rule in (
         "generate_demo",
@@ -119,14 +119,13 @@ def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_
     counts = job_counts(proc)
     assert counts == {
         "convert_image": "1",
-        "extract_crops": "1",
-        "fragment_crops": "1",
+        "crop_and_fragment": "1",
         "score_fragments": "1",
         "summarize_images": "1",
         "evaluate": "1",
         "render_report": "1",
         "all": "1",
-        "total": "8",
+        "total": "7",
     }
     snakemake(tiny_run, *PROFILE, "--quiet")  # bring it back up to date
 
@@ -199,7 +198,7 @@ def test_editing_one_images_crops_reruns_only_that_image(user_data):
     (data / "crops.yaml").write_text(yaml.safe_dump(crops))
     proc = snakemake(work, *PROFILE, *targets, "-n", "--quiet", "rules")
     counts = job_counts(proc)
-    assert counts.get("extract_crops") == "1" and counts.get("total") == "1"
+    assert counts.get("crop_and_fragment") == "1" and counts.get("total") == "1"
 
 
 def test_corrupt_radiograph_stops_or_is_skipped_and_listed(user_data):

@@ -1,20 +1,22 @@
-"""Cut the crops of one image (from the crop manifest) and draw a preview."""
+"""Cut the crops of one image (from the crop manifest), draw a preview, fragment them."""
 
 import _package  # noqa: F401
 
-from weld_anomaly.preprocess import extract_crops
+from weld_anomaly.preprocess import crop_and_fragment
 from weld_anomaly.runner import run_step
 
 run_step(
     snakemake.log[0],
-    extract_crops,
+    crop_and_fragment,
     image_h5=snakemake.input.image,
     crops=snakemake.params.crops,
     manifest_path=snakemake.params.manifest_path,
-    out_h5=snakemake.output.crops,
+    crops_h5=snakemake.output.crops,
     preview_png=snakemake.output.preview,
+    fragments_h5=snakemake.output.fragments,
     image_id=snakemake.wildcards.image,
-    fragment_size=snakemake.params.fragment_size,
+    size=snakemake.params.size,
+    stride=snakemake.params.stride,
     missing=snakemake.params.missing,
     preview_width=snakemake.params.preview_width,
 )
