@@ -38,6 +38,8 @@ rule all:
     default_target: True
     input:
         REPORT_HTML,
+        # crops.source: suggested - the crops found, as a draft manifest to review
+        ["results/suggested_crops.yaml"] if SUGGESTED else [],
 
 
 onsuccess:

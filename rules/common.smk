@@ -27,7 +27,11 @@ try:
     # A crop manifest the user wrote is read now: each image's crops become parameters of
     # its own crop_and_fragment job, so editing one image's crops re-runs only that image.
     # The demo's manifest is written by generate_demo and read by the jobs instead.
-    USER_CROPS = config["data"]["source"] != "demo" and DATA.crops is not None
+    # crops.source: suggested - every image's weld is found by crop_and_fragment itself.
+    SUGGESTED = config["crops"]["source"] == "suggested"
+    USER_CROPS = (
+        not SUGGESTED and config["data"]["source"] != "demo" and DATA.crops is not None
+    )
     CROPS = (
         load_crop_manifest(DATA.crops, config["fragments"]["size"])
         if USER_CROPS
@@ -87,7 +91,7 @@ def source_file(wildcards):
 
 def crop_manifest_input():
     """The demo's generated crop manifest (user manifests are passed as parameters)."""
-    return [] if USER_CROPS or DATA.crops is None else [DATA.crops]
+    return [] if SUGGESTED or USER_CROPS or DATA.crops is None else [DATA.crops]
 
 
 def crops_of(wildcards):

@@ -114,13 +114,33 @@ rule crop_and_fragment:
     params:
         code=code("crop_and_fragment"),
         crops=crops_of,
-        manifest_path=DATA.crops or "",
+        # the user's manifest, for messages (the demo's is the input `manifest`)
+        manifest_path=DATA.crops if USER_CROPS else "",
         missing=config["crops"]["missing"],
         preview_width=config["crops"]["preview_width"],
         size=config["fragments"]["size"],
         stride=config["fragments"]["stride"],
+        suggest_margin=config["crops"]["suggest_margin"] if SUGGESTED else None,
     script:
         "../scripts/crop_and_fragment.py"
+
+
+rule gather_suggested_crops:
+    input:
+        crops=expand("results/crops/{image}.h5", image=RECORDS),
+    output:
+        manifest="results/suggested_crops.yaml",
+    log:
+        "logs/gather_suggested_crops.log",
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=code("gather_suggested_crops"),
+    script:
+        "../scripts/gather_suggested_crops.py"
 
 
 rule build_training_set:

@@ -10,7 +10,7 @@ run_step(
     crop_and_fragment,
     image_h5=snakemake.input.image,
     crops=snakemake.params.crops,
-    manifest_path=snakemake.params.manifest_path,
+    manifest_path=(list(snakemake.input.manifest) or [snakemake.params.manifest_path])[0],
     crops_h5=snakemake.output.crops,
     preview_png=snakemake.output.preview,
     fragments_h5=snakemake.output.fragments,
@@ -19,4 +19,5 @@ run_step(
     stride=snakemake.params.stride,
     missing=snakemake.params.missing,
     preview_width=snakemake.params.preview_width,
+    suggest_margin=snakemake.params.suggest_margin,
 )

@@ -1,4 +1,4 @@
-"""The package's command line: ``weld-anomaly inspect ...``.
+"""The package's command line: ``weld-anomaly inspect ...`` and ``weld-anomaly crops ...``.
 
 Every user error ends in one ``ERROR:`` line and exit status 1 (no traceback).
 """
@@ -43,6 +43,32 @@ def _parser() -> argparse.ArgumentParser:
         help="crop manifest (YAML); default: inspect each whole image",
     )
     inspect.add_argument("--out", type=Path, default=Path("results/inspect"))
+
+    crops = sub.add_parser("crops", help="draft, preview and check crop manifests")
+    crops_sub = crops.add_subparsers(dest="crops_command", required=True)
+    suggest = crops_sub.add_parser(
+        "suggest",
+        help="find the weld in each radiograph and draft a crop manifest",
+        description="Find the weld bead in each radiograph and write a draft crop manifest "
+        "(YAML) with one box per image, plus a preview PNG per image to review it on.",
+    )
+    suggest.add_argument("images", nargs="+", type=Path, help="radiograph files")
+    suggest.add_argument("-o", "--output", type=Path, required=True, help="manifest to write")
+    suggest.add_argument(
+        "--previews", type=Path, default=None, help="folder for previews (default: next to -o)"
+    )
+    suggest.add_argument("--margin", type=int, default=24, help="pixels around the bead")
+    suggest.add_argument("--fragment-size", type=int, default=64)
+    preview = crops_sub.add_parser(
+        "preview",
+        help="draw a crop manifest on its radiographs (and check it)",
+        description="Check a crop manifest against the radiographs (every error in one line) "
+        "and draw its crops on each image.",
+    )
+    preview.add_argument("manifest", type=Path, help="crop manifest (YAML)")
+    preview.add_argument("images", nargs="+", type=Path, help="radiograph files")
+    preview.add_argument("-o", "--out", type=Path, required=True, help="folder for the PNGs")
+    preview.add_argument("--fragment-size", type=int, default=64)
     return parser
 
 
@@ -73,6 +99,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(summary)} image(s), {flagged} flagged fragment(s). "
                 f"Report: {(args.out / 'report.html').resolve()}"
             )
+        elif args.command == "crops":
+            from weld_anomaly.crop_tools import preview_manifest, suggest_manifest
+
+            if args.crops_command == "suggest":
+                previews = args.previews or args.output.with_suffix("").with_name(
+                    args.output.stem + "_previews"
+                )
+                n = suggest_manifest(
+                    args.images, args.output, previews, args.margin, args.fragment_size
+                )
+                print(f"{n} image(s): draft manifest {args.output}, previews in {previews}/")
+            else:
+                n = preview_manifest(args.manifest, args.images, args.out, args.fragment_size)
+                print(f"{n} image(s) drawn in {args.out}/; the manifest is valid for them")
     except UserError as exc:
         print(f"ERROR: {exc.line()}", file=sys.stderr)
         return 1

@@ -108,12 +108,14 @@ def extract_crops(
     fragment_size: int,
     missing: str = "whole_image",
     preview_width: int = 1600,
+    suggest_margin: int | None = None,
 ) -> list[CropSpec]:
     """Cut the crops of one image into an HDF5 file and draw them on a preview PNG.
 
     ``crops`` are this image's entries of the crop manifest, already checked when the
     workflow started; when ``None`` they are read from ``manifest_path`` (the demo's
-    generated manifest, or none at all).
+    generated manifest, or none at all). With ``suggest_margin`` set, the crops are found
+    in the image instead (``weld_anomaly.suggest``).
     """
     from weld_anomaly.figures import crop_preview, rejected_preview
 
@@ -122,7 +124,11 @@ def extract_crops(
         hdf5_io.write_crops(out_h5, image_id, [], _carried(attrs))
         rejected_preview(preview_png, image_id, attrs.get("error", ""))
         return []
-    if crops is not None:
+    if suggest_margin is not None:
+        from weld_anomaly.suggest import suggest_crops
+
+        manifest = {image_id: suggest_crops(pixels, image_id, fragment_size, suggest_margin)}
+    elif crops is not None:
         manifest = {image_id: [CropSpec(**c) for c in crops]}
     elif manifest_path:
         manifest = load_crop_manifest(manifest_path, fragment_size)
@@ -192,6 +198,7 @@ def crop_and_fragment(
     stride: int,
     missing: str = "whole_image",
     preview_width: int = 1600,
+    suggest_margin: int | None = None,
 ) -> int:
     """The per-image step after conversion: cut the crops (and preview), then fragment them.
 
@@ -208,8 +215,23 @@ def crop_and_fragment(
         size,
         missing,
         preview_width,
+        suggest_margin,
     )
     return fragment_crops(crops_h5, fragments_h5, size, stride)
+
+
+def gather_crop_manifest(crops_h5: list[str | Path], out_yaml: str | Path) -> int:
+    """Write the crops the images were cut with as one crop manifest; returns the count."""
+    from weld_anomaly.files import write_text
+    from weld_anomaly.suggest import manifest_text
+
+    crops: dict[str, list[CropSpec]] = {}
+    for path in crops_h5:
+        found, attrs = hdf5_io.read_crops(path)
+        image_id = str(attrs.get("image_id") or Path(path).stem)
+        crops[image_id] = [CropSpec(c.x, c.y, c.width, c.height, name=c.name) for c in found]
+    write_text(out_yaml, manifest_text(crops, "the workflow's suggested crops"))
+    return sum(len(v) for v in crops.values())
 
 
 def _drop_duplicates(

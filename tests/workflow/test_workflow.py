@@ -298,3 +298,31 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith("ERROR: nope.keras: model not found")
+
+
+def test_suggested_crops_through_the_workflow_cover_the_true_welds(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    (repo / "config/suggested.yaml").write_text(
+        "crops: {source: suggested}\ndemo: {max_tilt_deg: 4.0}\n"
+    )
+    snakemake(
+        repo,
+        "results/suggested_crops.yaml",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/test.yaml",
+        "config/suggested.yaml",
+    )
+    from weld_anomaly.manifests import Box, load_crop_manifest
+    from weld_anomaly.suggest import iou
+
+    suggested = load_crop_manifest(repo / "results/suggested_crops.yaml", 64)
+    truth = yaml.safe_load((repo / "resources/demo-test/truth.yaml").read_text())["images"]
+    assert set(suggested) == set(truth)
+    scores = {i: iou(suggested[i][0], Box(*truth[i]["weld_box"])) for i in truth}
+    assert min(scores.values()) >= 0.9, scores
+    assert max(abs(t["tilt_deg"]) for t in truth.values()) > 2  # tilted welds among them
+    # the fragments were cut from the suggested crops
+    with h5py.File(repo / f"results/fragments/{min(truth)}.h5") as f:
+        assert list(f.attrs["crop_names"]) == ["weld"]
