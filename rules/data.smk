@@ -60,6 +60,7 @@ rule convert_image:
     resources:
         mem_mb=retry_memory(2000),
         runtime=10,
+        image_jobs=1,  # counts the images a grouped Slurm job runs at once
     params:
         code=code("convert_image"),
         convert=group("convert"),
@@ -111,6 +112,7 @@ rule crop_and_fragment:
     resources:
         mem_mb=retry_memory(2000),
         runtime=10,
+        image_jobs=1,  # counts the images a grouped Slurm job runs at once
     params:
         code=code("crop_and_fragment"),
         crops=crops_of,

@@ -58,11 +58,11 @@ def site_profile(repo: Path, name: str = "slurm_local", **overrides) -> str:
             "configfile": "config/test.yaml",
             "slurm-init-seconds-before-status-checks": 2,
             "latency-wait": 5,
-            "resources": ["mem_mb=4000"],
+            "resources": ["image_jobs=2"],  # the test node has 2 CPUs
         }
     )
     train = profile["set-resources"]["train_autoencoder"]
-    train.update({"mem_mb": 4000, "runtime": 30, "cpus_per_gpu": 2})
+    train.update({"mem_mb": "4000 * attempt", "runtime": 30, "cpus_per_gpu": 2})
     profile["set-threads"]["train_autoencoder"] = 2
     profile.update(overrides)
     path = repo / "profiles" / name
