@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from conftest import copy_repo, snakemake
@@ -26,23 +29,49 @@ def submissions(proc) -> dict[str, list[str]]:
     return found
 
 
+@dataclass
+class SlurmRun:
+    repo: Path
+    profile: str
+    failed: subprocess.CompletedProcess  # the first run, with one corrupt radiograph
+    bad: Path  # that radiograph
+    done_before: dict[str, int]  # fragments files the failed run finished, and their times
+    proc: subprocess.CompletedProcess  # the run after the fix, to the end
+
+
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory):
-    """The tiny workflow, run once end to end through sbatch."""
-    repo = copy_repo(tmp_path_factory.mktemp("slurm") / "repo")
-    profile = site_profile(repo)
+def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
+    """The tiny workflow through sbatch: a run that fails on a corrupt file, then the fix.
+
+    One scenario for several tests (each Slurm run costs minutes of status polling): the
+    first run goes up to the fragments with one truncated DICOM among two preprocessing
+    group jobs of 5 images; after the intact file is put back the whole workflow runs.
+    """
+    tmp = tmp_path_factory.mktemp("slurm")
+    repo = copy_repo(tmp / "repo")
+    profile = site_profile(repo, **{"group-components": ["preprocess=5"]})
+    snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
+    bad = sorted((repo / "resources/demo-test/images").glob("*.dcm"))[3]
+    good_copy = tmp / bad.name
+    shutil.copy2(bad, good_copy)
+    bad.write_bytes(good_copy.read_bytes()[:5000])  # truncated: a corrupt radiograph
+    failed = snakemake(repo, "--workflow-profile", profile, "stage_fragments", check=False)
+    done = {p.name: p.stat().st_mtime_ns for p in (repo / "results/fragments").glob("*.h5")}
+    shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
     proc = snakemake(repo, "--workflow-profile", profile)
-    return repo, profile, proc
+    return SlurmRun(repo, profile, failed, bad, done, proc)
 
 
 def test_tiny_workflow_runs_end_to_end_through_sbatch(slurm_run):
-    repo, _, proc = slurm_run
+    repo, proc = slurm_run.repo, slurm_run.proc
     assert (repo / "results/report/report.html").stat().st_size > 0
     jobs = submissions(proc)
-    # the per-image preprocessing ran inside group jobs, not one sbatch each
+    # the per-image preprocessing ran inside group jobs, not one sbatch each; after the
+    # failed first run only the group job that had failed was left to do
     groups = [f for f in jobs if f.startswith("group_preprocess")]
-    assert len(groups) == 1 and len(jobs[groups[0]]) <= 2
-    assert "rule_convert_image" not in jobs
+    assert groups == ["group_preprocess_convert_image_crop_and_fragment"]
+    assert len(jobs[groups[0]]) == 1
+    assert "rule_convert_image" not in jobs and "rule_generate_demo" not in jobs
     # the scoring jobs went in as one Slurm job array (one sbatch call)
     arrays = ARRAY.findall(proc.stdout + proc.stderr)
     assert len(arrays) == 1 and "rule_score_fragments" not in jobs
@@ -61,7 +90,7 @@ def test_tiny_workflow_runs_end_to_end_through_sbatch(slurm_run):
 
 
 def test_training_gets_a_gpu_and_falls_back_to_cpu_with_a_warning(slurm_run):
-    repo, _, _ = slurm_run
+    repo = slurm_run.repo
     log = (repo / "logs/train_autoencoder.log").read_text()
     assert re.search(r"a GPU was allocated to this job \(CUDA_VISIBLE_DEVICES=\d\)", log), log
     assert "running on the CPU" in log
@@ -69,39 +98,24 @@ def test_training_gets_a_gpu_and_falls_back_to_cpu_with_a_warning(slurm_run):
     assert "CUDA_VISIBLE_DEVICES=" in scoring
 
 
-def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_cluster, tmp_path):
-    repo = copy_repo(tmp_path / "repo")
-    # two preprocessing group jobs of 5 images each, so one can fail and one succeed
-    profile = site_profile(repo, **{"group-components": ["preprocess=5"]})
-    snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
-    images = sorted((repo / "resources/demo-test/images").glob("*.dcm"))
-    bad = images[3]
-    good_copy = tmp_path / bad.name
-    shutil.copy2(bad, good_copy)
-    bad.write_bytes(good_copy.read_bytes()[:5000])  # truncated: a corrupt radiograph
-
-    # up to the fragments: the part of the workflow made of per-image group jobs
-    failed = snakemake(repo, "--workflow-profile", profile, "stage_fragments", check=False)
+def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_run):
+    repo, bad, failed = slurm_run.repo, slurm_run.bad, slurm_run.failed
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert "Error in group preprocess" in output, output[-3000:]
     # the failed job's log, shown in the console, names the broken file and what to do
     assert re.search(rf"ERROR: \S*{bad.name}: .*Copy the file again", output), output[-3000:]
-    done_before = {p.name: p.stat().st_mtime_ns for p in (repo / "results/fragments").glob("*.h5")}
-    assert 0 < len(done_before) < len(images)  # the other group job finished its images
-
-    shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
-    rerun = snakemake(repo, "--workflow-profile", profile, "stage_fragments")
-    jobs = submissions(rerun)
-    assert list(jobs) == ["group_preprocess_convert_image_crop_and_fragment"]
-    assert len(jobs[list(jobs)[0]]) == 1  # only the group job that had failed
-    for name, mtime in done_before.items():
+    n_images = len(list(bad.parent.glob("*.dcm")))
+    assert 0 < len(slurm_run.done_before) < n_images  # the other group job finished
+    # the rerun after the fix kept that work and completed the rest
+    for name, mtime in slurm_run.done_before.items():
         assert (repo / "results/fragments" / name).stat().st_mtime_ns == mtime, name
     assert (repo / "results/fragments" / f"{bad.stem}.h5").exists()
+    assert slurm_run.proc.returncode == 0
 
 
 def test_gpu_request_on_a_cluster_without_gpus_fails_fast(slurm_run):
-    repo, profile, _ = slurm_run
+    repo, profile = slurm_run.repo, slurm_run.profile
     start_cluster(gpus=0)  # the fixture restores the two fake GPUs afterwards
     try:  # a hang would end in the subprocess timeout
         proc = snakemake(
