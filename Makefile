@@ -6,11 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-slow test-torch lint format lock install browser slurm clean
+.PHONY: demo experiments test test-slow test-torch lint format lock install browser slurm clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
 	$(BIN)/snakemake --cores all
+
+## experiments: install, run the thesis's model experiments (about 10 minutes on 2 CPU cores)
+experiments: install
+	$(BIN)/snakemake experiments --cores all
+	@echo "Experiments: $(CURDIR)/results/experiments/experiments.html"
 
 ## test: install, then run the test suite (what CI runs)
 test: install browser slurm

@@ -21,6 +21,7 @@ include: "rules/score.smk"
 include: "rules/report.smk"
 include: "rules/inspect.smk"
 include: "rules/stages.smk"
+include: "rules/experiments.smk"
 
 
 localrules:

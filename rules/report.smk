@@ -14,7 +14,17 @@ rule render_report:
         images=expand("results/images/{image}.h5", image=RECORDS),
         previews=expand("results/crops/{image}.png", image=RECORDS),
         annotations=annotations_input,
-        template="src/weld_anomaly/templates/report.html.j2",
+        templates=[
+            "src/weld_anomaly/templates/report.html.j2",
+            "src/weld_anomaly/templates/_experiments.html.j2",
+            "src/weld_anomaly/templates/_style.css",
+        ],
+        # report.experiments: true - the Experiments section (rules/experiments.smk)
+        experiments=(
+            ["results/experiments/experiments.json"]
+            if config["report"]["experiments"]
+            else []
+        ),
     output:
         html=report(
             REPORT_HTML,

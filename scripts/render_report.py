@@ -26,4 +26,5 @@ run_step(
     images_h5=list(snakemake.input.images),
     previews=list(snakemake.input.previews),
     reconstructions_h5=list(snakemake.input.reconstructions),
+    experiments_json=snakemake.input.experiments[0] if snakemake.input.experiments else None,
 )

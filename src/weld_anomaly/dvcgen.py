@@ -37,6 +37,7 @@ GROUPS = [
     "evaluate",
     "report",
     "inspect",
+    "experiments",
 ]
 
 # The design: which rules each stage runs, what it versions, which config groups it reads.

@@ -267,3 +267,121 @@ def precision_recall_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, floa
         ax.legend(fontsize=8, loc="upper right")
     ax.grid(alpha=0.3)
     return _figure_png(fig)
+
+
+def _example_axes(fig, spec, examples: Sequence[dict], score_name: str) -> None:
+    """Rows of input | reconstruction | difference, labelled with their class and score."""
+    grid = spec.subgridspec(len(examples), 3, wspace=0.05, hspace=0.25)
+    diffs = [np.abs(np.asarray(e["recon"], dtype=np.float64) - e["input"]) for e in examples]
+    top = max(max((float(d.max()) for d in diffs), default=0.0), 1e-6)  # one scale for all
+    for row, (example, diff) in enumerate(zip(examples, diffs, strict=True)):
+        images = (example["input"], example["recon"], diff)
+        for col, (image, title) in enumerate(
+            zip(images, ("input", "reconstruction", f"|difference| (0-{top:.2f})"), strict=True)
+        ):
+            ax = fig.add_subplot(grid[row, col])
+            ax.imshow(
+                image, cmap="magma" if col == 2 else "gray", vmin=0, vmax=top if col == 2 else 1
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title, fontsize=8)
+            if col == 0:
+                ax.set_ylabel(
+                    f"{example['label']}\n{score_name} {example['score']:.3g}",
+                    fontsize=7,
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                )
+
+
+def experiment_figure(
+    title: str,
+    examples: Sequence[dict],
+    scores: dict[str, np.ndarray],
+    *,
+    grid: Sequence[dict] | None = None,
+    score_name: str = "mse",
+) -> bytes:
+    """An experiment at a glance: examples (input, reconstruction, difference), the
+    distribution of the error for the normal and the faulty test images, and for a grid of
+    models their AUROC."""
+    plt = _pyplot()
+    extra = 2 if grid else 1
+    fig = plt.figure(
+        figsize=(4.8 + 3.4 * extra, max(0.95 * len(examples), 3.4)), layout="constrained"
+    )
+    spec = fig.add_gridspec(1, 1 + extra, width_ratios=[1.3] + [1] * extra)
+    fig.suptitle(title, fontsize=10)
+    _example_axes(fig, spec[0, 0], examples, score_name)
+    ax = fig.add_subplot(spec[0, 1])
+    both = np.r_[scores["normal"], scores["faulty"]]
+    bins = np.linspace(both.min(), both.max(), 40) if both.max() > both.min() else 10
+    ax.hist(scores["normal"], bins=bins, alpha=0.6, color="tab:green", label="normal")
+    ax.hist(scores["faulty"], bins=bins, alpha=0.6, color="tab:red", label="faulty")
+    ax.set_xlabel(score_name, fontsize=8)
+    ax.set_ylabel("test images", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+    if grid:
+        ax = fig.add_subplot(spec[0, 2])
+        labels = [f"{c['size']} px\n{c['depth']} pair{'s' if c['depth'] > 1 else ''}" for c in grid]
+        values = [c["auroc"][score_name] for c in grid]
+        ax.bar(range(len(grid)), values, color="tab:blue")
+        for i, v in enumerate(values):
+            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=6)
+        ax.set_xticks(range(len(grid)), labels, fontsize=6)
+        ax.set_ylim(min(0.5, min(values) - 0.05), 1.04)
+        ax.set_ylabel(f"AUROC ({score_name})", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return _figure_png(fig)
+
+
+def training_length_figure(
+    title: str, epochs: Sequence[dict], examples: Sequence[dict], scorers: Sequence[str]
+) -> bytes:
+    """AUROC and reconstruction error per epoch, and a defect fragment at the marked epochs."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig = plt.figure(figsize=(12, max(0.95 * len(examples), 3.6)), layout="constrained")
+    spec = fig.add_gridspec(1, 3, width_ratios=[1.3, 1, 1])
+    fig.suptitle(title, fontsize=10)
+    _example_axes(fig, spec[0, 0], examples, "mse")
+    x = [e["epoch"] for e in epochs]
+    ax = fig.add_subplot(spec[0, 1])
+    for scorer in scorers:
+        ax.plot(x, [e["auroc"][scorer] for e in epochs], "o-", ms=3, label=scorer)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_ylabel("AUROC, likely vs none", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(spec[0, 2])
+    ax.plot(
+        x,
+        [e["error_defect"] for e in epochs],
+        "o-",
+        ms=3,
+        color="tab:red",
+        label="defect fragments",
+    )
+    ax.plot(
+        x,
+        [e["error_normal"] for e in epochs],
+        "o-",
+        ms=3,
+        color="tab:green",
+        label="fragments without defects",
+    )
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_ylabel("mean squared error", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _figure_png(fig)

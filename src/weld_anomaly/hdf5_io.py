@@ -258,3 +258,21 @@ def read_fragment_set(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     """Load a whole training set into memory: ``(fragments, attrs)``."""
     with _open(path) as f:
         return f["fragments"][()], _get_attrs(f)
+
+
+def write_fragment_subset(
+    src: str | os.PathLike, dst: str | os.PathLike, indices: np.ndarray
+) -> int:
+    """Copy the fragments ``indices`` (sorted) of a training-set file into a new one."""
+    with _open(src) as f:
+        ds = f["fragments"]
+        data = ds[np.sort(np.asarray(indices))] if len(indices) else ds[:0]
+        attrs = _get_attrs(f)
+    with atomic_path(dst) as tmp, h5py.File(tmp, "w") as out:
+        _set_attrs(out, {**attrs, "count": len(data)})
+        out.create_dataset(
+            "fragments",
+            data=data,
+            chunks=(max(min(FRAGMENT_CHUNK, len(data)), 1), *data.shape[1:]),
+        )
+    return len(data)

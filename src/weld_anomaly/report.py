@@ -214,8 +214,13 @@ def render_report(
     previews: Sequence[str | Path] = (),
     reconstructions_h5: Sequence[str | Path] = (),
     zooms_per_crop: int = 8,
+    experiments_json: str | Path | None = None,
 ) -> None:
-    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``)."""
+    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
+
+    ``experiments_json``: the experiments' summary (``weld_anomaly.experiments``), shown as
+    the report's "Experiments" section.
+    """
     records = read_manifest(manifest_csv)
     from weld_anomaly.preprocess import SUMMARY_COLUMNS
 
@@ -356,31 +361,58 @@ def render_report(
         "splits": {s: sum(r.split == s for r in records) for s in ("train", "validation", "test")},
         "rejected": len(rejects),
     }
+    experiments = (
+        _experiment_entries(json.loads(Path(experiments_json).read_text()))
+        if experiments_json
+        else {"experiments": [], "experiments_seconds": None}
+    )
+    html = (
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            **experiments,
+            counts=counts,
+            result=result,
+            rows=_metrics_rows(result),
+            defect_rows=_defect_rows(result),
+            train=train_info,
+            pictures={k: _data_uri(v) for k, v in pictures.items()},
+            inspections=inspections,
+            quality=quality,
+            warnings=_warnings(images, image_attrs, result, train_info),
+            versions=software_versions(),
+            commit=git_commit(),
+            dvc=dvc_hashes(),
+            config_text=json.dumps(config, indent=2, sort_keys=True),
+            fragments_total=int(len(table)),
+            rejects=rejects.to_dict("records"),
+        )
+    )
+    write_text(out_html, html)
+    log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)
+
+
+def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("weld_anomaly", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = _num
-    html = env.get_template("report.html.j2").render(
-        counts=counts,
-        result=result,
-        rows=_metrics_rows(result),
-        defect_rows=_defect_rows(result),
-        train=train_info,
-        pictures={k: _data_uri(v) for k, v in pictures.items()},
-        inspections=inspections,
-        quality=quality,
-        warnings=_warnings(images, image_attrs, result, train_info),
-        versions=software_versions(),
-        commit=git_commit(),
-        dvc=dvc_hashes(),
-        config_text=json.dumps(config, indent=2, sort_keys=True),
-        fragments_total=int(len(table)),
-        rejects=rejects.to_dict("records"),
-    )
-    write_text(out_html, html)
-    log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)
+    return env
+
+
+def _experiment_entries(summary: dict) -> dict:
+    """Template variables of the Experiments section: each result with its figure inlined."""
+    entries = [
+        {**e, "uri": _data_uri(Path(e["figure"]).read_bytes())} for e in summary["experiments"]
+    ]
+    return {"experiments": entries, "experiments_seconds": summary.get("seconds")}
+
+
+def render_experiments_page(summary: dict) -> str:
+    """The Experiments section as a self-contained page of its own."""
+    return _templates().get_template("experiments.html.j2").render(**_experiment_entries(summary))
 
 
 def _num(value, fmt: str = "{:.3f}") -> str:

@@ -62,8 +62,10 @@ class _Resume(keras.callbacks.Callback):
         epochs: int,
         monitor: str,
         patience: int,
+        epoch_weights_dir: Path | None = None,
     ):
         super().__init__()
+        self.epoch_weights_dir = epoch_weights_dir
         self.dir = state_dir
         self.fingerprint = fingerprint
         self.state = state
@@ -96,6 +98,9 @@ class _Resume(keras.callbacks.Callback):
             seconds,
             row["fragments_per_s"],
         )
+        if self.epoch_weights_dir is not None:  # a checkpoint per epoch, kept
+            with atomic_path(self.epoch_weights_dir / epoch_weights_name(epoch + 1)) as tmp:
+                self.model.save_weights(tmp)
         state = dict(self.state)
         state["history"] = [*state["history"], row]
         value = row[self.monitor]
@@ -118,6 +123,11 @@ class _Resume(keras.callbacks.Callback):
                 "early stopping: no improvement of %s for %d epochs", self.monitor, self.patience
             )
             self.model.stop_training = True
+
+
+def epoch_weights_name(epoch: int) -> str:
+    """File name of the weights after ``epoch`` (counted from 1) in ``epoch_weights_dir``."""
+    return f"epoch-{epoch:03d}.weights.h5"
 
 
 def _renumber_shared(config, ids: dict | None = None):
@@ -212,8 +222,13 @@ def train(
     memory_limit_mb: float = 4096,
     workers: int = 1,
     corruption: str = "none",
+    epoch_weights_dir: str | Path | None = None,
 ) -> dict:
-    """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history."""
+    """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history.
+
+    ``epoch_weights_dir``: also keep the weights after every epoch there
+    (:func:`epoch_weights_name`), e.g. to compare training lengths from one run.
+    """
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -287,8 +302,19 @@ def train(
         early_stopping_patience
         and state["epoch"] - 1 - state["best_epoch"] >= early_stopping_patience
     )
+    if epoch_weights_dir is not None:
+        epoch_weights_dir = Path(epoch_weights_dir)
+        epoch_weights_dir.mkdir(parents=True, exist_ok=True)
     callback = _Resume(
-        state_dir, fingerprint, state, batches, n_train, epochs, monitor, early_stopping_patience
+        state_dir,
+        fingerprint,
+        state,
+        batches,
+        n_train,
+        epochs,
+        monitor,
+        early_stopping_patience,
+        epoch_weights_dir,
     )
     if not stopped:
         model.fit(

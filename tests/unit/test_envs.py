@@ -21,6 +21,7 @@ PIP_TO_LOCK = {"tensorflow": "tensorflow-cpu"}
 IMPORT_TO_DIST = {
     "yaml": "pyyaml",
     "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
     "PIL": "pillow",
     "h5py": "h5py",
 }

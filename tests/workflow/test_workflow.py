@@ -326,3 +326,47 @@ def test_suggested_crops_through_the_workflow_cover_the_true_welds(tmp_path):
     # the fragments were cut from the suggested crops
     with h5py.File(repo / f"results/fragments/{min(truth)}.h5") as f:
         assert list(f.attrs["crop_names"]) == ["weld"]
+
+
+def test_experiments_target(tiny_run, tmp_path):
+    """`snakemake experiments` (tiny settings): the five thesis experiments, each with a
+    number and a figure, experiments.json and the report's section; reruns nothing; the main
+    report shows the section when report.experiments is true."""
+    work = tmp_path / "repo"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    snakemake(work, *PROFILE, "experiments")
+    out = work / "results/experiments"
+    summary = json.loads((out / "experiments.json").read_text())
+    results = {e["experiment"]: e for e in summary["experiments"]}
+    assert list(results) == ["lines", "digits", "shapes", "dirty", "training_length"]
+    for e in results.values():
+        assert 0 <= e["auroc"][e["primary"]] <= 1, e
+        assert e["thesis"] and e["finding"] and isinstance(e["agrees"], bool)
+        assert (work / e["figure"]).read_bytes()[:4] == b"\x89PNG"
+    assert {(c["size"], c["depth"]) for c in results["shapes"]["grid"]} == {
+        (28, 2),
+        (32, 1),
+        (32, 2),
+    }
+    length = results["training_length"]
+    assert [r["epoch"] for r in length["epochs"]] == [1, 2]
+    assert length["fragments"]["scored_defect"] > 0 and length["fragments"]["train"] == 64
+    assert sorted(p.name for p in (out / "training_length/checkpoints").iterdir()) == [
+        "epoch-001.weights.h5",
+        "epoch-002.weights.h5",
+    ]
+    page = (out / "experiments.html").read_text()
+    assert page.count('class="experiment"') == 5 and page.count("data:image/png;base64,") == 5
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(
+        snakemake(work, *PROFILE, "experiments", "-n")
+    )
+
+    config = work / "config/test.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["report"]["experiments"] = True
+    config.write_text(yaml.safe_dump(data))
+    proc = snakemake(work, *PROFILE)
+    assert "experiment_synthetic" not in proc.stdout + proc.stderr  # reused, not rerun
+    report = (work / "results/report/report.html").read_text()
+    assert 'id="experiments"' in report and 'href="#experiments"' in report
+    assert report.count('class="experiment"') == 5
