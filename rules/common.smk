@@ -140,3 +140,19 @@ def images_to_inspect(wildcards):
 def demo_outputs():
     """The files the demo generator writes (none when the data are the user's own)."""
     return rules.generate_demo.output if config["data"]["source"] == "demo" else []
+
+
+SYNTHETIC_EXPERIMENTS = ["lines", "digits", "shapes", "dirty"]
+EXPERIMENTS = [*SYNTHETIC_EXPERIMENTS, "training_length"]
+
+
+def experiment_settings(wildcards):
+    """One synthetic experiment's settings, with the shared batch size and learning rate."""
+    shared = config["experiments"]
+    return canonical(
+        {
+            "batch_size": shared["batch_size"],
+            "learning_rate": shared["learning_rate"],
+            **shared[wildcards.experiment],
+        }
+    )

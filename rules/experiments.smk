@@ -1,30 +1,15 @@
 # The thesis's model experiments with numbers: `snakemake experiments` (not in the default
 # run). One job per experiment; the last gathers the numbers and the report's section.
 
-SYNTHETIC_EXPERIMENTS = ["lines", "digits", "shapes", "dirty"]
-EXPERIMENTS = [*SYNTHETIC_EXPERIMENTS, "training_length"]
-
-
-def experiment_settings(wildcards):
-    """One synthetic experiment's settings, with the shared batch size and learning rate."""
-    shared = config["experiments"]
-    return canonical(
-        {
-            "batch_size": shared["batch_size"],
-            "learning_rate": shared["learning_rate"],
-            **shared[wildcards.experiment],
-        }
-    )
-
 
 rule experiment_synthetic:
     output:
         json="results/experiments/{experiment}.json",
         figure="results/experiments/{experiment}.png",
-    wildcard_constraints:
-        experiment="|".join(SYNTHETIC_EXPERIMENTS),
     log:
         "logs/experiments/{experiment}.log",
+    wildcard_constraints:
+        experiment="|".join(SYNTHETIC_EXPERIMENTS),
     conda:
         "../envs/train.yaml"
     threads: 2
@@ -80,7 +65,7 @@ rule experiments:
     log:
         "logs/experiments/experiments.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/train.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
