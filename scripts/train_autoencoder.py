@@ -32,4 +32,5 @@ run_step(
     workers=settings["workers"],
     resume_dir=settings["resume_dir"],
     corruption=settings["corruption"],
+    blemish_max_radius=settings["blemish_max_radius"],
 )

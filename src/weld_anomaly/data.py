@@ -45,10 +45,13 @@ def open_fragments(path, memory_limit_mb: float) -> tuple[np.ndarray | h5py.Data
     return ds, chunk
 
 
-def add_blemishes(x: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> np.ndarray:
+def add_blemishes(
+    x: np.ndarray, rng: np.random.Generator, share: float = 0.5, max_radius: float = 12.0
+) -> np.ndarray:
     """Copies of fragments ``(N, S, S, 1)`` in [0, 1] with random elliptical blemishes.
 
-    ``share`` of the fragments get 1 to 3 ellipses (radii 1.5-12 px, any orientation) whose
+    ``share`` of the fragments get 1 to 3 ellipses (radii 1.5-``max_radius`` px, any
+    orientation) whose
     thickness profile darkens (80 %) or brightens (20 %) the fragment by 0.02-0.15 at their
     centre: generic local blemishes, not a model of any particular defect. Training the
     autoencoder to restore the clean fragment (a denoising objective) teaches it the weld's
@@ -61,7 +64,7 @@ def add_blemishes(x: np.ndarray, rng: np.random.Generator, share: float = 0.5) -
     for k in np.nonzero(rng.random(n) < share)[0]:
         for _ in range(int(rng.integers(1, 4))):
             cy, cx = rng.uniform(0, size, 2)
-            ry, rx = rng.uniform(1.5, 12.0, 2)
+            ry, rx = rng.uniform(1.5, max_radius, 2)
             angle = rng.uniform(0, np.pi)
             c, s = np.cos(angle), np.sin(angle)
             u = ((xx - cx) * c + (yy - cy) * s) / rx
@@ -88,9 +91,11 @@ class FragmentBatches(keras.utils.PyDataset):
         chunk: int = 256,
         group_chunks: int = 16,
         corruption: str = "none",
+        blemish_max_radius: float = 12.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.blemish_max_radius = float(blemish_max_radius)
         if corruption not in ("none", "blemishes"):
             raise ValueError(f"unknown corruption {corruption!r}")
         self.corruption = corruption
@@ -167,7 +172,7 @@ class FragmentBatches(keras.utils.PyDataset):
         x = scale(np.concatenate(parts) if len(parts) > 1 else parts[0])
         if self.corruption == "blemishes":
             rng = np.random.default_rng([self.seed, self.epoch, index, 0xB1E])
-            return add_blemishes(x, rng), x
+            return add_blemishes(x, rng, max_radius=self.blemish_max_radius), x
         return x, x
 
     def on_epoch_end(self) -> None:

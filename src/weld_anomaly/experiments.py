@@ -578,6 +578,7 @@ def run_training_length(
         memory_limit_mb=train_settings["memory_limit_mb"],
         workers=train_settings["workers"],
         corruption=train_settings["corruption"],
+        blemish_max_radius=train_settings["blemish_max_radius"],
         epoch_weights_dir=checkpoints,
     )
     for name in subsets.values():

@@ -222,6 +222,7 @@ def train(
     memory_limit_mb: float = 4096,
     workers: int = 1,
     corruption: str = "none",
+    blemish_max_radius: float = 12.0,
     epoch_weights_dir: str | Path | None = None,
 ) -> dict:
     """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history.
@@ -236,6 +237,7 @@ def train(
         "seed": seed,
         "precision": precision,
         "corruption": corruption,
+        "blemish_max_radius": blemish_max_radius,
         "architecture": architecture,
         "filters": list(filters),
         "early_stopping_patience": early_stopping_patience,
@@ -271,6 +273,7 @@ def train(
         chunk=chunk,
         workers=workers,
         corruption=corruption,
+        blemish_max_radius=blemish_max_radius,
     )
     validation = FragmentBatches(val_x, batch_size, chunk=val_chunk) if n_val else None
     monitor = "val_loss" if validation is not None else "loss"
@@ -354,6 +357,7 @@ def train(
         "learning_rate": float(learning_rate),
         "precision": precision,
         "corruption": corruption,
+        "blemish_max_radius": blemish_max_radius,
         "architecture": architecture,
         "parameters": int(model.count_params()),
         "seed": int(seed),
