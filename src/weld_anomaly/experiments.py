@@ -552,8 +552,7 @@ def run_training_length(
         ("train", train_h5, settings["max_fragments"]),
         ("validation", validation_h5, settings["max_validation_fragments"]),
     ):
-        with hdf5_io._open(src) as f:
-            total = f["fragments"].shape[0]
+        total = hdf5_io.fragment_set_size(src)
         keep = np.arange(total)
         if limit and total > limit:
             keep = np.sort(rng.choice(total, limit, replace=False))

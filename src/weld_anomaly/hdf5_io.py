@@ -260,6 +260,12 @@ def read_fragment_set(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
         return f["fragments"][()], _get_attrs(f)
 
 
+def fragment_set_size(path: str | os.PathLike) -> int:
+    """How many fragments a training-set file holds (without reading them)."""
+    with _open(path) as f:
+        return int(f["fragments"].shape[0])
+
+
 def write_fragment_subset(
     src: str | os.PathLike, dst: str | os.PathLike, indices: np.ndarray
 ) -> int:
