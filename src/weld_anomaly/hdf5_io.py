@@ -139,6 +139,22 @@ class Crop:
     pixels: np.ndarray | None = None
 
 
+def cut_crops(pixels: np.ndarray, specs: Sequence) -> list[Crop]:
+    """The crops of an image: one :class:`Crop` per spec (anything with ``name``, ``x``,
+    ``y``, ``width``, ``height``, ``x1``, ``y1``), each its own contiguous array."""
+    return [
+        Crop(
+            c.name,
+            c.x,
+            c.y,
+            c.width,
+            c.height,
+            np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1]),
+        )
+        for c in specs
+    ]
+
+
 def write_crops(path: str | os.PathLike, image_id: str, crops: Sequence[Crop], attrs: dict) -> None:
     """Write the crops of one image (in manifest order)."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:

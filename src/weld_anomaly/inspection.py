@@ -120,20 +120,12 @@ def inspect_images(
         check_crops_fit(
             specs, pixels.shape[0], pixels.shape[1], image_id, str(crop_manifest or "whole image")
         )
-        crops, parts, corners, index = [], [], [], []
-        for i, c in enumerate(specs):
-            crop = hdf5_io.Crop(
-                c.name,
-                c.x,
-                c.y,
-                c.width,
-                c.height,
-                np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1]),
-            )
-            crops.append(crop)
+        crops = hdf5_io.cut_crops(pixels, specs)
+        parts, corners, index = [], [], []
+        for i, crop in enumerate(crops):
             frags, local = tiling.cut_fragments(crop.pixels, size, stride)
             parts.append(frags)
-            corners.append(local + np.array([c.y, c.x]))
+            corners.append(local + np.array([crop.y, crop.x]))
             index.append(np.full(len(frags), i))
         frags = hdf5_io.Fragments(
             np.concatenate(parts),

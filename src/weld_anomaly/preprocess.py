@@ -142,17 +142,7 @@ def extract_crops(
         missing,
         str(manifest_path or "crop manifest"),
     )
-    crops = [
-        hdf5_io.Crop(
-            c.name,
-            c.x,
-            c.y,
-            c.width,
-            c.height,
-            np.ascontiguousarray(pixels[c.y : c.y1, c.x : c.x1]),
-        )
-        for c in specs
-    ]
+    crops = hdf5_io.cut_crops(pixels, specs)
     hdf5_io.write_crops(out_h5, image_id, crops, _carried(attrs))
     crop_preview(pixels, specs, preview_png, title=image_id, max_width=preview_width)
     return specs
