@@ -54,6 +54,22 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     return proc
 
 
+def fragment_set(path, n, seed, size=32):
+    """A training-set HDF5 file of ``n`` random uint8 fragments (tests of the training)."""
+    import numpy as np
+
+    from weld_anomaly import hdf5_io
+
+    rng = np.random.default_rng(seed)
+    frags = rng.integers(60, 200, (n, size, size), dtype=np.uint8)
+    one = path.with_suffix(".one.h5")
+    hdf5_io.write_fragments(
+        one, hdf5_io.Fragments(frags, np.zeros((n, 2), int), np.zeros(n, int), ["c"], {})
+    )
+    hdf5_io.write_fragment_set(path, [one], ["x"])
+    return path
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import fragment_set
 
 from weld_anomaly import experiments, hdf5_io
 from weld_anomaly.training import epoch_weights_name, train
@@ -88,20 +89,9 @@ def test_a_synthetic_experiment_is_reproducible_and_writes_its_numbers(tmp_path)
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _fragment_set(path, n, seed):
-    rng = np.random.default_rng(seed)
-    frags = rng.integers(60, 200, (n, 32, 32), dtype=np.uint8)
-    one = path.with_suffix(".one.h5")
-    hdf5_io.write_fragments(
-        one, hdf5_io.Fragments(frags, np.zeros((n, 2), int), np.zeros(n, int), ["c"], {})
-    )
-    hdf5_io.write_fragment_set(path, [one], ["x"])
-    return path
-
-
 def test_training_keeps_a_checkpoint_per_epoch_and_subsets_train_alike(tmp_path):
-    tr = _fragment_set(tmp_path / "train.h5", 64, 0)
-    va = _fragment_set(tmp_path / "val.h5", 16, 1)
+    tr = fragment_set(tmp_path / "train.h5", 64, 0)
+    va = fragment_set(tmp_path / "val.h5", 16, 1)
     sub = tmp_path / "sub.h5"
     assert hdf5_io.write_fragment_subset(tr, sub, np.array([5, 1, 9])) == 3
     assert hdf5_io.fragment_set_size(sub) == 3

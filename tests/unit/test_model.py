@@ -2,9 +2,8 @@
 
 import hashlib
 
-import numpy as np
+from conftest import fragment_set
 
-from weld_anomaly import hdf5_io
 from weld_anomaly.model import build_autoencoder
 from weld_anomaly.training import train
 
@@ -18,20 +17,9 @@ def test_thesis_architecture():
     assert names.count("Conv2DTranspose") == 4 and names.count("UpSampling2D") == 3
 
 
-def _fragment_set(path, n, seed):
-    rng = np.random.default_rng(seed)
-    frags = rng.integers(60, 200, (n, 32, 32), dtype=np.uint8)
-    one = path.with_suffix(".one.h5")
-    hdf5_io.write_fragments(
-        one, hdf5_io.Fragments(frags, np.zeros((n, 2), int), np.zeros(n, int), ["c"], {})
-    )
-    hdf5_io.write_fragment_set(path, [one], ["x"])
-    return path
-
-
 def test_training_is_reproducible_on_cpu(tmp_path):
-    tr = _fragment_set(tmp_path / "train.h5", 96, 0)
-    va = _fragment_set(tmp_path / "val.h5", 32, 1)
+    tr = fragment_set(tmp_path / "train.h5", 96, 0)
+    va = fragment_set(tmp_path / "val.h5", 32, 1)
     digests = []
     for run in ("a", "b"):
         out = tmp_path / run
