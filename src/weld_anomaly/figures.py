@@ -339,49 +339,46 @@ def experiment_figure(
     return _figure_png(fig)
 
 
+def _epoch_panel(ax, epochs, series: dict, ylabel: str, log: bool = False) -> None:
+    """Curves over epochs: ``series`` maps a label to (values, colour or None)."""
+    from matplotlib.ticker import MaxNLocator
+
+    for label, (values, colour) in series.items():
+        ax.plot(epochs, values, "o-", ms=3, color=colour, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
 def training_length_figure(
     title: str, epochs: Sequence[dict], examples: Sequence[dict], scorers: Sequence[str]
 ) -> bytes:
     """AUROC and reconstruction error per epoch, and a defect fragment at the marked epochs."""
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     fig = plt.figure(figsize=(12, max(0.95 * len(examples), 3.6)), layout="constrained")
     spec = fig.add_gridspec(1, 3, width_ratios=[1.3, 1, 1])
     fig.suptitle(title, fontsize=10)
     _example_axes(fig, spec[0, 0], examples, "mse")
     x = [e["epoch"] for e in epochs]
-    ax = fig.add_subplot(spec[0, 1])
-    for scorer in scorers:
-        ax.plot(x, [e["auroc"][scorer] for e in epochs], "o-", ms=3, label=scorer)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch", fontsize=8)
-    ax.set_ylabel("AUROC, likely vs none", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax = fig.add_subplot(spec[0, 2])
-    ax.plot(
+    _epoch_panel(
+        fig.add_subplot(spec[0, 1]),
         x,
-        [e["error_defect"] for e in epochs],
-        "o-",
-        ms=3,
-        color="tab:red",
-        label="defect fragments",
+        {s: ([e["auroc"][s] for e in epochs], None) for s in scorers},
+        "AUROC, likely vs none",
     )
-    ax.plot(
+    _epoch_panel(
+        fig.add_subplot(spec[0, 2]),
         x,
-        [e["error_normal"] for e in epochs],
-        "o-",
-        ms=3,
-        color="tab:green",
-        label="fragments without defects",
+        {
+            "defect fragments": ([e["error_defect"] for e in epochs], "tab:red"),
+            "fragments without defects": ([e["error_normal"] for e in epochs], "tab:green"),
+        },
+        "mean squared error",
+        log=True,
     )
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch", fontsize=8)
-    ax.set_ylabel("mean squared error", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
     return _figure_png(fig)
