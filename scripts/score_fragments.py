@@ -22,5 +22,7 @@ run_step(
     median_size=settings["baseline_median"],
     sigma=settings["baseline_sigma"],
     residual_sigmas=settings["residual_sigmas"],
+    mask_z=settings["marker_mask_z"],
+    mask_dilate=settings["marker_mask_dilate"],
     reconstructions_out=snakemake.output.reconstructions,
 )

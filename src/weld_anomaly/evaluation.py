@@ -46,12 +46,14 @@ POSITION = (
     "crop",
     "y",
     "x",
+    "masked",
     "split",
     "status",
     "label",
     "flagged",
     "flagged_adaptive",
 )
+MULTISCALE = "residual_multiscale"
 SIZE_BUCKETS = ((0, 50), (50, 200), (200, 1000), (1000, 10**9))  # px², cf. weld-radiographs.md
 
 
@@ -75,6 +77,29 @@ def label_fragments(
     labels = np.array(LABELS, dtype=object)[rank]
     labels[(rank == 0) & touched] = "ambiguous"
     return labels.astype(str)
+
+
+def multiscale_parameters(table: pd.DataFrame, normal: np.ndarray) -> dict:
+    """Median and robust standard deviation of each residual score on normal fragments."""
+    out = {}
+    for column in table.columns:
+        if column.startswith("residual_s"):
+            med, scale = metrics.robust_location_scale(table[column].to_numpy()[normal])
+            out[column] = {"median": med, "scale": scale}
+    return out
+
+
+def multiscale_scores(table: pd.DataFrame, parameters: dict) -> np.ndarray:
+    """``residual_multiscale``: the largest residual score in robust z units of normal data.
+
+    A small crack stands out at the narrow smoothing widths, a large faint pore only at the
+    wide ones; each width's score is put on the scale of the normal validation fragments
+    (median 0, robust standard deviation 1) and a fragment takes the largest.
+    """
+    return np.max(
+        [(table[c].to_numpy() - p["median"]) / p["scale"] for c, p in parameters.items()],
+        axis=0,
+    )
 
 
 def scorer_columns(table: pd.DataFrame) -> list[str]:
@@ -119,10 +144,7 @@ def _robust_z(table: pd.DataFrame, scores: np.ndarray) -> np.ndarray:
     """(score - crop median) / crop MAD, per image and crop (the adaptive threshold's scale)."""
     z = np.zeros(len(table))
     for _, rows in table.groupby(["image", "crop"]).indices.items():
-        s = scores[rows]
-        med = np.median(s)
-        mad = 1.4826 * np.median(np.abs(s - med))
-        z[rows] = (s - med) / max(mad, 1e-12)
+        z[rows] = metrics.robust_z(scores[rows])
     return z
 
 
@@ -199,6 +221,14 @@ def evaluate(
         table = table[~table["image"].isin(rejected)].reset_index(drop=True)
     table["split"] = table["image"].map(lambda i: records[i].split)
     table["status"] = table["image"].map(lambda i: records[i].status)
+    normal_val = ((table["split"] == "validation") & (table["status"] == "nonfaulty")).to_numpy()
+    if not normal_val.any():
+        raise ValueError("no non-faulty validation fragments to calibrate thresholds on")
+    combined = {}
+    multiscale = multiscale_parameters(table, normal_val)
+    if len(multiscale) > 1:
+        combined[MULTISCALE] = multiscale
+        table[MULTISCALE] = multiscale_scores(table, multiscale)
     scorers = scorer_columns(table)
     if flag_statistic != "auto" and flag_statistic not in scorers:
         raise ValueError(f"unknown flag statistic {flag_statistic!r}")
@@ -215,12 +245,9 @@ def evaluate(
         labels[(table["status"] == "faulty").to_numpy()] = "unknown"
     table["label"] = labels
 
-    normal_val = ((table["split"] == "validation") & (table["status"] == "nonfaulty")).to_numpy()
     labelled_val = (table["split"] == "validation").to_numpy()
     test = (table["split"] == "test").to_numpy()
     normal_test = test & (table["status"] == "nonfaulty").to_numpy()
-    if not normal_val.any():
-        raise ValueError("no non-faulty validation fragments to calibrate thresholds on")
 
     # Orientation of each scorer: from the labelled validation split when it has defects,
     # else "high = anomalous" (the residual and baseline scores are built that way).
@@ -246,13 +273,11 @@ def evaluate(
 
     if flag_statistic == "auto":
         candidates = [s for s in scorers if is_autoencoder(s)]
-        flag_statistic = (
-            max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
-            if has_val_defects
-            else "residual_s2"
-            if "residual_s2" in scorers
-            else candidates[0]
-        )
+        if has_val_defects:
+            flag_statistic = max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
+        else:
+            defaults = [s for s in (MULTISCALE, "residual_s2") if s in scorers]
+            flag_statistic = (defaults or candidates)[0]
     thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in scorers}
     flag_scores = oriented[flag_statistic]
     table["flagged"] = flag_scores > thresholds[flag_statistic]
@@ -276,6 +301,7 @@ def evaluate(
         ),
         "direction": direction,
         "thresholds": thresholds,
+        "combined": combined,
         "adaptive_k": k,
         "counts": {
             "images": {

@@ -17,6 +17,7 @@ from weld_anomaly.files import write_bytes
 
 SEVERITY_COLOURS = {"likely": (230, 30, 30), "possible": (245, 200, 0), "none": (40, 170, 60)}
 FLAG_COLOUR = (255, 0, 255)
+MASK_COLOUR = (70, 110, 230)  # tint of the pixels left out of the scores (bright markers)
 
 
 def to_rgb8(pixels: np.ndarray) -> Image.Image:
@@ -83,15 +84,22 @@ def marked_crop(
     defects: Sequence = (),
     max_width: int = 1600,
     strength: np.ndarray | None = None,
+    masked: np.ndarray | None = None,
 ) -> bytes:
     """A crop with its flagged fragments outlined and the annotated defects boxed.
 
     ``flagged`` holds the top-left corners ``(y, x)`` of flagged fragments in image
     coordinates; ``strength`` (0 to 1, optional) colours them from yellow to red, else they
     are magenta. ``defects`` are annotations (image coordinates) with a ``severity``, drawn
-    as thin boxes: red for likely, amber for possible.
+    as thin boxes: red for likely, amber for possible. ``masked`` (boolean, the crop's
+    shape) tints the pixels the scores left out (bright markers) blue.
     """
-    image, f = _fit(to_rgb8(crop_pixels), max_width)
+    image = to_rgb8(crop_pixels)
+    if masked is not None and masked.any():
+        rgb = np.asarray(image, dtype=np.float32)
+        rgb[masked] = 0.6 * rgb[masked] + 0.4 * np.array(MASK_COLOUR, dtype=np.float32)
+        image = Image.fromarray(rgb.round().astype(np.uint8), mode="RGB")
+    image, f = _fit(image, max_width)
     draw = ImageDraw.Draw(image)
     order = np.argsort(strength) if strength is not None else range(len(flagged))
     for i in order:

@@ -155,8 +155,15 @@ def cut_crops(pixels: np.ndarray, specs: Sequence) -> list[Crop]:
     ]
 
 
-def write_crops(path: str | os.PathLike, image_id: str, crops: Sequence[Crop], attrs: dict) -> None:
-    """Write the crops of one image (in manifest order)."""
+def write_crops(
+    path: str | os.PathLike,
+    image_id: str,
+    crops: Sequence[Crop],
+    attrs: dict,
+    masks: Sequence[np.ndarray] | None = None,
+) -> None:
+    """Write the crops of one image (in manifest order), with a boolean mask per crop when
+    given (the scoring's marker masks, stored next to the reconstructions)."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         _set_attrs(f, {**attrs, "image_id": image_id, "crop_names": [c.name for c in crops]})
         group = f.create_group("crops")
@@ -169,6 +176,16 @@ def write_crops(path: str | os.PathLike, image_id: str, crops: Sequence[Crop], a
                 compression_opts=1,
             )
             _set_attrs(ds, {"x": crop.x, "y": crop.y, "width": crop.width, "height": crop.height})
+        if masks is not None:
+            group = f.create_group("masks")
+            for crop, mask in zip(crops, masks, strict=True):
+                group.create_dataset(
+                    crop.name,
+                    data=np.asarray(mask, dtype=bool),
+                    chunks=_image_chunks(mask.shape),
+                    compression="gzip",
+                    compression_opts=1,
+                )
 
 
 def read_crops(path: str | os.PathLike) -> tuple[list[Crop], dict]:
@@ -181,6 +198,14 @@ def read_crops(path: str | os.PathLike) -> tuple[list[Crop], dict]:
             a = _get_attrs(ds)
             crops.append(Crop(name, a["x"], a["y"], a["width"], a["height"], ds[()]))
         return crops, attrs
+
+
+def read_masks(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The boolean mask of each crop written by :func:`write_crops` (none: empty)."""
+    with _open(path) as f:
+        if "masks" not in f:
+            return {}
+        return {name: f["masks"][name][()] for name in f["masks"]}
 
 
 @dataclass

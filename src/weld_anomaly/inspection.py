@@ -26,6 +26,7 @@ import numpy as np
 from weld_anomaly import figures, hdf5_io, inventory, tiling
 from weld_anomaly.convert import ConvertSettings, convert
 from weld_anomaly.errors import ImageError, UserError
+from weld_anomaly.evaluation import multiscale_scores
 from weld_anomaly.files import write_bytes, write_text
 from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
 from weld_anomaly.scoring import score_fragments
@@ -40,6 +41,7 @@ class Calibration:
     statistic: str
     threshold: float
     direction: str  # "high" or "low"
+    combined: dict | None = None  # how a combined statistic is computed from the table
 
     @classmethod
     def from_metrics(cls, path: str | Path) -> Calibration:
@@ -56,7 +58,22 @@ class Calibration:
             statistic,
             float(result["thresholds"][statistic]),
             result.get("direction", {}).get(statistic, "high"),
+            result.get("combined", {}).get(statistic),
         )
+
+    def scores(self, table) -> np.ndarray:
+        """The calibrated statistic of every fragment of a scores table."""
+        if self.combined is not None:
+            missing = sorted(set(self.combined) - set(table.columns))
+            if missing:
+                raise UserError(
+                    f"the calibrated statistic {self.statistic} needs {', '.join(missing)}, "
+                    "which the score settings no longer compute",
+                    where="score.residual_sigmas",
+                    fix="restore the settings or run the workflow again to recalibrate",
+                )
+            return multiscale_scores(table, self.combined)
+        return table[self.statistic].to_numpy()
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
         oriented = -scores if self.direction == "low" else scores
@@ -134,7 +151,7 @@ def inspect_images(
             [c.name for c in specs],
             {},
         )
-        table, _ = score_fragments(
+        table, _, masks = score_fragments(
             model,
             frags,
             crops,
@@ -143,14 +160,16 @@ def inspect_images(
             median_size=score["baseline_median"],
             sigma=score["baseline_sigma"],
             residual_sigmas=score["residual_sigmas"],
+            mask_z=score["marker_mask_z"],
+            mask_dilate=score["marker_mask_dilate"],
         )
-        if calibration.statistic not in table:
+        if calibration.combined is None and calibration.statistic not in table:
             raise UserError(
                 f"the calibrated statistic {calibration.statistic} is not scored",
                 where=str(metrics_json),
                 fix="run the workflow again to recalibrate",
             )
-        values = table[calibration.statistic].to_numpy()
+        values = calibration.scores(table)
         flags = calibration.flags(values)
         for (y, x), crop_name, value in zip(
             frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
@@ -178,6 +197,7 @@ def inspect_images(
                 size,
                 (),
                 config["report"]["max_width"],
+                masked=masks[i],
             )
             overlays.append(png)
         combined = overlays[0] if len(overlays) == 1 else figures.stack_pngs(overlays)

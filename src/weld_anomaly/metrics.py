@@ -90,3 +90,15 @@ def threshold_at_fpr(normal_scores: np.ndarray, fpr: float) -> float:
         return float("nan")
     allowed = int(np.floor(fpr * len(normal)))
     return float(normal[min(allowed, len(normal) - 1)])
+
+
+def robust_location_scale(values: np.ndarray) -> tuple[float, float]:
+    """The median and 1.4826 × the median absolute deviation (a robust standard deviation)."""
+    med = float(np.median(values))
+    return med, max(1.4826 * float(np.median(np.abs(values - med))), 1e-12)
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """``(values - median) / robust standard deviation``: a z-score outliers barely move."""
+    med, scale = robust_location_scale(values)
+    return (values - med) / scale

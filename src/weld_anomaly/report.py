@@ -57,6 +57,8 @@ def software_versions() -> dict[str, str]:
 def _kind(scorer: str) -> str:
     if scorer == "baseline":
         return "baseline (no training)"
+    if scorer == "residual_multiscale":
+        return "autoencoder, residual maps combined"
     if scorer.startswith("residual"):
         return "autoencoder, residual map"
     return "autoencoder, thesis statistic"
@@ -275,9 +277,10 @@ def render_report(
         if record.split != "test" or record.image_id not in crop_files:
             continue
         crops, _ = hdf5_io.read_crops(crop_files[record.image_id])
-        recons = {}
+        recons, masks = {}, {}
         if record.image_id in recon_files:
             recons = {c.name: c for c in hdf5_io.read_crops(recon_files[record.image_id])[0]}
+            masks = hdf5_io.read_masks(recon_files[record.image_id])
         rows = test[test["image"] == record.image_id]
         for crop in crops:
             mine = rows[rows["crop"] == crop.name]
@@ -302,6 +305,7 @@ def render_report(
                 defects,
                 max_width,
                 strength=strength,
+                masked=masks.get(crop.name),
             )
             inspections.append(
                 {

@@ -31,6 +31,7 @@ from weld_anomaly import hdf5_io, tiling
 from weld_anomaly.baseline import background_map
 from weld_anomaly.data import scale
 from weld_anomaly.files import write_text
+from weld_anomaly.metrics import robust_z
 from weld_anomaly.statistics import COLUMNS, fragment_statistics
 
 log = logging.getLogger(__name__)
@@ -64,18 +65,43 @@ def stitch(shape: tuple[int, int], corners: np.ndarray, pieces: np.ndarray) -> n
     return total / np.maximum(norm, 1e-12)
 
 
-def residual_scores(
-    crop_pixels: np.ndarray, recon_map: np.ndarray, local: np.ndarray, size: int, sigmas
-) -> dict[str, np.ndarray]:
-    """Max of the smoothed residual (reconstruction - crop) inside each fragment, per sigma."""
+def marker_mask(residual: np.ndarray, z: float | None, dilate: int) -> np.ndarray:
+    """Where the image is much brighter than the model expects: markers, not cavities.
+
+    Lead letters and wire IQIs are bright, sharp and not in every fragment, so the
+    autoencoder blurs them and the residual next to each wire looks like a dark spot.
+    Pixels whose lightly smoothed negative residual exceeds ``z`` robust standard
+    deviations of the crop's own residual, grown by ``dilate`` pixels, are left out of the
+    residual scores. ``z=None``: no mask.
+    """
     from scipy import ndimage
 
+    if z is None:
+        return np.zeros(residual.shape, dtype=bool)
+    mask = robust_z(ndimage.gaussian_filter(-residual, 1.0)) > z
+    if dilate > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, iterations=int(dilate))
+    return mask
+
+
+def residual_scores(
+    residual: np.ndarray, masked: np.ndarray, local: np.ndarray, size: int, sigmas
+) -> dict[str, np.ndarray]:
+    """Max of the smoothed residual inside each fragment, per sigma; masked pixels count 0."""
+    from scipy import ndimage
+
+    out = {}
+    for name, sigma in zip(residual_columns(sigmas), sigmas, strict=True):
+        smoothed = ndimage.gaussian_filter(residual, sigma)
+        smoothed[masked] = 0.0
+        out[name] = tiling.max_per_fragment(smoothed, local, size)
+    return out
+
+
+def residual_map(crop_pixels: np.ndarray, recon_map: np.ndarray) -> np.ndarray:
+    """Reconstruction - crop, in units of the full grey range: positive where darker."""
     top = 255.0 if crop_pixels.dtype == np.uint8 else 65535.0
-    residual = recon_map - crop_pixels.astype(np.float64) / top
-    return {
-        name: tiling.max_per_fragment(ndimage.gaussian_filter(residual, sigma), local, size)
-        for name, sigma in zip(residual_columns(sigmas), sigmas, strict=True)
-    }
+    return recon_map - crop_pixels.astype(np.float64) / top
 
 
 class _Progress:
@@ -141,23 +167,32 @@ def score_fragments(
     median_size: int,
     sigma: float,
     residual_sigmas=(1.0, 2.0, 3.0),
+    mask_z: float | None = None,
+    mask_dilate: int = 0,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop]]:
-    """Score the fragments of one image in memory: the table and the stitched reconstructions."""
+    """Score the fragments of one image in memory.
+
+    Returns the table, the stitched reconstruction of each crop and each crop's marker mask
+    (``masked`` in the table: the share of a fragment's pixels under it).
+    """
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
     stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
     size = frags.fragments.shape[1] if len(frags) else 64
     residuals = {name: np.zeros(len(frags)) for name in residual_columns(residual_sigmas)}
-    maps = []
+    masked_share = np.zeros(len(frags))
+    maps, masks = [], []
     for i, crop in enumerate(crops):
         sel = frags.crop_index == i
         local = frags.corners[sel] - np.array([crop.y, crop.x])
         recon_map = stitch(crop.pixels.shape, local, recon[sel])
-        for name, values in residual_scores(
-            crop.pixels, recon_map, local, size, residual_sigmas
-        ).items():
+        residual = residual_map(crop.pixels, recon_map)
+        masked = marker_mask(residual, mask_z, mask_dilate)
+        for name, values in residual_scores(residual, masked, local, size, residual_sigmas).items():
             residuals[name][sel] = values
+        masked_share[sel] = tiling.mean_per_fragment(masked, local, size)
+        masks.append(masked)
         top = 255 if crop.pixels.dtype == np.uint8 else 65535
         maps.append(
             hdf5_io.Crop(
@@ -176,6 +211,7 @@ def score_fragments(
             "crop": [frags.crop_names[i] for i in frags.crop_index],
             "y": frags.corners[:, 0],
             "x": frags.corners[:, 1],
+            "masked": masked_share,
             **stats,
             **residuals,
             "baseline": baseline_scores(crops, frags, median_size, sigma),
@@ -187,7 +223,7 @@ def score_fragments(
         len(frags),
         len(frags) / max(seconds, 1e-9),
     )
-    return table, maps
+    return table, maps, masks
 
 
 def write_table(path: str | Path, table: pd.DataFrame) -> None:
@@ -208,6 +244,8 @@ def score_image(
     median_size: int,
     sigma: float,
     residual_sigmas=(1.0, 2.0, 3.0),
+    mask_z: float | None = None,
+    mask_dilate: int = 0,
     reconstructions_out: str | Path | None = None,
     model=None,
 ) -> pd.DataFrame:
@@ -222,7 +260,7 @@ def score_image(
         devices = describe_devices()
         log.info("backend %s, GPUs: %s", devices["backend"], ", ".join(devices["gpus"]) or "none")
         model = keras.saving.load_model(model_path, compile=False)
-    table, maps = score_fragments(
+    table, maps, masks = score_fragments(
         model,
         frags,
         crops,
@@ -231,8 +269,12 @@ def score_image(
         median_size=median_size,
         sigma=sigma,
         residual_sigmas=residual_sigmas,
+        mask_z=mask_z,
+        mask_dilate=mask_dilate,
     )
     if reconstructions_out is not None:
-        hdf5_io.write_crops(reconstructions_out, image_id, maps, {"kind": "reconstruction"})
+        hdf5_io.write_crops(
+            reconstructions_out, image_id, maps, {"kind": "reconstruction"}, masks=masks
+        )
     write_table(out_csv, table)
     return table

@@ -64,3 +64,11 @@ def max_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> n
     """The maximum of a 2-D map inside each fragment (for pixel-map scorers)."""
     windows = np.lib.stride_tricks.sliding_window_view(score_map, (size, size))
     return windows[corners[:, 0], corners[:, 1]].max(axis=(1, 2))
+
+
+def mean_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
+    """The mean of a 2-D map inside each fragment (e.g. the share of masked pixels)."""
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.asarray(score_map, dtype=np.float64), (size, size)
+    )
+    return windows[corners[:, 0], corners[:, 1]].mean(axis=(1, 2))

@@ -104,3 +104,24 @@ def test_defect_recall_by_size():
     assert out["all"] == {"defects": 2, "recall": 0.5}
     assert out["likely, area 0-50 px²"]["recall"] == 1.0
     assert out["possible, area >1000 px²"]["recall"] == 0.0
+
+
+def test_multiscale_combines_residual_scores_in_normal_z_units():
+    from weld_anomaly.evaluation import multiscale_parameters, multiscale_scores
+
+    table = pd.DataFrame(
+        {
+            "residual_s1": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0],
+            "residual_s8": [0.1, 0.1, 0.2, 0.3, 0.3, 0.4],
+            "baseline": [9.0] * 6,
+        }
+    )
+    normal = np.array([True] * 5 + [False])
+    params = multiscale_parameters(table, normal)
+    assert set(params) == {"residual_s1", "residual_s8"}  # the baseline is not a residual
+    assert params["residual_s1"] == {"median": 3.0, "scale": pytest.approx(1.4826)}
+    assert params["residual_s8"] == {"median": 0.2, "scale": pytest.approx(0.14826)}
+    z = multiscale_scores(table, params)
+    # fragment 5: (10 - 3) / 1.4826 = 4.72 at sigma 1, (0.4 - 0.2) / 0.14826 = 1.35 at sigma 8
+    assert z[5] == pytest.approx(7 / 1.4826)
+    assert z[0] == pytest.approx(max(-2 / 1.4826, -0.1 / 0.14826))

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from weld_anomaly import hdf5_io
 from weld_anomaly.model import build_autoencoder
@@ -28,7 +29,7 @@ def test_score_image_writes_one_row_per_fragment(tmp_path):
     )
     back = pd.read_csv(tmp_path / "s.csv")
     assert len(back) == n == len(table)
-    assert list(back.columns) == ["image", "fragment", "crop", "y", "x", *score_columns()]
+    assert list(back.columns) == ["image", "fragment", "crop", "y", "x", "masked", *score_columns()]
     assert {"residual_s1", "residual_s2", "residual_s3"} <= set(back.columns)
     assert back["y"].min() == 7 and back["x"].min() == 5  # image coordinates
     spot = (back["y"] <= 47) & (back["y"] + 64 > 47) & (back["x"] <= 105) & (back["x"] + 64 > 105)
@@ -67,3 +68,63 @@ def test_stitching_overlapping_fragments_restores_the_image():
 
     frags, corners = tiling.cut_fragments(image, 64, 32)
     np.testing.assert_allclose(stitch(image.shape, corners, frags), image)
+
+
+def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():
+    # what a smoothing autoencoder does with a wire IQI: the bright wires are reconstructed
+    # as a broad low bump, so the residual between the wires looks like dark spots
+    from scipy import ndimage
+
+    from weld_anomaly.scoring import marker_mask, residual_map, residual_scores
+
+    rng = np.random.default_rng(3)
+    sound = 0.5 + 0.01 * rng.standard_normal((96, 256))
+    for x in (40, 50, 60, 70):
+        sound[:, x - 1 : x + 2] += 0.3  # bright wires
+    recon = ndimage.uniform_filter(sound, 15)  # the model's blurred view of the sound weld
+    crop = sound.copy()
+    crop[40:48, 200:208] -= 0.15  # a cavity: darker than the model expects
+    pixels = np.rint(np.clip(crop, 0, 1) * 255).astype(np.uint8)
+    residual = residual_map(pixels, recon)
+    mask = marker_mask(residual, 4.0, 8)
+    assert mask[:, 40:71].all()  # the wires and the gaps between them
+    assert not mask[:, 120:].any()  # sound weld and the cavity stay scored
+    assert marker_mask(residual, None, 8).sum() == 0
+
+    corners = np.array([[16, 24], [16, 176]])  # a fragment on the wires, one on the cavity
+    plain = residual_scores(residual, np.zeros_like(mask), corners, 64, [1.0, 2.0])
+    masked = residual_scores(residual, mask, corners, 64, [1.0, 2.0])
+    wires, cavity = 0, 1
+    assert plain["residual_s2"][wires] > 0.5 * plain["residual_s2"][cavity]  # the false alarm
+    assert masked["residual_s2"][wires] < 0.2 * masked["residual_s2"][cavity]
+    assert masked["residual_s2"][cavity] == plain["residual_s2"][cavity]
+
+
+def test_score_image_keeps_the_marker_mask_with_the_reconstructions(tmp_path):
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(120, 136, (64, 192), dtype=np.uint8)
+    pixels[:, 30:33] = 250  # a bright wire in the first fragment only
+    hdf5_io.write_crops(tmp_path / "c.h5", "img", [hdf5_io.Crop("weld", 0, 0, 192, 64, pixels)], {})
+    from weld_anomaly.preprocess import fragment_crops
+
+    fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+    score_image(
+        None,
+        tmp_path / "f.h5",
+        tmp_path / "c.h5",
+        tmp_path / "s.csv",
+        "img",
+        batch_size=4,
+        median_size=21,
+        sigma=1.0,
+        mask_z=4.0,
+        mask_dilate=4,
+        reconstructions_out=tmp_path / "r.h5",
+        model=build_autoencoder(64, (4, 8, 8)),
+    )
+    mask = hdf5_io.read_masks(tmp_path / "r.h5")["weld"]
+    assert mask.shape == pixels.shape and mask[:, 30:33].all() and not mask[:, 60:].any()
+    back = pd.read_csv(tmp_path / "s.csv")
+    assert back.loc[back["x"] == 0, "masked"].item() == pytest.approx(mask[:, :64].mean())
+    assert (back.loc[back["x"] >= 64, "masked"] == 0).all()
+    assert hdf5_io.read_masks(tmp_path / "c.h5") == {}  # crops files carry none
