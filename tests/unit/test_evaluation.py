@@ -125,3 +125,30 @@ def test_multiscale_combines_residual_scores_in_normal_z_units():
     # fragment 5: (10 - 3) / 1.4826 = 4.72 at sigma 1, (0.4 - 0.2) / 0.14826 = 1.35 at sigma 8
     assert z[5] == pytest.approx(7 / 1.4826)
     assert z[0] == pytest.approx(max(-2 / 1.4826, -0.1 / 0.14826))
+
+
+def test_inspection_computes_the_combined_statistic_as_calibrated(tmp_path):
+    from weld_anomaly.errors import UserError
+    from weld_anomaly.evaluation import MULTISCALE
+    from weld_anomaly.inspection import Calibration
+
+    params = {
+        "residual_s1": {"median": 0.1, "scale": 0.02},
+        "residual_s8": {"median": 0.01, "scale": 0.005},
+    }
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "flag_statistic": MULTISCALE,
+                "thresholds": {MULTISCALE: 3.0},
+                "direction": {MULTISCALE: "high"},
+                "combined": {MULTISCALE: params},
+            }
+        )
+    )
+    calibration = Calibration.from_metrics(tmp_path / "m.json")
+    table = pd.DataFrame({"residual_s1": [0.1, 0.2, 0.1], "residual_s8": [0.01, 0.01, 0.04]})
+    assert calibration.scores(table) == pytest.approx([0.0, 5.0, 6.0])
+    assert calibration.flags(calibration.scores(table)).tolist() == [False, True, True]
+    with pytest.raises(UserError, match="residual_s8"):
+        calibration.scores(table[["residual_s1"]])

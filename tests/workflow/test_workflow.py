@@ -231,14 +231,22 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
 
     new = tmp_path / "new"
     new.mkdir()
-    source = next((tiny_run / "resources/demo-test/images").glob("*.dcm"))
-    (new / "incoming_1.dcm").write_bytes(source.read_bytes())
+    # a radiograph the workflow evaluated, under a new name and with the same crop: the
+    # inspection must flag exactly what the evaluation flagged
+    evaluated = pd.read_csv(tiny_run / "results/evaluation/fragments.csv")
+    source_id = evaluated.groupby("image")["flagged"].sum().idxmax()  # the most flags
+    demo = tiny_run / "resources/demo-test"
+    (new / "incoming_1.dcm").write_bytes((demo / "images" / f"{source_id}.dcm").read_bytes())
+    crops = yaml.safe_load((demo / "crops.yaml").read_text())
+    manifest = tmp_path / "crops.yaml"
+    manifest.write_text(yaml.safe_dump({"images": {"incoming_1": crops["images"][source_id]}}))
     Image.fromarray((weld_pattern(128, 256) * 255).astype("uint8")).save(new / "scan_2.png")
     (new / "broken_3.dcm").write_bytes(b"not a radiograph")
     config = tiny_run / "config/test.yaml"
     original = config.read_text()
     data = yaml.safe_load(original)
     data["inspect"]["images_dir"] = str(new)
+    data["inspect"]["crops"] = str(manifest)
     config.write_text(yaml.safe_dump(data))
     try:
         proc = snakemake(tiny_run, *PROFILE, "inspect_images")
@@ -263,6 +271,14 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
         "statistic",
         "threshold",
     ]
+    metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
+    assert set(flagged["statistic"]) <= {metrics["flag_statistic"]}
+    mine = evaluated[(evaluated["image"] == source_id) & evaluated["flagged"]]
+    again = flagged[flagged["image"] == "incoming_1"]
+    assert len(again) == len(mine)  # (the tiny model may flag none)
+    assert sorted(zip(again["x"], again["y"], strict=True)) == sorted(
+        zip(mine["x"], mine["y"], strict=True)
+    )
     assert (out / "incoming_1.png").exists() and (out / "scan_2.png").exists()
     assert "incoming_1" in (out / "report.html").read_text()
 
