@@ -77,7 +77,13 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
         assert list(f.keys()) == ["fragments", "image_index"]
 
     metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
-    assert len(metrics["scorers"]) == 17  # 13 thesis statistics, 3 residual maps, baseline
+    widths = len(config["score"]["residual_sigmas"])
+    # 13 thesis statistics, a residual map per width, their combination, the baseline
+    assert len(metrics["scorers"]) == 13 + widths + 1 + 1
+    assert "residual_multiscale" in metrics["scorers"]
+    assert set(metrics["combined"]["residual_multiscale"]) == {
+        c for c in metrics["scorers"] if c.startswith("residual_s")
+    }
     for scorer in metrics["scorers"].values():
         auc = scorer["likely"]["auroc"]
         assert auc is None or 0.0 <= auc <= 1.0
