@@ -4,29 +4,39 @@ import pytest
 
 from weld_anomaly import hdf5_io
 from weld_anomaly.model import build_autoencoder
+from weld_anomaly.preprocess import fragment_crops
 from weld_anomaly.scoring import score_columns, score_image, stitch
+
+
+def _fragmented(tmp_path, pixels, x=0, y=0, name="weld") -> int:
+    """Write ``pixels`` as the one crop of image "img" (c.h5) and its fragments (f.h5)."""
+    height, width = pixels.shape
+    crop = hdf5_io.Crop(name, x, y, width, height, pixels)
+    hdf5_io.write_crops(tmp_path / "c.h5", "img", [crop], {})
+    return fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+
+
+def _score(tmp_path, model, out="s.csv", batch_size=4, **settings):
+    return score_image(
+        None,
+        tmp_path / "f.h5",
+        tmp_path / "c.h5",
+        tmp_path / out,
+        "img",
+        batch_size=batch_size,
+        median_size=21,
+        sigma=1.0,
+        model=model,
+        **settings,
+    )
 
 
 def test_score_image_writes_one_row_per_fragment(tmp_path):
     rng = np.random.default_rng(0)
     pixels = rng.integers(100, 140, (96, 160), dtype=np.uint8)
     pixels[40:44, 100:104] = 20  # a dark spot
-    hdf5_io.write_crops(tmp_path / "c.h5", "img", [hdf5_io.Crop("weld", 5, 7, 160, 96, pixels)], {})
-    from weld_anomaly.preprocess import fragment_crops
-
-    n = fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
-    model = build_autoencoder(64, (4, 8, 8))
-    table = score_image(
-        None,
-        tmp_path / "f.h5",
-        tmp_path / "c.h5",
-        tmp_path / "s.csv",
-        "img",
-        batch_size=4,
-        median_size=21,
-        sigma=1.0,
-        model=model,
-    )
+    n = _fragmented(tmp_path, pixels, x=5, y=7)
+    table = _score(tmp_path, build_autoencoder(64, (4, 8, 8)))
     back = pd.read_csv(tmp_path / "s.csv")
     assert len(back) == n == len(table)
     assert list(back.columns) == ["image", "fragment", "crop", "y", "x", "masked", *score_columns()]
@@ -41,23 +51,10 @@ def test_score_image_writes_one_row_per_fragment(tmp_path):
 def test_scores_are_reproducible(tmp_path):
     rng = np.random.default_rng(1)
     pixels = rng.integers(90, 160, (64, 128), dtype=np.uint8)
-    hdf5_io.write_crops(tmp_path / "c.h5", "img", [hdf5_io.Crop("w", 0, 0, 128, 64, pixels)], {})
-    from weld_anomaly.preprocess import fragment_crops
-
-    fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+    _fragmented(tmp_path, pixels, name="w")
     model = build_autoencoder(64, (4, 8, 8))
     for name in ("a.csv", "b.csv"):
-        score_image(
-            None,
-            tmp_path / "f.h5",
-            tmp_path / "c.h5",
-            tmp_path / name,
-            "img",
-            batch_size=2,
-            median_size=21,
-            sigma=1.0,
-            model=model,
-        )
+        _score(tmp_path, model, out=name, batch_size=2)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
@@ -104,23 +101,13 @@ def test_score_image_keeps_the_marker_mask_with_the_reconstructions(tmp_path):
     rng = np.random.default_rng(4)
     pixels = rng.integers(120, 136, (64, 192), dtype=np.uint8)
     pixels[:, 30:33] = 250  # a bright wire in the first fragment only
-    hdf5_io.write_crops(tmp_path / "c.h5", "img", [hdf5_io.Crop("weld", 0, 0, 192, 64, pixels)], {})
-    from weld_anomaly.preprocess import fragment_crops
-
-    fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
-    score_image(
-        None,
-        tmp_path / "f.h5",
-        tmp_path / "c.h5",
-        tmp_path / "s.csv",
-        "img",
-        batch_size=4,
-        median_size=21,
-        sigma=1.0,
+    _fragmented(tmp_path, pixels)
+    _score(
+        tmp_path,
+        build_autoencoder(64, (4, 8, 8)),
         mask_z=4.0,
         mask_dilate=4,
         reconstructions_out=tmp_path / "r.h5",
-        model=build_autoencoder(64, (4, 8, 8)),
     )
     mask = hdf5_io.read_masks(tmp_path / "r.h5")["weld"]
     assert mask.shape == pixels.shape and mask[:, 30:33].all() and not mask[:, 60:].any()
