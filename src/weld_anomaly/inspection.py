@@ -63,15 +63,16 @@ class Calibration:
 
     def scores(self, table) -> np.ndarray:
         """The calibrated statistic of every fragment of a scores table."""
+        needed = sorted(self.combined) if self.combined is not None else [self.statistic]
+        missing = [c for c in needed if c not in table.columns]
+        if missing:
+            raise UserError(
+                f"the calibrated statistic {self.statistic} needs {', '.join(missing)}, "
+                "which the score settings do not compute",
+                where="score",
+                fix="restore the settings or run the workflow again to recalibrate",
+            )
         if self.combined is not None:
-            missing = sorted(set(self.combined) - set(table.columns))
-            if missing:
-                raise UserError(
-                    f"the calibrated statistic {self.statistic} needs {', '.join(missing)}, "
-                    "which the score settings no longer compute",
-                    where="score.residual_sigmas",
-                    fix="restore the settings or run the workflow again to recalibrate",
-                )
             return multiscale_scores(table, self.combined)
         return table[self.statistic].to_numpy()
 
@@ -163,12 +164,6 @@ def inspect_images(
             mask_z=score["marker_mask_z"],
             mask_dilate=score["marker_mask_dilate"],
         )
-        if calibration.combined is None and calibration.statistic not in table:
-            raise UserError(
-                f"the calibrated statistic {calibration.statistic} is not scored",
-                where=str(metrics_json),
-                fix="run the workflow again to recalibrate",
-            )
         values = calibration.scores(table)
         flags = calibration.flags(values)
         for (y, x), crop_name, value in zip(

@@ -169,7 +169,7 @@ def score_fragments(
     residual_sigmas=(1.0, 2.0, 3.0),
     mask_z: float | None = None,
     mask_dilate: int = 0,
-) -> tuple[pd.DataFrame, list[hdf5_io.Crop]]:
+) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
     """Score the fragments of one image in memory.
 
     Returns the table, the stitched reconstruction of each crop and each crop's marker mask
