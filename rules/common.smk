@@ -101,6 +101,25 @@ def crops_of(wildcards):
     return [asdict(c) for c in CROPS.get(wildcards.image, [])]
 
 
+TEXTURE_PREDICTOR = "results/model/texture_predictor.json"
+
+
+def texture_images():
+    """The training images the texture predictor is fitted on: at most ``images``, evenly."""
+    train = ids("train")
+    limit = (config["score"]["texture_predictor"] or {}).get("images", 20)
+    if len(train) <= limit:
+        return train
+    if limit <= 1:
+        return train[:limit]
+    return [train[round(i * (len(train) - 1) / (limit - 1))] for i in range(limit)]
+
+
+def texture_predictor_input(wildcards=None):
+    """The fitted texture predictor, when score.texture_predictor is on (one path, not a list)."""
+    return TEXTURE_PREDICTOR if config["score"]["texture_predictor"] else []
+
+
 def annotations_input(wildcards=None):
     return [DATA.annotations] if DATA.annotations else []
 

@@ -6,6 +6,7 @@ rule inspect_images:
     input:
         model="results/model/autoencoder.keras",
         metrics="results/metrics/evaluation.json",
+        predictor=texture_predictor_input,
         images=images_to_inspect,
     output:
         directory("results/inspect"),

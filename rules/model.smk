@@ -26,3 +26,26 @@ rule train_autoencoder:
         model=group("model"),
     script:
         "../scripts/train_autoencoder.py"
+
+
+rule fit_texture_predictor:
+    input:
+        model="results/model/autoencoder.keras",
+        fragments=expand("results/fragments/{image}.h5", image=texture_images()),
+        crops=expand("results/crops/{image}.h5", image=texture_images()),
+    output:
+        TEXTURE_PREDICTOR,
+    log:
+        "logs/fit_texture_predictor.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=retry_memory(4000),
+        runtime=30,
+    params:
+        code=code("fit_texture_predictor"),
+        backend=config["train"]["backend"],
+        score=group("score"),
+    script:
+        "../scripts/fit_texture_predictor.py"

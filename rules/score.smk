@@ -6,6 +6,7 @@ rule score_fragments:
         model="results/model/autoencoder.keras",
         fragments="results/fragments/{image}.h5",
         crops="results/crops/{image}.h5",
+        predictor=texture_predictor_input,
     output:
         scores="results/scores/{image}.csv",
         reconstructions="results/reconstructions/{image}.h5",

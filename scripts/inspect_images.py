@@ -30,4 +30,5 @@ run_step(
     config=snakemake.params.config,
     out_dir=snakemake.output[0],
     crop_manifest=snakemake.params.crops,
+    predictor_path=snakemake.input.get("predictor") or None,
 )

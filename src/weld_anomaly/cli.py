@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("images", nargs="+", type=Path, help="radiograph files")
     inspect.add_argument("--model", type=Path, default=Path("results/model/autoencoder.keras"))
     inspect.add_argument(
+        "--predictor",
+        type=Path,
+        default=Path("results/model/texture_predictor.json"),
+        help="the fitted texture predictor (used when score.texture_predictor is on)",
+    )
+    inspect.add_argument(
         "--metrics",
         type=Path,
         default=Path("results/metrics/evaluation.json"),
@@ -92,7 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             from weld_anomaly.inspection import inspect_images
 
             summary = inspect_images(
-                args.images, args.model, args.metrics, config, args.out, args.crops
+                args.images,
+                args.model,
+                args.metrics,
+                config,
+                args.out,
+                args.crops,
+                predictor_path=args.predictor,
             )
             flagged = sum(s["flagged"] for s in summary)
             print(

@@ -68,8 +68,9 @@ STAGES: dict[str, dict] = {
         "params": ["data", "model", "train"],
     },
     "score": {
-        "rules": ["score_fragments", "evaluate"],
+        "rules": ["fit_texture_predictor", "score_fragments", "evaluate"],
         "outs": [
+            "results/model/texture_predictor.json",
             "results/scores",
             "results/reconstructions",
             "results/evaluation",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,11 +80,16 @@ def label_fragments(
     return labels.astype(str)
 
 
+def is_residual_column(column: str) -> bool:
+    """A residual-map score: ``residual_s<sigma>`` or ``residual_l<length>``."""
+    return re.fullmatch(r"residual_[sl][0-9p]+", column) is not None
+
+
 def multiscale_parameters(table: pd.DataFrame, normal: np.ndarray) -> dict:
     """Median and robust standard deviation of each residual score on normal fragments."""
     out = {}
     for column in table.columns:
-        if column.startswith("residual_s"):
+        if is_residual_column(column):
             med, scale = metrics.robust_location_scale(table[column].to_numpy()[normal])
             out[column] = {"median": med, "scale": scale}
     return out
@@ -92,9 +98,10 @@ def multiscale_parameters(table: pd.DataFrame, normal: np.ndarray) -> dict:
 def multiscale_scores(table: pd.DataFrame, parameters: dict) -> np.ndarray:
     """``residual_multiscale``: the largest residual score in robust z units of normal data.
 
-    A small crack stands out at the narrow smoothing widths, a large faint pore only at the
-    wide ones; each width's score is put on the scale of the normal validation fragments
-    (median 0, robust standard deviation 1) and a fragment takes the largest.
+    A small pore stands out at the narrow smoothing widths, a large faint pore only at the
+    wide ones, a crack in a line filter; each filter's score is put on the scale of the
+    normal validation fragments (median 0, robust standard deviation 1) and a fragment
+    takes the largest.
     """
     return np.max(
         [(table[c].to_numpy() - p["median"]) / p["scale"] for c, p in parameters.items()],

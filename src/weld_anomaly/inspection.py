@@ -29,7 +29,7 @@ from weld_anomaly.errors import ImageError, UserError
 from weld_anomaly.evaluation import multiscale_scores
 from weld_anomaly.files import write_bytes, write_text
 from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
-from weld_anomaly.scoring import score_fragments
+from weld_anomaly.scoring import ResidualSettings, score_fragments
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,13 @@ def inspect_images(
     config: dict,
     out_dir: str | Path,
     crop_manifest: str | Path | None = None,
+    predictor_path: str | Path | None = None,
 ) -> list[dict]:
-    """Inspect ``images``; write overlays, flagged.csv, images.csv and report.html."""
+    """Inspect ``images``; write overlays, flagged.csv, images.csv and report.html.
+
+    ``predictor_path``: the fitted texture predictor, needed when the configuration's
+    ``score.texture_predictor`` is on.
+    """
     import keras
 
     out = Path(out_dir)
@@ -106,6 +111,7 @@ def inspect_images(
     settings = ConvertSettings.from_config(config["convert"])
     size, stride = config["fragments"]["size"], config["fragments"]["stride"]
     score = config["score"]
+    residual = ResidualSettings.from_config(score, predictor_path)
     manifest = load_crop_manifest(crop_manifest, size) if crop_manifest else {}
 
     flagged_rows, summary, pages = [], [], []
@@ -160,9 +166,7 @@ def inspect_images(
             batch_size=score["batch_size"],
             median_size=score["baseline_median"],
             sigma=score["baseline_sigma"],
-            residual_sigmas=score["residual_sigmas"],
-            mask_z=score["marker_mask_z"],
-            mask_dilate=score["marker_mask_dilate"],
+            residual=residual,
         )
         values = calibration.scores(table)
         flags = calibration.flags(values)

@@ -59,6 +59,8 @@ def _kind(scorer: str) -> str:
         return "baseline (no training)"
     if scorer == "residual_multiscale":
         return "autoencoder, residual maps combined"
+    if scorer.startswith("residual_l"):
+        return "autoencoder, residual map, line filter"
     if scorer.startswith("residual"):
         return "autoencoder, residual map"
     return "autoencoder, thesis statistic"

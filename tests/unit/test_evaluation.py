@@ -113,12 +113,16 @@ def test_multiscale_combines_residual_scores_in_normal_z_units():
         {
             "residual_s1": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0],
             "residual_s8": [0.1, 0.1, 0.2, 0.3, 0.3, 0.4],
+            "residual_l4": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "residual_multiscale": [99.0] * 6,
             "baseline": [9.0] * 6,
         }
     )
     normal = np.array([True] * 5 + [False])
     params = multiscale_parameters(table, normal)
-    assert set(params) == {"residual_s1", "residual_s8"}  # the baseline is not a residual
+    # line filters are residual scores too; the baseline and a combination are not
+    assert set(params) == {"residual_s1", "residual_s8", "residual_l4"}
+    params.pop("residual_l4")
     assert params["residual_s1"] == {"median": 3.0, "scale": pytest.approx(1.4826)}
     assert params["residual_s8"] == {"median": 0.2, "scale": pytest.approx(0.14826)}
     z = multiscale_scores(table, params)

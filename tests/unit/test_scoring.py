@@ -5,7 +5,7 @@ import pytest
 from weld_anomaly import hdf5_io
 from weld_anomaly.model import build_autoencoder
 from weld_anomaly.preprocess import fragment_crops
-from weld_anomaly.scoring import score_columns, score_image, stitch
+from weld_anomaly.scoring import ResidualSettings, score_columns, score_image, stitch
 
 
 def _fragmented(tmp_path, pixels, x=0, y=0, name="weld") -> int:
@@ -72,6 +72,7 @@ def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():
     # as a broad low bump, so the residual between the wires looks like dark spots
     from scipy import ndimage
 
+    from weld_anomaly.baseline import background_map
     from weld_anomaly.scoring import marker_mask, residual_map, residual_scores
 
     rng = np.random.default_rng(3)
@@ -83,10 +84,11 @@ def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():
     crop[40:48, 200:208] -= 0.15  # a cavity: darker than the model expects
     pixels = np.rint(np.clip(crop, 0, 1) * 255).astype(np.uint8)
     residual = residual_map(pixels, recon)
-    mask = marker_mask(residual, 4.0, 8)
+    background = background_map(pixels, 21, 1.0)
+    mask = marker_mask(residual, background, 4.0, 8)
     assert mask[:, 40:71].all()  # the wires and the gaps between them
     assert not mask[:, 120:].any()  # sound weld and the cavity stay scored
-    assert marker_mask(residual, None, 8).sum() == 0
+    assert marker_mask(residual, background, None, 8).sum() == 0
 
     corners = np.array([[16, 24], [16, 176]])  # a fragment on the wires, one on the cavity
     plain = residual_scores(residual, np.zeros_like(mask), corners, 64, [1.0, 2.0])
@@ -105,8 +107,7 @@ def test_score_image_keeps_the_marker_mask_with_the_reconstructions(tmp_path):
     _score(
         tmp_path,
         build_autoencoder(64, (4, 8, 8)),
-        mask_z=4.0,
-        mask_dilate=4,
+        residual=ResidualSettings(mask_z=4.0, mask_dilate=4),
         reconstructions_out=tmp_path / "r.h5",
     )
     mask = hdf5_io.read_masks(tmp_path / "r.h5")["weld"]
@@ -115,3 +116,41 @@ def test_score_image_keeps_the_marker_mask_with_the_reconstructions(tmp_path):
     assert back.loc[back["x"] == 0, "masked"].item() == pytest.approx(mask[:, :64].mean())
     assert (back.loc[back["x"] >= 64, "masked"] == 0).all()
     assert hdf5_io.read_masks(tmp_path / "c.h5") == {}  # crops files carry none
+
+
+def test_marker_mask_leaves_the_bright_rim_around_a_dark_cavity():
+    # a smoothing model fills a large dark cavity in part: the residual just outside it is
+    # negative (brighter than expected) although the image is not bright there
+    from scipy import ndimage
+
+    from weld_anomaly.baseline import background_map
+    from weld_anomaly.scoring import marker_mask, residual_map
+
+    rng = np.random.default_rng(5)
+    crop = 0.5 + 0.01 * rng.standard_normal((128, 256))
+    yy, xx = np.mgrid[:128, :256]
+    crop[(yy - 64) ** 2 + (xx - 128) ** 2 < 15**2] -= 0.25  # a large pore
+    pixels = np.rint(np.clip(crop, 0, 1) * 255).astype(np.uint8)
+    recon = ndimage.uniform_filter(crop, 31) + 0.06 * (ndimage.uniform_filter(crop, 9) < 0.45)
+    residual = residual_map(pixels, recon)
+    assert (ndimage.gaussian_filter(-residual, 1.0) > 0.05).any()  # the rim is there
+    assert not marker_mask(residual, background_map(pixels, 41, 1.0), 4.0, 8).any()
+
+
+def test_score_image_with_a_texture_predictor_and_line_filters(tmp_path):
+    from weld_anomaly.texture import Predictor, PredictorSettings
+
+    rng = np.random.default_rng(6)
+    pixels = rng.integers(110, 140, (96, 192), dtype=np.uint8)
+    _fragmented(tmp_path, pixels)
+    settings = PredictorSettings(hole=2, radius=4, step=2)
+    kernel = np.zeros((9, 9))
+    kernel[4, 0] = kernel[4, 8] = 0.5  # predicts a pixel by its neighbours 4 px left and right
+    residual = ResidualSettings(
+        sigmas=(1.0,), lines=(4.0,), predictor=Predictor(kernel, 0.5, 100, settings)
+    )
+    model = build_autoencoder(64, (4, 8, 8))
+    table = _score(tmp_path, model, residual=residual)
+    assert list(table.columns)[-3:] == ["residual_s1", "residual_l4", "baseline"]
+    plain = _score(tmp_path, model, out="p.csv", residual=ResidualSettings(sigmas=(1.0,)))
+    assert not np.allclose(plain["residual_s1"], table["residual_s1"])  # the texture taken out

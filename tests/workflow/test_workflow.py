@@ -77,13 +77,17 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
         assert list(f.keys()) == ["fragments", "image_index"]
 
     metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
-    widths = len(config["score"]["residual_sigmas"])
-    # 13 thesis statistics, a residual map per width, their combination, the baseline
-    assert len(metrics["scorers"]) == 13 + widths + 1 + 1
+    filters = len(config["score"]["residual_sigmas"]) + len(config["score"]["residual_lines"])
+    # 13 thesis statistics, a residual map per filter, their combination, the baseline
+    assert len(metrics["scorers"]) == 13 + filters + 1 + 1
     assert "residual_multiscale" in metrics["scorers"]
+    assert "residual_l4" in metrics["scorers"]
     assert set(metrics["combined"]["residual_multiscale"]) == {
-        c for c in metrics["scorers"] if c.startswith("residual_s")
+        c for c in metrics["scorers"] if c.startswith(("residual_s", "residual_l"))
     }
+    predictor = json.loads((tiny_run / "results/model/texture_predictor.json").read_text())
+    assert predictor["settings"] == config["score"]["texture_predictor"]
+    assert len(predictor["weights"]) > 0 and predictor["pixels"] > 0
     for scorer in metrics["scorers"].values():
         auc = scorer["likely"]["auroc"]
         assert auc is None or 0.0 <= auc <= 1.0
@@ -320,6 +324,24 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith("ERROR: nope.keras: model not found")
+    no_predictor = subprocess.run(
+        [
+            str(BIN / "weld-anomaly"),
+            "inspect",
+            str(new / "scan_2.png"),
+            "--predictor",
+            "nope.json",
+            "--config",
+            "config/test.yaml",
+        ],
+        cwd=tiny_run,
+        capture_output=True,
+        text=True,
+    )
+    assert no_predictor.returncode == 1
+    assert no_predictor.stderr.strip().splitlines()[-1].startswith(
+        "ERROR: nope.json: texture predictor not found"
+    )
 
 
 def test_suggested_crops_through_the_workflow_cover_the_true_welds(tmp_path):

@@ -1,0 +1,199 @@
+"""The weld's own texture in the residual map: a learned predictor of it, and line filters.
+
+After a CPU budget of training the autoencoder reconstructs a smooth version of the weld:
+the bead's ripples stay in the residual (reconstruction - image), as strong as a faint
+cavity. Ripples are predictable from their surroundings, a cavity is not. The *texture
+predictor* is a linear blind-spot predictor: every residual pixel is predicted by a
+least-squares weighted sum of the residual at offsets around it (Chebyshev distance
+``hole`` to ``radius``, every ``step`` pixels), fitted on the residuals of the training
+images (sound welds only). The *innovation*, residual minus prediction, keeps what the
+surroundings do not explain: a cavity smaller than the hole is not seen by its own
+prediction. The predictor is a convolution kernel; where the residual is white noise its
+weights are close to zero and the innovation is the residual, so a texture it never saw
+costs nothing.
+
+Line filters: cracks, lack of fusion and elongated slag are thin lines at any angle, which
+an isotropic Gaussian spreads out. An elongated Gaussian (``length`` pixels along, 1 across)
+at 12 orientations, the largest response taken, is their matched filter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from weld_anomaly.errors import UserError
+from weld_anomaly.files import write_text
+
+ORIENTATIONS = 12
+LINE_WIDTH = 1.0  # pixels: the Gaussian width across a line filter
+
+
+@dataclass(frozen=True)
+class PredictorSettings:
+    """Where the predictor looks and how it is fitted (``score.texture_predictor``)."""
+
+    hole: int = 8
+    radius: int = 20
+    step: int = 2
+    smooth: float = 2.0  # Gaussian width the residuals are smoothed by for the fit only
+    samples: int = 60000  # pixels drawn for the least-squares fit
+    seed: int = 0
+    images: int = 20  # training images it is fitted on, at most (evenly chosen)
+
+    @classmethod
+    def from_config(cls, group: dict | None) -> PredictorSettings | None:
+        if group is None:
+            return None
+        settings = cls(**group)
+        if not 1 <= settings.hole <= settings.radius:
+            raise UserError(
+                f"texture_predictor.hole {settings.hole} must be between 1 and the radius "
+                f"{settings.radius}",
+                where="config score.texture_predictor",
+                fix="set hole smaller than radius (e.g. hole 8, radius 20)",
+            )
+        return settings
+
+
+def offsets(settings: PredictorSettings) -> list[tuple[int, int]]:
+    """The ``(dy, dx)`` the predictor reads: on the grid of ``step``, outside the hole."""
+    r, s = settings.radius, settings.step
+    return [
+        (dy, dx)
+        for dy in range(-r, r + 1, s)
+        for dx in range(-r, r + 1, s)
+        if max(abs(dy), abs(dx)) >= settings.hole
+    ]
+
+
+@dataclass
+class Predictor:
+    """A fitted texture predictor: its kernel and how much of the texture it explains."""
+
+    kernel: np.ndarray  # (2 radius + 1, 2 radius + 1), weights at the offsets, 0 elsewhere
+    explained_variance: float  # on the (smoothed) training residuals it was fitted on
+    pixels: int
+    settings: PredictorSettings
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON (byte-stable: shortest round-trip floats)."""
+        r = self.settings.radius
+        weights = [float(self.kernel[r + dy, r + dx]) for dy, dx in offsets(self.settings)]
+        doc = {
+            "kind": "texture predictor",
+            "settings": asdict(self.settings),
+            "explained_variance": float(self.explained_variance),
+            "pixels": int(self.pixels),
+            "weights": weights,
+        }
+        write_text(path, json.dumps(doc, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+            settings = PredictorSettings(**doc["settings"])
+            kernel = np.zeros((2 * settings.radius + 1,) * 2)
+            places = offsets(settings)
+            if len(doc["weights"]) != len(places):
+                raise ValueError(f"{len(doc['weights'])} weights for {len(places)} offsets")
+            for (dy, dx), w in zip(places, doc["weights"], strict=True):
+                kernel[settings.radius + dy, settings.radius + dx] = float(w)
+        except FileNotFoundError:
+            raise UserError(
+                "texture predictor not found",
+                where=str(path),
+                fix="run the workflow first (snakemake) to train the model and fit it",
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(
+                f"texture predictor unreadable ({exc})",
+                where=str(path),
+                fix="delete it and run the workflow again to refit it",
+            ) from None
+        return cls(kernel, float(doc["explained_variance"]), int(doc["pixels"]), settings)
+
+
+def fit_predictor(
+    residuals: Iterable[tuple[np.ndarray, np.ndarray]], settings: PredictorSettings
+) -> Predictor:
+    """Least-squares weights from ``(residual, masked)`` maps of sound welds.
+
+    Masked pixels (markers) count as 0 and no fitted pixel has one within ``radius``.
+    Pixels are drawn evenly from every map (seeded), at least ``radius`` from its border.
+    """
+    from scipy import ndimage
+
+    maps = list(residuals)
+    places = offsets(settings)
+    r = settings.radius
+    per_map = max(settings.samples // max(len(maps), 1), 1)
+    rng = np.random.default_rng(settings.seed)
+    rows, targets = [], []
+    for residual, masked in maps:
+        smooth = ndimage.gaussian_filter(residual.astype(np.float64), settings.smooth)
+        smooth[masked] = 0.0
+        usable = np.ones(residual.shape, dtype=bool)
+        if masked.any():
+            usable &= ~ndimage.binary_dilation(masked, iterations=r)
+        usable[:r], usable[-r:], usable[:, :r], usable[:, -r:] = False, False, False, False
+        candidates = np.flatnonzero(usable)
+        if len(candidates) == 0:
+            continue
+        picked = np.sort(rng.choice(candidates, size=min(per_map, len(candidates)), replace=False))
+        py, px = np.unravel_index(picked, residual.shape)
+        rows.append(np.stack([smooth[py + dy, px + dx] for dy, dx in places], axis=1))
+        targets.append(smooth[py, px])
+    if not rows:
+        raise UserError(
+            f"no training crop is larger than {2 * r + 1} px across, the texture predictor's reach",
+            where="config score.texture_predictor.radius",
+            fix="lower the radius (and hole), use larger crops, or set texture_predictor to null",
+        )
+    x, y = np.concatenate(rows), np.concatenate(targets)
+    gram = x.T @ x
+    gram += 1e-3 * np.trace(gram) / len(gram) * np.eye(len(gram))  # a touch of ridge
+    weights = np.linalg.solve(gram, x.T @ y)
+    kernel = np.zeros((2 * r + 1, 2 * r + 1))
+    for (dy, dx), w in zip(places, weights, strict=True):
+        kernel[r + dy, r + dx] = w
+    explained = 1.0 - float(np.var(y - x @ weights)) / max(float(np.var(y)), 1e-30)
+    return Predictor(kernel, explained, len(y), settings)
+
+
+def innovation(residual: np.ndarray, masked: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The residual minus its prediction from the surroundings (masked pixels read as 0)."""
+    from scipy import ndimage
+
+    source = np.where(masked, 0.0, residual.astype(np.float64))
+    return residual - ndimage.correlate(source, kernel, mode="reflect")
+
+
+def line_kernel(angle_deg: float, length: float, width: float = LINE_WIDTH) -> np.ndarray:
+    """A normalised elongated Gaussian: ``length`` along ``angle_deg``, ``width`` across."""
+    half = int(np.ceil(3 * length))
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    a = np.deg2rad(angle_deg)
+    along = xx * np.cos(a) + yy * np.sin(a)
+    across = -xx * np.sin(a) + yy * np.cos(a)
+    k = np.exp(-(along**2) / (2 * length**2) - across**2 / (2 * width**2))
+    return k / k.sum()
+
+
+def line_response(image: np.ndarray, length: float) -> np.ndarray:
+    """The largest response of the line filters of ``length`` over 12 orientations."""
+    from scipy.signal import fftconvolve
+
+    half = int(np.ceil(3 * length))
+    padded = np.pad(image.astype(np.float64), half, mode="reflect")
+    best = None
+    for angle in np.arange(ORIENTATIONS) * (180.0 / ORIENTATIONS):
+        response = fftconvolve(padded, line_kernel(angle, length), mode="valid")
+        best = response if best is None else np.maximum(best, response)
+    return best
