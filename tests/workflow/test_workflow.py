@@ -339,8 +339,10 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
         text=True,
     )
     assert no_predictor.returncode == 1
-    assert no_predictor.stderr.strip().splitlines()[-1].startswith(
-        "ERROR: nope.json: texture predictor not found"
+    assert (
+        no_predictor.stderr.strip()
+        .splitlines()[-1]
+        .startswith("ERROR: nope.json: texture predictor not found")
     )
 
 
