@@ -169,10 +169,29 @@ def fit_predictor(
 
 def innovation(residual: np.ndarray, masked: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """The residual minus its prediction from the surroundings (masked pixels read as 0)."""
-    from scipy import ndimage
-
     source = np.where(masked, 0.0, residual.astype(np.float64))
-    return residual - ndimage.correlate(source, kernel, mode="reflect")
+    (prediction,) = filtered(source, [kernel[::-1, ::-1]])
+    return residual - prediction
+
+
+def filtered(image: np.ndarray, kernels: list[np.ndarray]):
+    """``image`` convolved with each of the square, odd-sized ``kernels``, one at a time.
+
+    Through the FFT with the image's spectrum computed once; the border mirrored
+    (``symmetric``, like ``scipy.ndimage``'s ``reflect``); each result has the image's shape.
+    """
+    from scipy import fft
+
+    half = max(k.shape[0] for k in kernels) // 2
+    padded = np.pad(image.astype(np.float64), half, mode="symmetric")
+    shape = [fft.next_fast_len(n + 2 * half, real=True) for n in padded.shape]
+    spectrum = fft.rfft2(padded, shape)
+    height, width = image.shape
+    for kernel in kernels:
+        k = kernel.shape[0] // 2
+        full = fft.irfft2(spectrum * fft.rfft2(kernel, shape), shape)
+        # the kernel's centre sits k pixels in: output pixel (y, x) is full[y + half + k, ...]
+        yield full[half + k : half + k + height, half + k : half + k + width]
 
 
 def line_kernel(angle_deg: float, length: float, width: float = LINE_WIDTH) -> np.ndarray:
@@ -188,12 +207,8 @@ def line_kernel(angle_deg: float, length: float, width: float = LINE_WIDTH) -> n
 
 def line_response(image: np.ndarray, length: float) -> np.ndarray:
     """The largest response of the line filters of ``length`` over 12 orientations."""
-    from scipy.signal import fftconvolve
-
-    half = int(np.ceil(3 * length))
-    padded = np.pad(image.astype(np.float64), half, mode="reflect")
+    angles = np.arange(ORIENTATIONS) * (180.0 / ORIENTATIONS)
     best = None
-    for angle in np.arange(ORIENTATIONS) * (180.0 / ORIENTATIONS):
-        response = fftconvolve(padded, line_kernel(angle, length), mode="valid")
+    for response in filtered(image, [line_kernel(a, length) for a in angles]):
         best = response if best is None else np.maximum(best, response)
     return best

@@ -8,8 +8,10 @@ from weld_anomaly.errors import UserError
 from weld_anomaly.texture import (
     Predictor,
     PredictorSettings,
+    filtered,
     fit_predictor,
     innovation,
+    line_kernel,
     line_response,
     offsets,
 )
@@ -139,3 +141,17 @@ def test_line_filters_find_thin_lines_at_any_angle(angle):
     assert lines.shape == shape
     assert contrast(lines) > 1.5 * contrast(ndimage.gaussian_filter(image, 1.0))
     assert contrast(lines) > 6
+
+
+def test_fft_filtering_equals_direct_filtering_with_mirrored_borders():
+    rng = np.random.default_rng(6)
+    image = rng.standard_normal((70, 150))
+    small, large = line_kernel(30.0, 2.0), rng.standard_normal((41, 41))
+    a, b = filtered(image, [small, large])
+    np.testing.assert_allclose(a, ndimage.convolve(image, small, mode="reflect"), atol=1e-12)
+    np.testing.assert_allclose(b, ndimage.convolve(image, large, mode="reflect"), atol=1e-12)
+    # the predictor is a correlation: the innovation subtracts exactly that
+    left = innovation(image, np.zeros(image.shape, dtype=bool), large)
+    np.testing.assert_allclose(
+        image - left, ndimage.correlate(image, large, mode="reflect"), atol=1e-11
+    )
