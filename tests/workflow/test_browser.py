@@ -109,7 +109,11 @@ def test_report_in_a_real_browser(hostile_run):
         assert len(images) > 20 and all(ok for _, ok in images), images
         cells = page.locator("#metrics-table tbody tr").all()
         metrics = json.loads((hostile_run / "results/metrics/evaluation.json").read_text())
-        assert len(cells) == len(metrics["scorers"]) == 20  # a row per scorer
+        score = yaml.safe_load((hostile_run / "config/test.yaml").read_text())["score"]
+        filters = len(score["residual_sigmas"]) + len(score["residual_lines"])
+        # a row per scorer: 13 thesis statistics, the residual filters, their combination,
+        # the baseline
+        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1
         for row in cells:
             values = row.locator("td").all_inner_texts()
             assert 0.0 <= float(values[3]) <= 1.0  # test AUROC, a number
