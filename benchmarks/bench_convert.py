@@ -12,16 +12,16 @@ Prints one Markdown table row per case (median of the repeats).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
 
 
 def make_files(folder: Path) -> dict[str, Path]:
@@ -46,15 +46,6 @@ def make_files(folder: Path) -> dict[str, Path]:
         Columns=5000,
     )
     return {"uncompressed": native, "JPEG 2000 lossless": j2k}
-
-
-def timed(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -14,26 +14,17 @@ Prints one Markdown table row per case (median of the repeats).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
+
 from weld_anomaly import scoring, texture, tiling  # noqa: E402
 from weld_anomaly.baseline import background_map  # noqa: E402
-
-
-def timed(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
