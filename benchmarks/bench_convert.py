@@ -30,7 +30,7 @@ def make_files(folder: Path) -> dict[str, Path]:
     from dicom_factory import write_dicom, write_encapsulated
     from pydicom.uid import JPEG2000Lossless
 
-    from weld_anomaly import demo
+    from weld_anomaly.ingest import demo
 
     settings = demo.DemoSettings(height=3000, width=5000, seed=11, n_nonfaulty=0, n_faulty=1)
     image = demo.plan(settings)[0]
@@ -55,8 +55,8 @@ def main() -> None:
 
     from pydicom.pixels import pixel_array
 
-    from weld_anomaly.convert import ConvertSettings
-    from weld_anomaly.preprocess import convert_image
+    from weld_anomaly.ingest.convert import ConvertSettings
+    from weld_anomaly.ingest.preprocess import convert_image
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

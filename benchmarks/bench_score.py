@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
 
-from weld_anomaly import scoring, texture, tiling  # noqa: E402
-from weld_anomaly.baseline import background_map  # noqa: E402
+from weld_anomaly.ingest import tiling  # noqa: E402
+from weld_anomaly.score import scoring, texture
+from weld_anomaly.score.baseline import background_map  # noqa: E402
 
 
 def main() -> None:

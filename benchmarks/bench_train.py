@@ -56,7 +56,7 @@ class ThesisBatches:
     def __init__(self, path: Path, n: int, batch: int, seed: int):
         import keras
 
-        from weld_anomaly.data import scale
+        from weld_anomaly.model.batches import scale
 
         class _Batches(keras.utils.PyDataset):
             def __init__(self):
@@ -94,10 +94,10 @@ def main() -> None:
 
     import keras
 
-    from weld_anomaly.backend import describe_devices, set_precision
-    from weld_anomaly.data import FragmentBatches, open_fragments, scale
-    from weld_anomaly.model import build_autoencoder, compile_autoencoder
-    from weld_anomaly.scoring import reconstruct
+    from weld_anomaly.model.autoencoder import build_autoencoder, compile_autoencoder
+    from weld_anomaly.model.backend import describe_devices, set_precision
+    from weld_anomaly.model.batches import FragmentBatches, open_fragments, scale
+    from weld_anomaly.score.scoring import reconstruct
 
     set_precision(args.precision)
     keras.utils.set_random_seed(0)

@@ -1,6 +1,6 @@
 """Refresh the README's screenshots from a finished demo run, with the browser test's code.
 
-    make demo && .venv/bin/python docs/make_screenshots.py
+make demo && .venv/bin/python docs/make_screenshots.py
 """
 
 import sys

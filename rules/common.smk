@@ -6,10 +6,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from weld_anomaly import plan as _plan
-from weld_anomaly.codedeps import code_digest
+from weld_anomaly.workflow import plan as _plan
+from weld_anomaly.workflow.codedeps import code_digest
 from weld_anomaly.errors import UserError as _UserError
-from weld_anomaly.manifests import check_known_images, load_crop_manifest
+from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
 
 
 def _stop(exc):
@@ -146,7 +146,7 @@ def retry_memory(base_mb):
 
 def images_to_inspect(wildcards):
     """The radiographs under inspect.images_dir (listed when the inspect target is asked for)."""
-    from weld_anomaly.inventory import list_images
+    from weld_anomaly.ingest.inventory import list_images
 
     folder = config["inspect"]["images_dir"]
     return (

@@ -15,9 +15,9 @@ rule render_report:
         previews=expand("results/crops/{image}.png", image=RECORDS),
         annotations=annotations_input,
         templates=[
-            "src/weld_anomaly/templates/report.html.j2",
-            "src/weld_anomaly/templates/_experiments.html.j2",
-            "src/weld_anomaly/templates/_style.css",
+            "src/weld_anomaly/report/templates/report.html.j2",
+            "src/weld_anomaly/report/templates/_experiments.html.j2",
+            "src/weld_anomaly/report/templates/_style.css",
         ],
         # report.experiments: true - the Experiments section (rules/experiments.smk)
         experiments=(

@@ -2,9 +2,9 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.convert import ConvertSettings
-from weld_anomaly.preprocess import convert_image
-from weld_anomaly.runner import run_step
+from weld_anomaly.ingest.convert import ConvertSettings
+from weld_anomaly.ingest.preprocess import convert_image
+from weld_anomaly.workflow.runner import run_step
 
 run_step(
     snakemake.log[0],

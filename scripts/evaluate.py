@@ -2,8 +2,8 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.evaluation import evaluate
-from weld_anomaly.runner import run_step
+from weld_anomaly.score.evaluation import evaluate
+from weld_anomaly.workflow.runner import run_step
 
 settings = snakemake.params.evaluate
 run_step(

@@ -2,8 +2,8 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.experiments import write_summary
-from weld_anomaly.runner import run_step
+from weld_anomaly.workflow.experiments import write_summary
+from weld_anomaly.workflow.runner import run_step
 
 run_step(
     snakemake.log[0],

@@ -2,12 +2,12 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.backend import configure
+from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
 
-from weld_anomaly.runner import run_step  # noqa: E402
-from weld_anomaly.scoring import fit_texture_predictor  # noqa: E402
+from weld_anomaly.score.scoring import fit_texture_predictor  # noqa: E402
+from weld_anomaly.workflow.runner import run_step  # noqa: E402
 
 settings = snakemake.params.score
 run_step(

@@ -2,8 +2,8 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.preprocess import gather_crop_manifest
-from weld_anomaly.runner import run_step
+from weld_anomaly.ingest.preprocess import gather_crop_manifest
+from weld_anomaly.workflow.runner import run_step
 
 run_step(
     snakemake.log[0],

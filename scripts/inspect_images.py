@@ -2,13 +2,13 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.backend import configure
+from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.config["train"]["backend"], snakemake.threads)
 
 from weld_anomaly.errors import UserError  # noqa: E402
-from weld_anomaly.inspection import inspect_images  # noqa: E402
-from weld_anomaly.runner import run_step  # noqa: E402
+from weld_anomaly.workflow.inspection import inspect_images  # noqa: E402
+from weld_anomaly.workflow.runner import run_step  # noqa: E402
 
 
 def inspect(**kwargs):

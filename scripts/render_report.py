@@ -4,8 +4,8 @@ from pathlib import Path
 
 import _package  # noqa: F401
 
-from weld_anomaly.report import render_report
-from weld_anomaly.runner import run_step
+from weld_anomaly.report.html import render_report
+from weld_anomaly.workflow.runner import run_step
 
 run_step(
     snakemake.log[0],

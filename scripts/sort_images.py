@@ -2,8 +2,8 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.inventory import write_manifest
-from weld_anomaly.runner import run_step
+from weld_anomaly.ingest.inventory import write_manifest
+from weld_anomaly.workflow.runner import run_step
 
 run_step(
     snakemake.log[0],

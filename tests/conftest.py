@@ -58,7 +58,7 @@ def fragment_set(path, n, seed, size=32):
     """A training-set HDF5 file of ``n`` random uint8 fragments (tests of the training)."""
     import numpy as np
 
-    from weld_anomaly import hdf5_io
+    from weld_anomaly.ingest import hdf5_io
 
     rng = np.random.default_rng(seed)
     frags = rng.integers(60, 200, (n, size, size), dtype=np.uint8)

@@ -81,21 +81,21 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from weld_anomaly.errors import UserError
-    from weld_anomaly.runner import setup_logging
+    from weld_anomaly.workflow.runner import setup_logging
 
     setup_logging(None)
     try:
         if args.command == "inspect":
             from weld_anomaly.files import load_yaml
-            from weld_anomaly.plan import validate_config
+            from weld_anomaly.workflow.plan import validate_config
 
             config = load_yaml(args.config, "configuration")
             if SCHEMA.is_file():  # a checkout of the workflow (not a bare wheel install)
                 validate_config(config, SCHEMA, str(args.config))
-            from weld_anomaly.backend import configure
+            from weld_anomaly.model.backend import configure
 
             configure(config["train"]["backend"])
-            from weld_anomaly.inspection import inspect_images
+            from weld_anomaly.workflow.inspection import inspect_images
 
             summary = inspect_images(
                 args.images,
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Report: {(args.out / 'report.html').resolve()}"
             )
         elif args.command == "crops":
-            from weld_anomaly.crop_tools import preview_manifest, suggest_manifest
+            from weld_anomaly.ingest.crop_tools import preview_manifest, suggest_manifest
 
             if args.crops_command == "suggest":
                 previews = args.previews or args.output.with_suffix("").with_name(

@@ -10,13 +10,13 @@ import pytest
 
 RUNNER = """
 import json, sys, pathlib
-from weld_anomaly.backend import configure
+from weld_anomaly.model.backend import configure
 configure(sys.argv[1], 2)
 import numpy as np
 import keras
-from weld_anomaly import hdf5_io
-from weld_anomaly.scoring import score_image
-from weld_anomaly.training import train
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.score.scoring import score_image
+from weld_anomaly.model.training import train
 
 tmp = pathlib.Path(sys.argv[2])
 rng = np.random.default_rng(0)
@@ -29,7 +29,7 @@ info = train(tmp / "train.h5", tmp / "train.h5", tmp / "m.keras", tmp / "m.weigh
              seed=1, filters=(4, 8, 8), resume_dir=tmp / "resume")
 crop = rng.integers(80, 180, (64, 96), dtype=np.uint8)
 hdf5_io.write_crops(tmp / "c.h5", "img", [hdf5_io.Crop("w", 0, 0, 96, 64, crop)], {})
-from weld_anomaly.preprocess import fragment_crops
+from weld_anomaly.ingest.preprocess import fragment_crops
 fragment_crops(tmp / "c.h5", tmp / "f.h5", 64, 32)
 table = score_image(tmp / "m.keras", tmp / "f.h5", tmp / "c.h5", tmp / "s.csv", "img",
                     batch_size=4, median_size=21, sigma=1.0)

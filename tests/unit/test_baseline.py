@@ -1,6 +1,6 @@
 import numpy as np
 
-from weld_anomaly.baseline import background_map
+from weld_anomaly.score.baseline import background_map
 
 
 def test_dark_spot_stands_out_and_flat_background_vanishes():

@@ -3,8 +3,8 @@ import pytest
 from dicom_factory import weld_pattern, write_dicom
 from PIL import Image
 
-from weld_anomaly.convert import ConvertSettings, convert
 from weld_anomaly.errors import ConfigError
+from weld_anomaly.ingest.convert import ConvertSettings, convert
 
 PCT = ConvertSettings()
 
@@ -89,7 +89,7 @@ def test_png_and_tiff_inputs(tmp_path, mode, dtype):
 
 
 def test_weighted_percentile_matches_numpy():
-    from weld_anomaly.convert import weighted_percentile
+    from weld_anomaly.ingest.convert import weighted_percentile
 
     rng = np.random.default_rng(3)
     sample = rng.integers(-50, 300, 10_001)

@@ -2,7 +2,7 @@ import h5py
 import numpy as np
 import pytest
 
-from weld_anomaly.data import FragmentBatches, open_fragments, scale
+from weld_anomaly.model.batches import FragmentBatches, open_fragments, scale
 
 
 def test_scale_to_unit_float():
@@ -64,7 +64,7 @@ def test_hdf5_source_streams_the_same_batches_as_memory(tmp_path):
 
 
 def test_blemish_corruption_is_seeded_local_and_keeps_clean_targets():
-    from weld_anomaly.data import add_blemishes
+    from weld_anomaly.model.batches import add_blemishes
 
     data = np.full((64, 64, 64), 128, np.uint8)
     batches = FragmentBatches(data, 32, shuffle=True, seed=2, chunk=16, corruption="blemishes")

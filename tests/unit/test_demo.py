@@ -4,7 +4,7 @@ import numpy as np
 import pydicom
 import yaml
 
-from weld_anomaly import demo
+from weld_anomaly.ingest import demo
 
 SMALL = demo.DemoSettings(n_nonfaulty=3, n_faulty=3, height=256, width=768, seed=3)
 

@@ -10,8 +10,8 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless
 
 from weld_anomaly import errors
-from weld_anomaly.convert import ConvertSettings
-from weld_anomaly.preprocess import convert_image
+from weld_anomaly.ingest.convert import ConvertSettings
+from weld_anomaly.ingest.preprocess import convert_image
 
 SETTINGS = ConvertSettings(max_pixels=50_000_000)
 
@@ -248,7 +248,7 @@ def test_zero_window_width_falls_back_to_percentile(tmp_path):
 
 
 def test_skip_policy_writes_a_rejected_placeholder(tmp_path):
-    from weld_anomaly import hdf5_io
+    from weld_anomaly.ingest import hdf5_io
 
     source = tmp_path / "broken.dcm"
     source.write_bytes(b"garbage" * 100)
@@ -264,7 +264,7 @@ def test_padding_pixels_are_left_out_of_the_window(tmp_path):
     display[20:40, 30:50] = 0.8
     path = write_dicom(tmp_path / "pad.dcm", display, PixelPaddingValue=205)
     attrs = convert_image(path, tmp_path / "o.h5", ConvertSettings(window="minmax"), "img")
-    from weld_anomaly import hdf5_io
+    from weld_anomaly.ingest import hdf5_io
 
     pixels, _ = hdf5_io.read_image(tmp_path / "o.h5")
     assert attrs["padding_pixels"] == 64 * 16
@@ -273,7 +273,7 @@ def test_padding_pixels_are_left_out_of_the_window(tmp_path):
 
 def test_no_personal_data_reaches_outputs_or_logs(tmp_path):
     """A file full of identifying tags: none of the values appears in the HDF5 or the log."""
-    from weld_anomaly.runner import run_step
+    from weld_anomaly.workflow.runner import run_step
 
     secrets = {
         "PatientName": "Kowalski^Jan",
@@ -310,7 +310,7 @@ def test_rerun_gives_byte_identical_hdf5(tmp_path):
     convert_image(source, tmp_path / "a.h5", SETTINGS, "img")
     convert_image(source, tmp_path / "b.h5", SETTINGS, "img")
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
-    from weld_anomaly import hdf5_io
+    from weld_anomaly.ingest import hdf5_io
 
     attrs = hdf5_io.read_image_attrs(tmp_path / "a.h5")
     for key in (
@@ -328,9 +328,9 @@ def test_rerun_gives_byte_identical_hdf5(tmp_path):
 
 
 def test_duplicates_are_found(tmp_path):
-    from weld_anomaly import hdf5_io
-    from weld_anomaly.inventory import ImageRecord, to_csv
-    from weld_anomaly.preprocess import summarize_images
+    from weld_anomaly.ingest import hdf5_io
+    from weld_anomaly.ingest.inventory import ImageRecord, to_csv
+    from weld_anomaly.ingest.preprocess import summarize_images
 
     source = write_dicom(tmp_path / "a.dcm")
     copy = tmp_path / "b.dcm"

@@ -6,8 +6,8 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.pixels import pixel_array
 
-from weld_anomaly import dicom_io
-from weld_anomaly.convert import ConvertSettings, convert
+from weld_anomaly.ingest import dicom_io
+from weld_anomaly.ingest.convert import ConvertSettings, convert
 
 PCT = ConvertSettings()
 

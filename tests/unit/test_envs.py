@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from weld_anomaly.codedeps import code_files
+from weld_anomaly.workflow.codedeps import code_files
 
 REPO = Path(__file__).resolve().parents[2]
 # conda-forge names that differ from the lock's (PyPI) names

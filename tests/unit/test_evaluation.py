@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weld_anomaly.evaluation import defect_recall, evaluate, label_fragments
-from weld_anomaly.inventory import ImageRecord, to_csv
-from weld_anomaly.manifests import Annotation
+from weld_anomaly.ingest.inventory import ImageRecord, to_csv
+from weld_anomaly.ingest.manifests import Annotation
+from weld_anomaly.score.evaluation import defect_recall, evaluate, label_fragments
 
 
 def test_labels_follow_overlap_and_severity():
@@ -107,7 +107,7 @@ def test_defect_recall_by_size():
 
 
 def test_multiscale_combines_residual_scores_in_normal_z_units():
-    from weld_anomaly.evaluation import multiscale_parameters, multiscale_scores
+    from weld_anomaly.score.evaluation import multiscale_parameters, multiscale_scores
 
     table = pd.DataFrame(
         {
@@ -133,8 +133,8 @@ def test_multiscale_combines_residual_scores_in_normal_z_units():
 
 def test_inspection_computes_the_combined_statistic_as_calibrated(tmp_path):
     from weld_anomaly.errors import UserError
-    from weld_anomaly.evaluation import MULTISCALE
-    from weld_anomaly.inspection import Calibration
+    from weld_anomaly.score.evaluation import MULTISCALE
+    from weld_anomaly.workflow.inspection import Calibration
 
     params = {
         "residual_s1": {"median": 0.1, "scale": 0.02},

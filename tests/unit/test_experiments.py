@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import fragment_set
 
-from weld_anomaly import experiments, hdf5_io
-from weld_anomaly.training import epoch_weights_name, train
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.model.training import epoch_weights_name, train
+from weld_anomaly.workflow import experiments
 
 
 def test_lines_are_one_line_across_in_the_asked_orientation():
@@ -126,7 +127,7 @@ def test_training_keeps_a_checkpoint_per_epoch_and_subsets_train_alike(tmp_path)
     )
     import keras
 
-    from weld_anomaly.model import build_autoencoder
+    from weld_anomaly.model.autoencoder import build_autoencoder
 
     def weights(path):
         model = build_autoencoder(32, (4, 8))

@@ -3,9 +3,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from weld_anomaly import hdf5_io
 from weld_anomaly.errors import ImageError
 from weld_anomaly.files import atomic_path
+from weld_anomaly.ingest import hdf5_io
 
 
 def digest(path):

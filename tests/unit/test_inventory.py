@@ -1,8 +1,8 @@
 import pytest
 
-from weld_anomaly import inventory
 from weld_anomaly.errors import ManifestError
-from weld_anomaly.inventory import ImageRecord, assign_splits
+from weld_anomaly.ingest import inventory
+from weld_anomaly.ingest.inventory import ImageRecord, assign_splits
 
 
 def write(path, text):

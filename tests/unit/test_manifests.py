@@ -1,7 +1,7 @@
 import pytest
 
 from weld_anomaly.errors import ManifestError
-from weld_anomaly.manifests import (
+from weld_anomaly.ingest.manifests import (
     CropSpec,
     check_crops_fit,
     check_known_images,

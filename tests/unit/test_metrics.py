@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from weld_anomaly import metrics
+from weld_anomaly.score import metrics
 
 
 def brute_auc(labels, scores):

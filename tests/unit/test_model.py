@@ -4,8 +4,8 @@ import hashlib
 
 from conftest import fragment_set
 
-from weld_anomaly.model import build_autoencoder
-from weld_anomaly.training import train
+from weld_anomaly.model.autoencoder import build_autoencoder
+from weld_anomaly.model.training import train
 
 
 def test_thesis_architecture():

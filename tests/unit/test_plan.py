@@ -4,8 +4,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from weld_anomaly import plan
 from weld_anomaly.errors import ConfigError, ManifestError
+from weld_anomaly.workflow import plan
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from dicom_factory import weld_pattern, write_dicom
 
-from weld_anomaly import preprocess, tiling
-from weld_anomaly.convert import ConvertSettings
 from weld_anomaly.errors import ManifestError
+from weld_anomaly.ingest import preprocess, tiling
+from weld_anomaly.ingest.convert import ConvertSettings
 
 
 @pytest.fixture

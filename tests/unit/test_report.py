@@ -3,11 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 
-from weld_anomaly import figures, hdf5_io
-from weld_anomaly.inventory import ImageRecord, to_csv
-from weld_anomaly.manifests import Annotation
-from weld_anomaly.report import render_report
-from weld_anomaly.statistics import COLUMNS
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.ingest.inventory import ImageRecord, to_csv
+from weld_anomaly.ingest.manifests import Annotation
+from weld_anomaly.report import figures
+from weld_anomaly.report.html import render_report
+from weld_anomaly.score.statistics import COLUMNS
 
 
 def test_marked_crop_draws_flags_and_defects():

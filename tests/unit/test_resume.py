@@ -10,13 +10,13 @@ import time
 
 import numpy as np
 
-from weld_anomaly import hdf5_io
+from weld_anomaly.ingest import hdf5_io
 
 RUNNER = """
 import json, sys
-from weld_anomaly.backend import configure
+from weld_anomaly.model.backend import configure
 configure("tensorflow", 2)
-from weld_anomaly.training import train
+from weld_anomaly.model.training import train
 info = train(**json.loads(sys.argv[1]))
 print(json.dumps(info))
 """

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from weld_anomaly.errors import ManifestError
-from weld_anomaly.runner import run_step
+from weld_anomaly.workflow.runner import run_step
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weld_anomaly import hdf5_io
-from weld_anomaly.model import build_autoencoder
-from weld_anomaly.preprocess import fragment_crops
-from weld_anomaly.scoring import ResidualSettings, score_columns, score_image, stitch
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.ingest.preprocess import fragment_crops
+from weld_anomaly.model.autoencoder import build_autoencoder
+from weld_anomaly.score.scoring import ResidualSettings, score_columns, score_image, stitch
 
 
 def _fragmented(tmp_path, pixels, x=0, y=0, name="weld") -> int:
@@ -61,7 +61,7 @@ def test_scores_are_reproducible(tmp_path):
 def test_stitching_overlapping_fragments_restores_the_image():
     rng = np.random.default_rng(2)
     image = rng.random((96, 160))
-    from weld_anomaly import tiling
+    from weld_anomaly.ingest import tiling
 
     frags, corners = tiling.cut_fragments(image, 64, 32)
     np.testing.assert_allclose(stitch(image.shape, corners, frags), image)
@@ -72,8 +72,8 @@ def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():
     # as a broad low bump, so the residual between the wires looks like dark spots
     from scipy import ndimage
 
-    from weld_anomaly.baseline import background_map
-    from weld_anomaly.scoring import marker_mask, residual_map, residual_scores
+    from weld_anomaly.score.baseline import background_map
+    from weld_anomaly.score.scoring import marker_mask, residual_map, residual_scores
 
     rng = np.random.default_rng(3)
     sound = 0.5 + 0.01 * rng.standard_normal((96, 256))
@@ -123,8 +123,8 @@ def test_marker_mask_leaves_the_bright_rim_around_a_dark_cavity():
     # negative (brighter than expected) although the image is not bright there
     from scipy import ndimage
 
-    from weld_anomaly.baseline import background_map
-    from weld_anomaly.scoring import marker_mask, residual_map
+    from weld_anomaly.score.baseline import background_map
+    from weld_anomaly.score.scoring import marker_mask, residual_map
 
     rng = np.random.default_rng(5)
     crop = 0.5 + 0.01 * rng.standard_normal((128, 256))
@@ -138,7 +138,7 @@ def test_marker_mask_leaves_the_bright_rim_around_a_dark_cavity():
 
 
 def test_score_image_with_a_texture_predictor_and_line_filters(tmp_path):
-    from weld_anomaly.texture import Predictor, PredictorSettings
+    from weld_anomaly.score.texture import Predictor, PredictorSettings
 
     rng = np.random.default_rng(6)
     pixels = rng.integers(110, 140, (96, 192), dtype=np.uint8)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from weld_anomaly.statistics import COLUMNS, fragment_statistics
+from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
 
 
 def test_fourteen_statistics_with_known_values():

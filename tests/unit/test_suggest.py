@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from weld_anomaly import demo
-from weld_anomaly.convert import ConvertSettings, convert
-from weld_anomaly.manifests import Box, load_crop_manifest
-from weld_anomaly.suggest import find_weld, iou, suggest_crops
+from weld_anomaly.ingest import demo
+from weld_anomaly.ingest.convert import ConvertSettings, convert
+from weld_anomaly.ingest.manifests import Box, load_crop_manifest
+from weld_anomaly.ingest.suggest import find_weld, iou, suggest_crops
 
 CLI = [sys.executable, "-m", "weld_anomaly.cli"]
 

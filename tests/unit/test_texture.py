@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from weld_anomaly.errors import UserError
-from weld_anomaly.texture import (
+from weld_anomaly.score.texture import (
     Predictor,
     PredictorSettings,
     filtered,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from weld_anomaly import tiling
+from weld_anomaly.ingest import tiling
 
 
 def test_positions_cover_border_with_a_flush_last_fragment():

@@ -56,7 +56,7 @@ def lock_hashes(repo: Path) -> dict[str, str]:
 def test_dvc_yaml_is_the_projection_of_the_workflow(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     generated = subprocess.run(
-        [sys.executable, "-m", "weld_anomaly.dvcgen"],
+        [sys.executable, "-m", "weld_anomaly.workflow.dvcgen"],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -64,7 +64,7 @@ def test_dvc_yaml_is_the_projection_of_the_workflow(tmp_path):
     ).stdout
     assert generated == (REPO / "dvc.yaml").read_text(), (
         "dvc.yaml has drifted from the Snakemake workflow: regenerate it with "
-        "`.venv/bin/python -m weld_anomaly.dvcgen > dvc.yaml`"
+        "`.venv/bin/python -m weld_anomaly.workflow.dvcgen > dvc.yaml`"
     )
     stages = yaml.safe_load(generated)["stages"]
     targets = set(re.findall(r"^rule (stage_\w+):", (REPO / "rules/stages.smk").read_text(), re.M))

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import BIN, copy_repo, snakemake
 
-from weld_anomaly import tiling
-from weld_anomaly.inventory import read_manifest
+from weld_anomaly.ingest import tiling
+from weld_anomaly.ingest.inventory import read_manifest
 
 PROFILE = ("--workflow-profile", "profiles/test")
 
@@ -360,8 +360,8 @@ def test_suggested_crops_through_the_workflow_cover_the_true_welds(tmp_path):
         "config/test.yaml",
         "config/suggested.yaml",
     )
-    from weld_anomaly.manifests import Box, load_crop_manifest
-    from weld_anomaly.suggest import iou
+    from weld_anomaly.ingest.manifests import Box, load_crop_manifest
+    from weld_anomaly.ingest.suggest import iou
 
     suggested = load_crop_manifest(repo / "results/suggested_crops.yaml", 64)
     truth = yaml.safe_load((repo / "resources/demo-test/truth.yaml").read_text())["images"]

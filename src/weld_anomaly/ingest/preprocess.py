@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from weld_anomaly import hdf5_io, tiling
-from weld_anomaly.convert import ConvertSettings, convert
 from weld_anomaly.errors import DuplicateInstance, ImageError, ManifestError
-from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
+from weld_anomaly.ingest import hdf5_io, tiling
+from weld_anomaly.ingest.convert import ConvertSettings, convert
+from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,9 @@ def extract_crops(
     ``crops`` are this image's entries of the crop manifest, already checked when the
     workflow started; when ``None`` they are read from ``manifest_path`` (the demo's
     generated manifest, or none at all). With ``suggest_margin`` set, the crops are found
-    in the image instead (``weld_anomaly.suggest``).
+    in the image instead (``weld_anomaly.ingest.suggest``).
     """
-    from weld_anomaly.figures import crop_preview, rejected_preview
+    from weld_anomaly.ingest.previews import crop_preview, rejected_preview
 
     pixels, attrs = hdf5_io.read_image(image_h5)
     if pixels is None:  # rejected by convert_image (on_error: skip): no crops, say why
@@ -125,7 +125,7 @@ def extract_crops(
         rejected_preview(preview_png, image_id, attrs.get("error", ""))
         return []
     if suggest_margin is not None:
-        from weld_anomaly.suggest import suggest_crops
+        from weld_anomaly.ingest.suggest import suggest_crops
 
         manifest = {image_id: suggest_crops(pixels, image_id, fragment_size, suggest_margin)}
     elif crops is not None:
@@ -213,7 +213,7 @@ def crop_and_fragment(
 def gather_crop_manifest(crops_h5: list[str | Path], out_yaml: str | Path) -> int:
     """Write the crops the images were cut with as one crop manifest; returns the count."""
     from weld_anomaly.files import write_text
-    from weld_anomaly.suggest import manifest_text
+    from weld_anomaly.ingest.suggest import manifest_text
 
     crops: dict[str, list[CropSpec]] = {}
     for path in crops_h5:
@@ -325,7 +325,7 @@ def summarize_images(
     import io
 
     from weld_anomaly.files import write_text
-    from weld_anomaly.inventory import read_manifest
+    from weld_anomaly.ingest.inventory import read_manifest
 
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
     rows, seen = [], {}

@@ -23,13 +23,14 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from weld_anomaly import figures, hdf5_io, inventory, tiling
-from weld_anomaly.convert import ConvertSettings, convert
 from weld_anomaly.errors import ImageError, UserError
-from weld_anomaly.evaluation import multiscale_scores
 from weld_anomaly.files import write_bytes, write_text
-from weld_anomaly.manifests import CropSpec, check_crops_fit, load_crop_manifest
-from weld_anomaly.scoring import ResidualSettings, score_fragments
+from weld_anomaly.ingest import hdf5_io, inventory, tiling
+from weld_anomaly.ingest.convert import ConvertSettings, convert
+from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
+from weld_anomaly.report import figures
+from weld_anomaly.score.evaluation import multiscale_scores
+from weld_anomaly.score.scoring import ResidualSettings, score_fragments
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def inspect_images(
     )
     _write_csv(out / "images.csv", summary, ["image", "file", "fragments", "flagged", "rejected"])
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("weld_anomaly", "templates"),
+        loader=jinja2.PackageLoader("weld_anomaly.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

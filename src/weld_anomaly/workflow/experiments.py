@@ -1,7 +1,7 @@
 """The thesis's model experiments, reproduced with numbers.
 
 Before trusting the autoencoder on welds, the thesis checked by eye that it learns at all.
-Each experiment here trains the project's autoencoder (:mod:`weld_anomaly.model`, the
+Each experiment here trains the project's autoencoder (:mod:`weld_anomaly.model.autoencoder`, the
 thesis architecture with a configurable number of conv+pool pairs) on "non-faulty" images
 only, reconstructs held-out non-faulty and "faulty" images, and measures how well the
 reconstruction error separates them (AUROC, higher error = faulty), with a figure like the
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weld_anomaly import metrics
 from weld_anomaly.files import write_bytes, write_text
+from weld_anomaly.score import metrics
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def fit_autoencoder(
     """Train the autoencoder on images ``(N, S, S)`` in [0, 1]; returns the model."""
     import keras
 
-    from weld_anomaly.model import build_autoencoder, compile_autoencoder
+    from weld_anomaly.model.autoencoder import build_autoencoder, compile_autoencoder
 
     size = padded_size(train.shape[1], len(filters))
     x = _pad(train, size, pad_value)[..., None]
@@ -427,7 +427,7 @@ def run_synthetic(
     out_png: str | Path,
 ) -> dict:
     """Run one synthetic experiment; write its numbers (JSON) and its figure (PNG)."""
-    from weld_anomaly import figures
+    from weld_anomaly.report import figures
 
     start = time.perf_counter()
     result = RUNNERS[name](settings, tuple(filters), seed)
@@ -479,9 +479,9 @@ def _validation_fragments(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The demo's validation fragments with a ``likely`` defect, and up to ``max_normal``
     without one (drawn at random): ``(fragments, is_defect)``."""
-    from weld_anomaly import hdf5_io
-    from weld_anomaly.evaluation import label_fragments
-    from weld_anomaly.manifests import load_annotations
+    from weld_anomaly.ingest import hdf5_io
+    from weld_anomaly.ingest.manifests import load_annotations
+    from weld_anomaly.score.evaluation import label_fragments
 
     annotations = load_annotations(annotations_path) if annotations_path else {}
     defects, normal = [], []
@@ -525,13 +525,14 @@ def run_training_length(
     a checkpoint per epoch, and per checkpoint the AUROC of the thesis's statistics for the
     validation fragments with a ``likely`` defect against those without, plus the mean
     squared error of each group. ``marks`` are the two training lengths compared."""
-    from weld_anomaly import figures, hdf5_io
-    from weld_anomaly.data import scale
     from weld_anomaly.errors import UserError
-    from weld_anomaly.model import build_autoencoder
-    from weld_anomaly.scoring import reconstruct as reconstruct_fragments
-    from weld_anomaly.statistics import fragment_statistics
-    from weld_anomaly.training import epoch_weights_name, train
+    from weld_anomaly.ingest import hdf5_io
+    from weld_anomaly.model.autoencoder import build_autoencoder
+    from weld_anomaly.model.batches import scale
+    from weld_anomaly.model.training import epoch_weights_name, train
+    from weld_anomaly.report import figures
+    from weld_anomaly.score.scoring import reconstruct as reconstruct_fragments
+    from weld_anomaly.score.statistics import fragment_statistics
 
     start = time.perf_counter()
     work = Path(work_dir)
@@ -682,7 +683,7 @@ def write_summary(
     out_html: str | Path,
 ) -> dict:
     """Write experiments.json and the report's Experiments section as a page of its own."""
-    from weld_anomaly.report import render_experiments_page
+    from weld_anomaly.report.html import render_experiments_page
 
     summary = collect(results_json, figures_png)
     write_text(out_json, json.dumps(summary, indent=2) + "\n")

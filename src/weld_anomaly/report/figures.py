@@ -13,60 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from weld_anomaly.files import write_bytes
+from weld_anomaly.ingest.previews import fit_width, png_bytes, to_rgb8
 
 SEVERITY_COLOURS = {"likely": (230, 30, 30), "possible": (245, 200, 0), "none": (40, 170, 60)}
 FLAG_COLOUR = (255, 0, 255)
 MASK_COLOUR = (70, 110, 230)  # tint of the pixels left out of the scores (bright markers)
-
-
-def to_rgb8(pixels: np.ndarray) -> Image.Image:
-    """A greyscale uint8/uint16 array as an RGB Pillow image."""
-    if pixels.dtype != np.uint8:
-        pixels = (pixels.astype(np.float32) / 257.0).round().astype(np.uint8)
-    return Image.fromarray(pixels, mode="L").convert("RGB")
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _fit(image: Image.Image, max_width: int) -> tuple[Image.Image, float]:
-    if image.width <= max_width:
-        return image, 1.0
-    factor = max_width / image.width
-    return image.resize((max_width, max(1, round(image.height * factor))), Image.LANCZOS), factor
-
-
-def crop_preview(
-    pixels: np.ndarray, crops: Sequence, out_png: str | Path, title: str = "", max_width: int = 1600
-) -> None:
-    """The whole image with its crops drawn and named, like the thesis's cropping tool."""
-    image, f = _fit(to_rgb8(pixels), max_width)
-    draw = ImageDraw.Draw(image)
-    for crop in crops:
-        box = [
-            crop.x * f,
-            crop.y * f,
-            (crop.x + crop.width) * f - 1,
-            (crop.y + crop.height) * f - 1,
-        ]
-        draw.rectangle(box, outline=(0, 200, 255), width=2)
-        draw.text((box[0] + 4, box[1] + 3), crop.name, fill=(0, 200, 255))
-    if title:
-        draw.text((6, 4), title, fill=(255, 255, 0))
-    write_bytes(out_png, png_bytes(image))
-
-
-def rejected_preview(out_png: str | Path, image_id: str, reason: str, width: int = 800) -> None:
-    """A placeholder preview for a radiograph that could not be converted."""
-    image = Image.new("RGB", (width, 60), (60, 20, 20))
-    draw = ImageDraw.Draw(image)
-    draw.text((8, 8), f"{image_id}: rejected", fill=(255, 200, 200))
-    draw.text((8, 30), reason[:130], fill=(255, 255, 255))
-    write_bytes(out_png, png_bytes(image))
 
 
 def score_colour(fraction: float) -> tuple[int, int, int]:
@@ -99,7 +50,7 @@ def marked_crop(
         rgb = np.asarray(image, dtype=np.float32)
         rgb[masked] = 0.6 * rgb[masked] + 0.4 * np.array(MASK_COLOUR, dtype=np.float32)
         image = Image.fromarray(rgb.round().astype(np.uint8), mode="RGB")
-    image, f = _fit(image, max_width)
+    image, f = fit_width(image, max_width)
     draw = ImageDraw.Draw(image)
     order = np.argsort(strength) if strength is not None else range(len(flagged))
     for i in order:
@@ -156,7 +107,7 @@ def histograms(attrs: dict) -> bytes:
 def thumbnail(png_path: str | Path, max_width: int = 800) -> bytes:
     """A PNG file scaled down to ``max_width`` pixels."""
     with Image.open(png_path) as im:
-        image, _ = _fit(im.convert("RGB"), max_width)
+        image, _ = fit_width(im.convert("RGB"), max_width)
         return png_bytes(image)
 
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weld_anomaly import metrics
 from weld_anomaly.files import write_text
-from weld_anomaly.inventory import read_manifest
-from weld_anomaly.manifests import Annotation, load_annotations
+from weld_anomaly.ingest.inventory import read_manifest
+from weld_anomaly.ingest.manifests import Annotation, load_annotations
+from weld_anomaly.score import metrics
 
 log = logging.getLogger(__name__)
 LABELS = ("none", "possible", "likely")

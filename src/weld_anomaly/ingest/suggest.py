@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from weld_anomaly.manifests import Box, CropSpec
+from weld_anomaly.ingest.manifests import Box, CropSpec
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,14 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from weld_anomaly import __version__, figures, hdf5_io, metrics
-from weld_anomaly.evaluation import scorer_columns
+from weld_anomaly import __version__
 from weld_anomaly.files import write_bytes, write_text
-from weld_anomaly.inventory import read_manifest
-from weld_anomaly.manifests import load_annotations
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.ingest.inventory import read_manifest
+from weld_anomaly.ingest.manifests import load_annotations
+from weld_anomaly.report import figures
+from weld_anomaly.score import metrics
+from weld_anomaly.score.evaluation import scorer_columns
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +225,11 @@ def render_report(
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
 
-    ``experiments_json``: the experiments' summary (``weld_anomaly.experiments``), shown as
+    ``experiments_json``: the experiments' summary (``weld_anomaly.workflow.experiments``), shown as
     the report's "Experiments" section.
     """
     records = read_manifest(manifest_csv)
-    from weld_anomaly.preprocess import SUMMARY_COLUMNS
+    from weld_anomaly.ingest.preprocess import SUMMARY_COLUMNS
 
     images = pd.read_csv(images_csv, keep_default_na=False).reindex(
         columns=list(SUMMARY_COLUMNS), fill_value=""
@@ -400,7 +403,7 @@ def render_report(
 
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("weld_anomaly", "templates"),
+        loader=jinja2.PackageLoader("weld_anomaly.report", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )

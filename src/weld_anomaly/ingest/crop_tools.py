@@ -1,6 +1,6 @@
 """``weld-anomaly crops suggest`` and ``crops preview``: draft and check crop manifests.
 
-Images are read exactly as the workflow reads them (``weld_anomaly.convert`` with the
+Images are read exactly as the workflow reads them (``weld_anomaly.ingest.convert`` with the
 default settings), so the pixel coordinates agree with the workflow's.
 """
 
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from weld_anomaly.convert import ConvertSettings, convert
 from weld_anomaly.errors import ManifestError
-from weld_anomaly.figures import crop_preview
 from weld_anomaly.files import write_text
-from weld_anomaly.inventory import id_from_file
-from weld_anomaly.manifests import check_known_images, load_crop_manifest
-from weld_anomaly.preprocess import crops_for_image
-from weld_anomaly.suggest import manifest_text, suggest_crops
+from weld_anomaly.ingest.convert import ConvertSettings, convert
+from weld_anomaly.ingest.inventory import id_from_file
+from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
+from weld_anomaly.ingest.preprocess import crops_for_image
+from weld_anomaly.ingest.previews import crop_preview
+from weld_anomaly.ingest.suggest import manifest_text, suggest_crops
 
 
 def _read(images: list[Path]):

@@ -3,8 +3,8 @@
 Snakemake owns the DAG; DVC versions a few coarse stages, each running Snakemake for one
 ``stage_*`` target. What each stage depends on is read off the workflow itself (a forced dry
 run lists every job with its inputs and outputs; the rule files name scripts and conda
-environments; :mod:`weld_anomaly.codedeps` follows the scripts' imports), so the two DAGs
-cannot drift: ``python -m weld_anomaly.dvcgen > dvc.yaml`` rewrites the file, and the test
+environments; :mod:`weld_anomaly.workflow.codedeps` follows the scripts' imports), so the two DAGs
+cannot drift: ``python -m weld_anomaly.workflow.dvcgen > dvc.yaml`` rewrites the file, and the test
 suite fails when the committed file differs. The generator also checks that every file a
 stage's rules write lies under that stage's outs.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from weld_anomaly.codedeps import code_files
+from weld_anomaly.workflow.codedeps import code_files
 
 SNAKEMAKE_OPTIONS = "--cores all --rerun-triggers code input params software-env"
 PARSE_TIME = ["Snakefile", "rules/common.smk", "rules/stages.smk", "schemas/config.schema.yaml"]
@@ -221,8 +221,8 @@ def generate(repo: Path) -> dict:
 HEADER = """\
 # DVC's view of the workflow: a few coarse stages, each running Snakemake for one stage_*
 # target (rules/stages.smk). GENERATED from the workflow by
-#     .venv/bin/python -m weld_anomaly.dvcgen > dvc.yaml
-# and checked by the tests: edit the rules or src/weld_anomaly/dvcgen.py, not this file.
+#     .venv/bin/python -m weld_anomaly.workflow.dvcgen > dvc.yaml
+# and checked by the tests: edit the rules or src/weld_anomaly/workflow/dvcgen.py, not this file.
 # Snakemake runs without its mtime trigger inside a stage, because DVC restores files with
 # new modification times; DVC decides by content which stages are stale.
 """

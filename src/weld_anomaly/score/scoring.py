@@ -2,15 +2,15 @@
 
 One CSV per image, one row per fragment: where it is (crop, ``y``, ``x`` of its top-left
 corner in the full image), the 13 reconstruction-error statistics of the thesis
-(:mod:`weld_anomaly.statistics`), the residual-map scores, and ``baseline``, the maximum of
-the median-filter background-subtraction map of :mod:`weld_anomaly.baseline` inside it.
+(:mod:`weld_anomaly.score.statistics`), the residual-map scores, and ``baseline``, the maximum of
+the median-filter background-subtraction map of :mod:`weld_anomaly.score.baseline` inside it.
 
 Residual map: the reconstructions of the overlapping fragments are stitched into one
 reconstruction of the whole crop, each weighted down near its own border (where an
 autoencoder reconstructs worst), and the crop is subtracted from it: positive where the
 image is darker than the model expects. Bright markers (lead letters, wire IQIs) are masked
 out (:func:`marker_mask`), the weld's texture is predicted from the surroundings and taken
-out (:mod:`weld_anomaly.texture`), and what is left is filtered: a Gaussian of ``sigma``
+out (:mod:`weld_anomaly.score.texture`), and what is left is filtered: a Gaussian of ``sigma``
 pixels (``residual_s<sigma>``, a matched filter for cavities a few pixels across: pixel
 noise averages out, a dark spot does not) and line filters of ``length`` pixels
 (``residual_l<length>``, for cracks and elongated slag). A fragment's score is the maximum
@@ -32,14 +32,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weld_anomaly import hdf5_io, texture, tiling
-from weld_anomaly.baseline import background_map
-from weld_anomaly.data import scale
 from weld_anomaly.errors import UserError
 from weld_anomaly.files import write_text
-from weld_anomaly.metrics import robust_z
-from weld_anomaly.statistics import COLUMNS, fragment_statistics
-from weld_anomaly.texture import Predictor
+from weld_anomaly.ingest import hdf5_io, tiling
+from weld_anomaly.model.batches import scale
+from weld_anomaly.score import texture
+from weld_anomaly.score.baseline import background_map
+from weld_anomaly.score.metrics import robust_z
+from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
+from weld_anomaly.score.texture import Predictor
 
 log = logging.getLogger(__name__)
 BORDER = 8  # pixels of a fragment's border weighted down when stitching
@@ -327,7 +328,7 @@ def load_model(model_path: str | Path):
     """The trained autoencoder (logs the backend and the GPUs it sees)."""
     import keras
 
-    from weld_anomaly.backend import describe_devices
+    from weld_anomaly.model.backend import describe_devices
 
     devices = describe_devices()
     log.info("backend %s, GPUs: %s", devices["backend"], ", ".join(devices["gpus"]) or "none")

@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from weld_anomaly import demo, inventory
 from weld_anomaly.errors import ConfigError
-from weld_anomaly.inventory import ImageRecord
-from weld_anomaly.manifests import load_annotations
+from weld_anomaly.ingest import demo, inventory
+from weld_anomaly.ingest.inventory import ImageRecord
+from weld_anomaly.ingest.manifests import load_annotations
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

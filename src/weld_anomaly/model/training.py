@@ -27,11 +27,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from weld_anomaly.backend import describe_devices, set_precision
-from weld_anomaly.data import FragmentBatches, open_fragments
 from weld_anomaly.errors import UserError
 from weld_anomaly.files import atomic_path, write_text
-from weld_anomaly.model import build_autoencoder, compile_autoencoder
+from weld_anomaly.model.autoencoder import build_autoencoder, compile_autoencoder
+from weld_anomaly.model.backend import describe_devices, set_precision
+from weld_anomaly.model.batches import FragmentBatches, open_fragments
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "seconds", "fragments_per_s")

@@ -2,7 +2,7 @@
 
 The order of operations follows ``shared/research/dicom.md`` §3.2:
 
-1. validate the header and check the size before decoding (:mod:`weld_anomaly.dicom_io`);
+1. validate the header and check the size before decoding (:mod:`weld_anomaly.ingest.dicom_io`);
 2. decode the stored values (pydicom masks unused high bits and fixes signedness);
 3. apply the Modality LUT (rescale slope/intercept, or a Modality LUT Sequence);
 4. window, ignoring padding pixels: ``percentile`` (default), ``header`` (the VOI LUT
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from weld_anomaly import dicom_io
 from weld_anomaly.errors import ConfigError, ConstantImage, DecodeFailed, TooLarge, Truncated
 from weld_anomaly.errors import UnsupportedPhotometric as _Colour
+from weld_anomaly.ingest import dicom_io
 
 WINDOW_METHODS = ("percentile", "header", "minmax", "fixed")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
