@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff format --check src scripts tests
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
+	$(BIN)/python tests/code_structure.py
 
 format: install
 	$(BIN)/ruff format src scripts tests

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
 
 from weld_anomaly.ingest import tiling  # noqa: E402
-from weld_anomaly.score import scoring, texture
+from weld_anomaly.score import residual, scorers, texture  # noqa: E402
 from weld_anomaly.score.baseline import background_map  # noqa: E402
 
 
@@ -48,16 +48,16 @@ def main() -> None:
 
     def run(residual_settings):
         background = background_map(pixels, 41, 1.0)
-        res, masked = scoring.crop_residual(pixels, recon, background, residual_settings)
-        scoring.residual_scores(
+        res, masked = residual.crop_residual(pixels, recon, background, residual_settings)
+        scorers.residual_scores(
             res, masked, local, 64, residual_settings.sigmas, residual_settings.lines
         )
 
     cases = {
-        "smoothing widths only (baseline)": scoring.ResidualSettings(sigmas, (), 4.0, 24),
-        "+ texture predictor": scoring.ResidualSettings(sigmas, (), 4.0, 24, predictor),
-        "+ line filters": scoring.ResidualSettings(sigmas, lines, 4.0, 24),
-        "+ both (the default)": scoring.ResidualSettings(sigmas, lines, 4.0, 24, predictor),
+        "smoothing widths only (baseline)": residual.ResidualSettings(sigmas, (), 4.0, 24),
+        "+ texture predictor": residual.ResidualSettings(sigmas, (), 4.0, 24, predictor),
+        "+ line filters": residual.ResidualSettings(sigmas, lines, 4.0, 24),
+        "+ both (the default)": residual.ResidualSettings(sigmas, lines, 4.0, 24, predictor),
     }
     base = None
     print("| case | seconds per crop | ratio |\n| --- | --- | --- |")

@@ -56,7 +56,7 @@ class ThesisBatches:
     def __init__(self, path: Path, n: int, batch: int, seed: int):
         import keras
 
-        from weld_anomaly.model.batches import scale
+        from weld_anomaly.ingest.tiling import scale
 
         class _Batches(keras.utils.PyDataset):
             def __init__(self):

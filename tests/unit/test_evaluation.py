@@ -107,7 +107,7 @@ def test_defect_recall_by_size():
 
 
 def test_multiscale_combines_residual_scores_in_normal_z_units():
-    from weld_anomaly.score.evaluation import multiscale_parameters, multiscale_scores
+    from weld_anomaly.score.scorers import multiscale_parameters, multiscale_scores
 
     table = pd.DataFrame(
         {
@@ -133,7 +133,7 @@ def test_multiscale_combines_residual_scores_in_normal_z_units():
 
 def test_inspection_computes_the_combined_statistic_as_calibrated(tmp_path):
     from weld_anomaly.errors import UserError
-    from weld_anomaly.score.evaluation import MULTISCALE
+    from weld_anomaly.score.scorers import MULTISCALE
     from weld_anomaly.workflow.inspection import Calibration
 
     params = {

@@ -5,7 +5,9 @@ import pytest
 from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.preprocess import fragment_crops
 from weld_anomaly.model.autoencoder import build_autoencoder
-from weld_anomaly.score.scoring import ResidualSettings, score_columns, score_image, stitch
+from weld_anomaly.score.residual import ResidualSettings, stitch
+from weld_anomaly.score.scorers import score_columns
+from weld_anomaly.score.scoring import score_image
 
 
 def _fragmented(tmp_path, pixels, x=0, y=0, name="weld") -> int:
@@ -73,7 +75,8 @@ def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():
     from scipy import ndimage
 
     from weld_anomaly.score.baseline import background_map
-    from weld_anomaly.score.scoring import marker_mask, residual_map, residual_scores
+    from weld_anomaly.score.residual import marker_mask, residual_map
+    from weld_anomaly.score.scorers import residual_scores
 
     rng = np.random.default_rng(3)
     sound = 0.5 + 0.01 * rng.standard_normal((96, 256))
@@ -124,7 +127,7 @@ def test_marker_mask_leaves_the_bright_rim_around_a_dark_cavity():
     from scipy import ndimage
 
     from weld_anomaly.score.baseline import background_map
-    from weld_anomaly.score.scoring import marker_mask, residual_map
+    from weld_anomaly.score.residual import marker_mask, residual_map
 
     rng = np.random.default_rng(5)
     crop = 0.5 + 0.01 * rng.standard_normal((128, 256))

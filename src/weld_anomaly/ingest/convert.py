@@ -299,17 +299,10 @@ def _offsets(block: np.ndarray, vmin: int) -> np.ndarray:
     return block.astype(np.int32) - np.int32(vmin)
 
 
-def convert(path: str | Path, settings: ConvertSettings) -> Converted:
-    """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating."""
-    path = Path(path)
-    if settings.window not in WINDOW_METHODS:
-        raise ConfigError(
-            f"unknown window method {settings.window!r}",
-            where="config convert.window",
-            fix=f"use one of {', '.join(WINDOW_METHODS)}",
-        )
-    source = read_source(path, settings)
-    stored, attrs = source.stored, source.attrs
+def _value_counts(source, path: Path):
+    """The stored value domain, each value's pixel count (padding left out), the padding mask
+    and how many pixels were padding."""
+    stored = source.stored
     vmin, vmax = int(stored.min()), int(stored.max())
     domain = np.arange(vmin, vmax + 1, dtype=np.int64)
     counts = np.zeros(len(domain), dtype=np.int64)
@@ -323,52 +316,76 @@ def convert(path: str | Path, settings: ConvertSettings) -> Converted:
     counts[padded] = 0
     if not counts.any():
         raise ConstantImage("every pixel is padding", where=str(path), fix="remove the image")
+    return domain, counts, padded, padding_pixels
 
-    modality = source.to_modality(domain)
-    if not np.all(np.isfinite(modality)):
-        raise ConstantImage(
-            "pixel values are not finite", where=str(path), fix="check the rescale parameters"
-        )
+
+def _window(source, modality, counts, settings, path: Path):
+    """Each stored value's grey level in [0, 1] (the VOI LUT or the chosen window)."""
     if source.voi is not None:
         scaled = np.clip(source.voi(modality), 0.0, 1.0)
-        lo, hi, method = 0.0, 1.0, "header-voi-lut"
         if np.ptp(scaled[counts > 0]) <= 0:
             raise ConstantImage(
                 "the header's VOI LUT maps every pixel to one value",
                 where=str(path),
                 fix="use convert.window: percentile",
             )
-    else:
-        lo, hi, method = choose_window(modality, counts, settings, attrs)
-        if not hi > lo:
-            raise ConstantImage(
-                f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
-                where=str(path),
-                fix="remove the image from the list, or check its exposure and rescale slope",
-            )
-        scaled = np.clip((modality - lo) / (hi - lo), 0.0, 1.0)
-    inverted = attrs.get("photometric_interpretation") == "MONOCHROME1"
-    if inverted:
-        scaled = 1.0 - scaled
-    scaled[padded] = 0.0
-    top = (1 << settings.bit_depth) - 1
-    dtype = np.uint8 if settings.bit_depth == 8 else np.uint16
-    lut = np.rint(scaled * top).astype(dtype)
-    pixels = np.empty(stored.shape, dtype=dtype)
-    for rows in _blocks(stored):
-        pixels[rows] = lut[_offsets(stored[rows], vmin)]
-    # histograms for the report's data-quality view: modality values before windowing (of the
-    # non-padding pixels) and grey levels after; both from the per-value counts, no extra pass
+        return scaled, 0.0, 1.0, "header-voi-lut"
+    lo, hi, method = choose_window(modality, counts, settings, source.attrs)
+    if not hi > lo:
+        raise ConstantImage(
+            f"constant image: every pixel maps to one value ({lo:g}); nothing to inspect",
+            where=str(path),
+            fix="remove the image from the list, or check its exposure and rescale slope",
+        )
+    return np.clip((modality - lo) / (hi - lo), 0.0, 1.0), lo, hi, method
+
+
+def _histograms(modality, counts, lut, top: int) -> dict:
+    """The report's data-quality histograms: modality values before windowing (of the
+    non-padding pixels) and grey levels after; both from the per-value counts."""
     present = counts > 0
     edges = np.linspace(float(modality[present].min()), float(modality[present].max()), 129)
     before, _ = np.histogram(modality[present], bins=edges, weights=counts[present])
     after = np.bincount(lut, weights=counts, minlength=top + 1)
     after = after.reshape(128, -1).sum(axis=1) if len(after) % 128 == 0 else after[:128]
+    return {
+        "histogram_modality_edges": edges.tolist(),
+        "histogram_modality_counts": before.astype(np.int64).tolist(),
+        "histogram_output_counts": after.astype(np.int64).tolist(),
+    }
+
+
+def convert(path: str | Path, settings: ConvertSettings) -> Converted:
+    """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating."""
+    path = Path(path)
+    if settings.window not in WINDOW_METHODS:
+        raise ConfigError(
+            f"unknown window method {settings.window!r}",
+            where="config convert.window",
+            fix=f"use one of {', '.join(WINDOW_METHODS)}",
+        )
+    source = read_source(path, settings)
+    stored, attrs = source.stored, source.attrs
+    domain, counts, padded, padding_pixels = _value_counts(source, path)
+    modality = source.to_modality(domain)
+    if not np.all(np.isfinite(modality)):
+        raise ConstantImage(
+            "pixel values are not finite", where=str(path), fix="check the rescale parameters"
+        )
+    scaled, lo, hi, method = _window(source, modality, counts, settings, path)
+    inverted = attrs.get("photometric_interpretation") == "MONOCHROME1"
+    if inverted:
+        scaled = 1.0 - scaled
+    scaled[padded] = 0.0
+    top = (1 << settings.bit_depth) - 1
+    lut = np.rint(scaled * top).astype(np.uint8 if settings.bit_depth == 8 else np.uint16)
+    pixels = np.empty(stored.shape, dtype=lut.dtype)
+    vmin = int(domain[0])
+    for rows in _blocks(stored):
+        pixels[rows] = lut[_offsets(stored[rows], vmin)]
+    attrs.update(_histograms(modality, counts, lut, top))
     attrs.update(
         {
-            "histogram_modality_edges": edges.tolist(),
-            "histogram_modality_counts": before.astype(np.int64).tolist(),
-            "histogram_output_counts": after.astype(np.int64).tolist(),
             "window_method": method,
             "window_lo": float(lo),
             "window_hi": float(hi),

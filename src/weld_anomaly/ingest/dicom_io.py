@@ -237,45 +237,34 @@ def _int(ds, keyword: str, path: Path, default: int | None = None) -> int:
         ) from None
 
 
-def check_header(ds, path: Path, ts: str, max_pixels: int) -> tuple[int, int]:
-    """Validate the image pixel module before decoding; return ``(rows, columns)``."""
-    if "PixelData" not in ds:
-        if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
-            raise UnsupportedImageType(
-                "floating-point pixel data (a parametric map, not a radiograph)",
-                where=_where(path),
-                fix="export the radiograph with integer pixels",
-            )
-        classes = {
-            str(ds.get("SOPClassUID", "")),
-            str(ds.file_meta.get("MediaStorageSOPClassUID", "")),
-        }
-        if len(ds) == 0 or "Rows" in ds or classes & IMAGE_CLASSES:
-            raise Truncated(
-                "the file ends before its pixel data (an image object without an image)",
-                where=_where(path),
-                fix="copy the file again from the archive",
-            )
-        raise NoPixelData(
-            "the DICOM object holds no image (a report, plan or other non-image object)",
+def _require_pixel_data(ds, path: Path) -> None:
+    """Refuse objects without integer pixel data, saying what they are instead."""
+    if "PixelData" in ds:
+        return
+    if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+        raise UnsupportedImageType(
+            "floating-point pixel data (a parametric map, not a radiograph)",
             where=_where(path),
-            fix="remove it from the image list",
+            fix="export the radiograph with integer pixels",
         )
-    samples = _int(ds, "SamplesPerPixel", path, default=1)
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise UnsupportedPhotometric(
-            f"not a greyscale image ({samples} sample(s) per pixel, photometric "
-            f"interpretation {photometric or 'missing'})",
+    classes = {
+        str(ds.get("SOPClassUID", "")),
+        str(ds.file_meta.get("MediaStorageSOPClassUID", "")),
+    }
+    if len(ds) == 0 or "Rows" in ds or classes & IMAGE_CLASSES:
+        raise Truncated(
+            "the file ends before its pixel data (an image object without an image)",
             where=_where(path),
-            fix="export the radiograph as MONOCHROME1 or MONOCHROME2",
+            fix="copy the file again from the archive",
         )
-    rows = _int(ds, "Rows", path)
-    cols = _int(ds, "Columns", path)
-    frames = _int(ds, "NumberOfFrames", path, default=1)
-    allocated = _int(ds, "BitsAllocated", path)
-    stored = _int(ds, "BitsStored", path)
-    _int(ds, "PixelRepresentation", path)
+    raise NoPixelData(
+        "the DICOM object holds no image (a report, plan or other non-image object)",
+        where=_where(path),
+        fix="remove it from the image list",
+    )
+
+
+def _check_bits(allocated: int, stored: int, path: Path) -> None:
     if allocated in (1, 32, 64):
         raise UnsupportedImageType(
             f"{allocated}-bit pixels (a segmentation or dose map, not a radiograph)",
@@ -294,6 +283,9 @@ def check_header(ds, path: Path, ts: str, max_pixels: int) -> tuple[int, int]:
             where=_where(path),
             fix="the header is inconsistent; export the file again",
         )
+
+
+def _check_size(rows: int, cols: int, frames: int, max_pixels: int, path: Path) -> None:
     if rows < 1 or cols < 1 or frames < 1:
         raise InvalidPixelModule(
             f"image size {rows} x {cols} x {frames} frame(s) is empty",
@@ -313,6 +305,28 @@ def check_header(ds, path: Path, ts: str, max_pixels: int) -> tuple[int, int]:
             where=_where(path),
             fix="split the frames into single-frame files (e.g. with dcmtk's dcmsplit)",
         )
+
+
+def check_header(ds, path: Path, ts: str, max_pixels: int) -> tuple[int, int]:
+    """Validate the image pixel module before decoding; return ``(rows, columns)``."""
+    _require_pixel_data(ds, path)
+    samples = _int(ds, "SamplesPerPixel", path, default=1)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise UnsupportedPhotometric(
+            f"not a greyscale image ({samples} sample(s) per pixel, photometric "
+            f"interpretation {photometric or 'missing'})",
+            where=_where(path),
+            fix="export the radiograph as MONOCHROME1 or MONOCHROME2",
+        )
+    rows = _int(ds, "Rows", path)
+    cols = _int(ds, "Columns", path)
+    frames = _int(ds, "NumberOfFrames", path, default=1)
+    allocated = _int(ds, "BitsAllocated", path)
+    stored = _int(ds, "BitsStored", path)
+    _int(ds, "PixelRepresentation", path)
+    _check_bits(allocated, stored, path)
+    _check_size(rows, cols, frames, max_pixels, path)
     if ts in NATIVE:
         expected = rows * cols * allocated // 8
         actual = len(ds.PixelData)

@@ -72,3 +72,9 @@ def mean_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> 
         np.asarray(score_map, dtype=np.float64), (size, size)
     )
     return windows[corners[:, 0], corners[:, 1]].mean(axis=(1, 2))
+
+
+def scale(fragments: np.ndarray) -> np.ndarray:
+    """Integer fragments ``(N, S, S)`` to float32 ``(N, S, S, 1)`` in [0, 1] (the model's input)."""
+    top = 255.0 if fragments.dtype == np.uint8 else 65535.0
+    return (fragments.astype(np.float32) / np.float32(top))[..., None]

@@ -23,11 +23,7 @@ import h5py
 import keras
 import numpy as np
 
-
-def scale(fragments: np.ndarray) -> np.ndarray:
-    """Integer fragments ``(N, S, S)`` to float32 ``(N, S, S, 1)`` in [0, 1]."""
-    top = 255.0 if fragments.dtype == np.uint8 else 65535.0
-    return (fragments.astype(np.float32) / np.float32(top))[..., None]
+from weld_anomaly.ingest.tiling import scale
 
 
 def open_fragments(path, memory_limit_mb: float) -> tuple[np.ndarray | h5py.Dataset, int]:

@@ -201,6 +201,171 @@ def _history_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def _open_sets(train_h5, validation_h5, memory_limit_mb: float):
+    """The training and validation fragments (in memory or streamed) and their chunk sizes."""
+    train_x, chunk = open_fragments(train_h5, memory_limit_mb)
+    val_x, val_chunk = open_fragments(validation_h5, memory_limit_mb)
+    if int(train_x.shape[0]) == 0:
+        raise UserError(
+            "the training set is empty: no non-faulty train images have fragments",
+            where=str(train_h5),
+            fix="add non-faulty images or change data.split",
+        )
+    return train_x, chunk, val_x, val_chunk
+
+
+def _batches(train_h5, validation_h5, settings: dict, *, memory_limit_mb: float, workers: int):
+    """The training batches (shuffled, corrupted) and validation batches; what they hold."""
+    train_x, chunk, val_x, val_chunk = _open_sets(train_h5, validation_h5, memory_limit_mb)
+    n_train, n_val = int(train_x.shape[0]), int(val_x.shape[0])
+    source = "in memory" if isinstance(train_x, np.ndarray) else "streamed from HDF5"
+    devices = describe_devices()
+    log.info(
+        "training on %d fragments (%d validation; %s), backend %s %s, GPUs: %s",
+        n_train,
+        n_val,
+        source,
+        devices["backend"],
+        devices.get("backend_version", ""),
+        ", ".join(devices["gpus"]) or "none (CPU)",
+    )
+    batches = FragmentBatches(
+        train_x,
+        settings["batch_size"],
+        shuffle=True,
+        seed=settings["seed"],
+        chunk=chunk,
+        workers=workers,
+        corruption=settings["corruption"],
+        blemish_max_radius=settings["blemish_max_radius"],
+    )
+    validation = FragmentBatches(val_x, settings["batch_size"], chunk=val_chunk) if n_val else None
+    info = {
+        "fragments_train": n_train,
+        "fragments_validation": n_val,
+        "size": int(train_x.shape[1]),
+        "input": source,
+        "devices": devices,
+    }
+    return batches, validation, info
+
+
+def _start_or_resume(state_dir: Path, fingerprint: str, build) -> tuple[dict, keras.Model]:
+    """The saved training state and model when they match ``fingerprint``; else fresh ones."""
+    state = _load_state(state_dir, fingerprint)
+    if state is not None:
+        log.info("resuming after epoch %d from %s", state["epoch"], state_dir)
+        return state, keras.saving.load_model(state_dir / state["model"])
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": 0,
+        "history": [],
+        "best": None,
+        "best_epoch": -1,
+        "best_weights": "",
+        "model": "",
+    }
+    return state, build()
+
+
+def _finished(state: dict, epochs: int, patience: int) -> bool:
+    """Whether a (resumed) run has nothing left to train."""
+    return state["epoch"] >= epochs or bool(
+        patience and state["epoch"] - 1 - state["best_epoch"] >= patience
+    )
+
+
+def _summary(state: dict, settings: dict, model, n_train: int, n_val: int, extra: dict) -> dict:
+    """The training summary written as JSON next to the model."""
+    history = state["history"]
+    seconds = sum(r["seconds"] for r in history)
+    return {
+        "fragments_train": n_train,
+        "fragments_validation": n_val,
+        "epochs": int(settings["epochs"]),
+        "epochs_run": len(history),
+        "best_epoch": state["best_epoch"] + 1,
+        "best_" + extra.pop("monitor"): state["best"],
+        "train_seconds": round(seconds, 2),
+        "fragments_per_s": round(n_train * len(history) / max(seconds, 1e-9), 1),
+        "resumed_after_epoch": extra.pop("resumed_at"),
+        "batch_size": int(settings["batch_size"]),
+        "learning_rate": float(settings["learning_rate"]),
+        "precision": settings["precision"],
+        "corruption": settings["corruption"],
+        "blemish_max_radius": settings["blemish_max_radius"],
+        "architecture": settings["architecture"],
+        "parameters": int(model.count_params()),
+        "seed": int(settings["seed"]),
+        **extra,
+    }
+
+
+def _resumable(state_dir: Path, settings: dict, sources, batches, info: dict, epoch_dir):
+    """The model and the callback that commits its state after every epoch (resumed when a
+    saved state matches these settings and training files)."""
+    fingerprint = _fingerprint(settings, *sources)
+    state, model = _start_or_resume(
+        state_dir,
+        fingerprint,
+        lambda: compile_autoencoder(
+            build_autoencoder(
+                info["size"], tuple(settings["filters"]), architecture=settings["architecture"]
+            ),
+            settings["learning_rate"],
+        ),
+    )
+    callback = _Resume(
+        state_dir,
+        fingerprint,
+        state,
+        batches,
+        info["fragments_train"],
+        settings["epochs"],
+        info["monitor"],
+        settings["early_stopping_patience"],
+        epoch_dir,
+    )
+    return callback, model
+
+
+def _fit(model, batches, validation, callback: _Resume, epochs: int, patience: int) -> None:
+    """Train the epochs that are left (none when a resumed run had finished)."""
+    if _finished(callback.state, epochs, patience):
+        return
+    model.fit(
+        batches,
+        validation_data=validation,
+        epochs=epochs,
+        initial_epoch=callback.state["epoch"],
+        verbose=0,
+        callbacks=[callback],
+        shuffle=False,
+    )
+
+
+def _folder(path: str | Path | None) -> Path | None:
+    """``path`` as a folder that exists (None stays None)."""
+    if path is None:
+        return None
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
+def _save_outputs(model, state: dict, state_dir: Path, outputs: dict, history_out) -> None:
+    """The last weights, then the best model and weights, and the history."""
+    if outputs["last_weights"]:
+        with atomic_path(outputs["last_weights"]) as tmp:
+            model.save_weights(tmp)
+    model.load_weights(state_dir / state["best_weights"])
+    with atomic_path(outputs["weights"]) as tmp:
+        model.save_weights(tmp)
+    save_model(model, outputs["model"])
+    write_text(history_out, _history_csv(state["history"]))
+
+
 def train(
     train_h5: str | Path,
     validation_h5: str | Path,
@@ -244,126 +409,34 @@ def train(
     }
     keras.utils.set_random_seed(seed)
     set_precision(precision)
-    train_x, chunk = open_fragments(train_h5, memory_limit_mb)
-    val_x, val_chunk = open_fragments(validation_h5, memory_limit_mb)
-    n_train, n_val = int(train_x.shape[0]), int(val_x.shape[0])
-    if n_train == 0:
-        raise UserError(
-            "the training set is empty: no non-faulty train images have fragments",
-            where=str(train_h5),
-            fix="add non-faulty images or change data.split",
-        )
-    size = int(train_x.shape[1])
-    devices = describe_devices()
-    log.info(
-        "training on %d fragments (%d validation; %s), backend %s %s, GPUs: %s",
-        n_train,
-        n_val,
-        "in memory" if isinstance(train_x, np.ndarray) else "streamed from HDF5",
-        devices["backend"],
-        devices.get("backend_version", ""),
-        ", ".join(devices["gpus"]) or "none (CPU)",
+    batches, validation, info = _batches(
+        train_h5, validation_h5, settings, memory_limit_mb=memory_limit_mb, workers=workers
     )
-
-    batches = FragmentBatches(
-        train_x,
-        batch_size,
-        shuffle=True,
-        seed=seed,
-        chunk=chunk,
-        workers=workers,
-        corruption=corruption,
-        blemish_max_radius=blemish_max_radius,
-    )
-    validation = FragmentBatches(val_x, batch_size, chunk=val_chunk) if n_val else None
+    n_train, n_val = info["fragments_train"], info["fragments_validation"]
     monitor = "val_loss" if validation is not None else "loss"
 
     state_dir = Path(resume_dir or Path(weights_out).parent / ".resume")
-    fingerprint = _fingerprint(settings, train_h5, validation_h5)
-    state = _load_state(state_dir, fingerprint)
-    if state is None:
-        shutil.rmtree(state_dir, ignore_errors=True)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        state = {
-            "fingerprint": fingerprint,
-            "epoch": 0,
-            "history": [],
-            "best": None,
-            "best_epoch": -1,
-            "best_weights": "",
-            "model": "",
-        }
-        model = compile_autoencoder(
-            build_autoencoder(size, filters, architecture=architecture), learning_rate
-        )
-    else:
-        log.info("resuming after epoch %d from %s", state["epoch"], state_dir)
-        model = keras.saving.load_model(state_dir / state["model"])
-
-    resumed_at = state["epoch"]
-    stopped = state["epoch"] >= epochs or (
-        early_stopping_patience
-        and state["epoch"] - 1 - state["best_epoch"] >= early_stopping_patience
-    )
-    if epoch_weights_dir is not None:
-        epoch_weights_dir = Path(epoch_weights_dir)
-        epoch_weights_dir.mkdir(parents=True, exist_ok=True)
-    callback = _Resume(
+    callback, model = _resumable(
         state_dir,
-        fingerprint,
-        state,
+        settings,
+        (train_h5, validation_h5),
         batches,
-        n_train,
-        epochs,
-        monitor,
-        early_stopping_patience,
-        epoch_weights_dir,
+        {**info, "monitor": monitor},
+        _folder(epoch_weights_dir),
     )
-    if not stopped:
-        model.fit(
-            batches,
-            validation_data=validation,
-            epochs=epochs,
-            initial_epoch=state["epoch"],
-            verbose=0,
-            callbacks=[callback],
-            shuffle=False,
-        )
+    resumed_at = callback.state["epoch"]
+    _fit(model, batches, validation, callback, epochs, early_stopping_patience)
     state = callback.state
-
-    if last_weights_out:
-        with atomic_path(last_weights_out) as tmp:
-            model.save_weights(tmp)
-    model.load_weights(state_dir / state["best_weights"])
-    with atomic_path(weights_out) as tmp:
-        model.save_weights(tmp)
-    save_model(model, model_out)
-    write_text(history_out, _history_csv(state["history"]))
-
-    history = state["history"]
-    info = {
-        "fragments_train": n_train,
-        "fragments_validation": n_val,
-        "epochs": int(epochs),
-        "epochs_run": len(history),
-        "best_epoch": state["best_epoch"] + 1,
-        "best_" + monitor: state["best"],
-        "train_seconds": round(sum(r["seconds"] for r in history), 2),
-        "fragments_per_s": round(
-            n_train * len(history) / max(sum(r["seconds"] for r in history), 1e-9), 1
-        ),
-        "resumed_after_epoch": resumed_at,
-        "batch_size": int(batch_size),
-        "learning_rate": float(learning_rate),
-        "precision": precision,
-        "corruption": corruption,
-        "blemish_max_radius": blemish_max_radius,
-        "architecture": architecture,
-        "parameters": int(model.count_params()),
-        "seed": int(seed),
-        "input": "in memory" if isinstance(train_x, np.ndarray) else "streamed from HDF5",
-        **devices,
-    }
-    write_text(info_out, json.dumps(info, indent=2) + "\n")
+    _save_outputs(
+        model,
+        state,
+        state_dir,
+        {"last_weights": last_weights_out, "weights": weights_out, "model": model_out},
+        history_out,
+    )
+    extra = {"monitor": monitor, "resumed_at": resumed_at, "input": info["input"]}
+    extra.update(info["devices"])
+    summary = _summary(state, settings, model, n_train, n_val, extra)
+    write_text(info_out, json.dumps(summary, indent=2) + "\n")
     shutil.rmtree(state_dir, ignore_errors=True)  # done: a later run starts afresh
-    return info
+    return summary

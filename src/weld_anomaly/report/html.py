@@ -25,7 +25,7 @@ from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import load_annotations
 from weld_anomaly.report import figures
-from weld_anomaly.score import metrics
+from weld_anomaly.score import metrics, scorers
 from weld_anomaly.score.evaluation import scorer_columns
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,6 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def _kind(scorer: str) -> str:
-    if scorer == "baseline":
-        return "baseline (no training)"
-    if scorer == "residual_multiscale":
-        return "autoencoder, residual maps combined"
-    if scorer.startswith("residual_l"):
-        return "autoencoder, residual map, line filter"
-    if scorer.startswith("residual"):
-        return "autoencoder, residual map"
-    return "autoencoder, thesis statistic"
-
-
 def _metrics_rows(result: dict) -> list[dict]:
     rows = []
     for scorer, tasks in result.get("scorers", {}).items():
@@ -77,7 +65,8 @@ def _metrics_rows(result: dict) -> list[dict]:
         rows.append(
             {
                 "scorer": scorer,
-                "kind": _kind(scorer),
+                "kind": scorers.for_column(scorer).family,
+                "description": scorers.for_column(scorer).description,
                 "val_auroc": val.get("auroc"),
                 "auroc": likely["auroc"],
                 "auroc_any": tasks["likely+possible"]["auroc"],
@@ -202,65 +191,31 @@ def _zooms(
     return out
 
 
-def render_report(
-    manifest_csv: str | Path,
-    images_csv: str | Path,
-    fragments_csv: str | Path,
-    metrics_json: str | Path,
-    train_info_json: str | Path,
-    history_csv: str | Path,
-    crops_h5: Sequence[str | Path],
-    annotations_path: str | Path | None,
-    config: dict,
-    out_html: str | Path,
-    figures_dir: str | Path,
-    *,
-    size: int,
-    max_width: int = 1600,
-    images_h5: Sequence[str | Path] = (),
-    previews: Sequence[str | Path] = (),
-    reconstructions_h5: Sequence[str | Path] = (),
-    zooms_per_crop: int = 8,
-    experiments_json: str | Path | None = None,
-) -> None:
-    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
+def _oriented(frame: pd.DataFrame, scorer: str, direction: dict) -> np.ndarray:
+    """A scorer's values with high = anomalous (its validation-read direction applied)."""
+    values = frame[scorer].to_numpy(dtype=np.float64)
+    return -values if direction.get(scorer) == "low" else values
 
-    ``experiments_json``: the experiments' summary (``weld_anomaly.workflow.experiments``), shown as
-    the report's "Experiments" section.
+
+def _model_pictures(test: pd.DataFrame, result: dict, history_csv, figures_dir: Path) -> dict:
+    """Loss curve, scatter of the statistics, ROC and precision-recall curves (PNG bytes).
+
+    The curves show the flagging scorer, the best thesis statistic and the baseline.
     """
-    records = read_manifest(manifest_csv)
-    from weld_anomaly.ingest.preprocess import SUMMARY_COLUMNS
-
-    images = pd.read_csv(images_csv, keep_default_na=False).reindex(
-        columns=list(SUMMARY_COLUMNS), fill_value=""
-    )
-    rejects = images[images["rejected"].astype(str) == "True"][["image", "error_class", "error"]]
-    table = pd.read_csv(fragments_csv)
-    result = json.loads(Path(metrics_json).read_text())
-    train_info = json.loads(Path(train_info_json).read_text())
-    annotations = load_annotations(annotations_path) if annotations_path else {}
-    scorers = scorer_columns(table)
-    test = table[table["split"] == "test"].reset_index(drop=True)
-    flag = result["flag_statistic"]
+    names = scorer_columns(test)
     direction = result.get("direction", {})
-
-    def oriented(frame: pd.DataFrame, scorer: str) -> np.ndarray:
-        values = frame[scorer].to_numpy(dtype=np.float64)
-        return -values if direction.get(scorer) == "low" else values
-
-    figures_dir = Path(figures_dir)
     pictures = {
         "loss": figures.loss_curve(history_csv),
-        "scatter": figures.scatter_statistics(test, scorers, result["thresholds"]),
+        "scatter": figures.scatter_statistics(test, names, result["thresholds"]),
     }
     roc, pr = {}, {}
     if result.get("scorers"):
         keep = test["label"].isin(("none", "likely")).to_numpy()
         y = (test["label"] == "likely").to_numpy()[keep]
-        thesis = [s for s in scorers if not s.startswith("residual") and s != "baseline"]
+        thesis = [s for s in names if scorers.for_column(s).family == "thesis statistic"]
         best_thesis = max(thesis, key=lambda s: result["scorers"][s]["likely"]["auroc"] or 0)
-        for s in dict.fromkeys([flag, best_thesis, "baseline"]):
-            values = oriented(test, s)[keep]
+        for s in dict.fromkeys([result["flag_statistic"], best_thesis, "baseline"]):
+            values = _oriented(test, s, direction)[keep]
             fpr, tpr, _ = metrics.roc_curve(y, values)
             roc[s] = (fpr, tpr, metrics.roc_auc(y, values))
             precision, recall, _ = metrics.precision_recall_curve(y, values)
@@ -273,11 +228,55 @@ def render_report(
     pictures["pr"] = figures.precision_recall_curves(pr)
     for name in ("loss", "scatter", "roc"):
         write_bytes(figures_dir / f"{name}.png", pictures[name])
+    return pictures
 
+
+def _crop_inspection(record, crop, rows, recon, mask, annotations, result, settings) -> dict:
+    """One test crop with its flagged fragments and annotated defects drawn, and its zooms."""
+    size, max_width, zooms = settings
+    flag = result["flag_statistic"]
+    threshold = result["thresholds"][flag]
+    mine = rows[rows["crop"] == crop.name]
+    hit = mine[mine["flagged"]]
+    scores = _oriented(hit, flag, result.get("direction", {}))
+    top = max(float(scores.max()) if len(scores) else threshold, threshold + 1e-12)
+    defects = [
+        d
+        for d in annotations.get(record.image_id, [])
+        if d.x < crop.x + crop.width
+        and d.x1 > crop.x
+        and d.y < crop.y + crop.height
+        and d.y1 > crop.y
+    ]
+    png = figures.marked_crop(
+        crop.pixels,
+        crop.y,
+        crop.x,
+        hit[["y", "x"]].to_numpy(),
+        size,
+        defects,
+        max_width,
+        strength=(scores - threshold) / (top - threshold),
+        masked=mask,
+    )
+    return {
+        "image": record.image_id,
+        "crop": crop.name,
+        "status": record.status,
+        "flagged": int(len(hit)),
+        "fragments": int(len(mine)),
+        "defects": len(defects),
+        "hits": int(hit["label"].isin(("likely", "possible")).sum()),
+        "uri": _data_uri(png),
+        "zooms": _zooms(mine, crop, recon, size, flag, zooms),
+    }
+
+
+def _inspections(records, test, result, annotations, crops_h5, reconstructions_h5, settings):
+    """Every crop of every test image, marked (see :func:`_crop_inspection`)."""
     crop_files = {Path(p).name.removesuffix(".h5"): p for p in crops_h5}
     recon_files = {Path(p).name.removesuffix(".h5"): p for p in reconstructions_h5}
-    threshold = result["thresholds"][flag]
-    inspections = []
+    out = []
     for record in records:
         if record.split != "test" or record.image_id not in crop_files:
             continue
@@ -288,48 +287,23 @@ def render_report(
             masks = hdf5_io.read_masks(recon_files[record.image_id])
         rows = test[test["image"] == record.image_id]
         for crop in crops:
-            mine = rows[rows["crop"] == crop.name]
-            hit = mine[mine["flagged"]]
-            scores = oriented(hit, flag)
-            top = max(float(scores.max()) if len(scores) else threshold, threshold + 1e-12)
-            strength = (scores - threshold) / (top - threshold)
-            defects = [
-                d
-                for d in annotations.get(record.image_id, [])
-                if d.x < crop.x + crop.width
-                and d.x1 > crop.x
-                and d.y < crop.y + crop.height
-                and d.y1 > crop.y
-            ]
-            png = figures.marked_crop(
-                crop.pixels,
-                crop.y,
-                crop.x,
-                hit[["y", "x"]].to_numpy(),
-                size,
-                defects,
-                max_width,
-                strength=strength,
-                masked=masks.get(crop.name),
+            out.append(
+                _crop_inspection(
+                    record,
+                    crop,
+                    rows,
+                    recons.get(crop.name),
+                    masks.get(crop.name),
+                    annotations,
+                    result,
+                    settings,
+                )
             )
-            inspections.append(
-                {
-                    "image": record.image_id,
-                    "crop": crop.name,
-                    "status": record.status,
-                    "flagged": int(len(hit)),
-                    "fragments": int(len(mine)),
-                    "defects": len(defects),
-                    "hits": int(hit["label"].isin(("likely", "possible")).sum()),
-                    "uri": _data_uri(png),
-                    "zooms": _zooms(mine, crop, recons.get(crop.name), size, flag, zooms_per_crop),
-                }
-            )
+    return out
 
-    image_attrs = {}
-    for path in images_h5:
-        attrs = hdf5_io.read_image_attrs(path)
-        image_attrs[attrs["image_id"]] = attrs
+
+def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) -> list[dict]:
+    """One row per radiograph: how it was read and converted, its histogram and preview."""
     preview_files = {Path(p).stem: p for p in previews}
     files = {r.image_id: r.file for r in records}
     quality = []
@@ -362,14 +336,76 @@ def render_report(
                 else "",
             }
         )
+    return quality
 
-    counts = {
+
+def _image_counts(records, rejected: int) -> dict:
+    return {
         "images": len(records),
         "faulty": sum(r.status == "faulty" for r in records),
         "nonfaulty": sum(r.status == "nonfaulty" for r in records),
         "splits": {s: sum(r.split == s for r in records) for s in ("train", "validation", "test")},
-        "rejected": len(rejects),
+        "rejected": rejected,
     }
+
+
+def _images_table(images_csv) -> pd.DataFrame:
+    from weld_anomaly.ingest.preprocess import SUMMARY_COLUMNS
+
+    return pd.read_csv(images_csv, keep_default_na=False).reindex(
+        columns=list(SUMMARY_COLUMNS), fill_value=""
+    )
+
+
+def render_report(
+    manifest_csv: str | Path,
+    images_csv: str | Path,
+    fragments_csv: str | Path,
+    metrics_json: str | Path,
+    train_info_json: str | Path,
+    history_csv: str | Path,
+    crops_h5: Sequence[str | Path],
+    annotations_path: str | Path | None,
+    config: dict,
+    out_html: str | Path,
+    figures_dir: str | Path,
+    *,
+    size: int,
+    max_width: int = 1600,
+    images_h5: Sequence[str | Path] = (),
+    previews: Sequence[str | Path] = (),
+    reconstructions_h5: Sequence[str | Path] = (),
+    zooms_per_crop: int = 8,
+    experiments_json: str | Path | None = None,
+) -> None:
+    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
+
+    ``experiments_json``: the experiments' summary (:mod:`weld_anomaly.workflow.experiments`),
+    shown as the report's "Experiments" section.
+    """
+    records = read_manifest(manifest_csv)
+    images = _images_table(images_csv)
+    rejects = images[images["rejected"].astype(str) == "True"][["image", "error_class", "error"]]
+    table = pd.read_csv(fragments_csv)
+    result = json.loads(Path(metrics_json).read_text())
+    train_info = json.loads(Path(train_info_json).read_text())
+    annotations = load_annotations(annotations_path) if annotations_path else {}
+    test = table[table["split"] == "test"].reset_index(drop=True)
+
+    pictures = _model_pictures(test, result, history_csv, Path(figures_dir))
+    inspections = _inspections(
+        records,
+        test,
+        result,
+        annotations,
+        crops_h5,
+        reconstructions_h5,
+        (size, max_width, zooms_per_crop),
+    )
+    image_attrs = {}
+    for path in images_h5:
+        attrs = hdf5_io.read_image_attrs(path)
+        image_attrs[attrs["image_id"]] = attrs
     experiments = (
         _experiment_entries(json.loads(Path(experiments_json).read_text()))
         if experiments_json
@@ -380,14 +416,14 @@ def render_report(
         .get_template("report.html.j2")
         .render(
             **experiments,
-            counts=counts,
+            counts=_image_counts(records, len(rejects)),
             result=result,
             rows=_metrics_rows(result),
             defect_rows=_defect_rows(result),
             train=train_info,
             pictures={k: _data_uri(v) for k, v in pictures.items()},
             inspections=inspections,
-            quality=quality,
+            quality=_quality_rows(images, image_attrs, records, previews),
             warnings=_warnings(images, image_attrs, result, train_info),
             versions=software_versions(),
             commit=git_commit(),
@@ -408,6 +444,7 @@ def _templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = _num
+    env.filters["pct"] = _pct
     return env
 
 
@@ -428,3 +465,10 @@ def _num(value, fmt: str = "{:.3f}") -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     return fmt.format(value)
+
+
+def _pct(value, fmt: str = "{:.2f} %") -> str:
+    """A fraction as a percentage; "–" when there is none (e.g. no non-faulty test image)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return fmt.format(100 * value)

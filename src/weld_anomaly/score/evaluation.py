@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,7 +35,8 @@ import pandas as pd
 from weld_anomaly.files import write_text
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import Annotation, load_annotations
-from weld_anomaly.score import metrics
+from weld_anomaly.score import metrics, scorers
+from weld_anomaly.score.scorers import DEFAULT_FLAG, ScoredFragments
 
 log = logging.getLogger(__name__)
 LABELS = ("none", "possible", "likely")
@@ -54,7 +54,6 @@ POSITION = (
     "flagged",
     "flagged_adaptive",
 )
-MULTISCALE = "residual_multiscale"
 SIZE_BUCKETS = ((0, 50), (50, 200), (200, 1000), (1000, 10**9))  # px², cf. weld-radiographs.md
 
 
@@ -80,42 +79,9 @@ def label_fragments(
     return labels.astype(str)
 
 
-def is_residual_column(column: str) -> bool:
-    """A residual-map score: ``residual_s<sigma>`` or ``residual_l<length>``."""
-    return re.fullmatch(r"residual_[sl][0-9p]+", column) is not None
-
-
-def multiscale_parameters(table: pd.DataFrame, normal: np.ndarray) -> dict:
-    """Median and robust standard deviation of each residual score on normal fragments."""
-    out = {}
-    for column in table.columns:
-        if is_residual_column(column):
-            med, scale = metrics.robust_location_scale(table[column].to_numpy()[normal])
-            out[column] = {"median": med, "scale": scale}
-    return out
-
-
-def multiscale_scores(table: pd.DataFrame, parameters: dict) -> np.ndarray:
-    """``residual_multiscale``: the largest residual score in robust z units of normal data.
-
-    A small pore stands out at the narrow smoothing widths, a large faint pore only at the
-    wide ones, a crack in a line filter; each filter's score is put on the scale of the
-    normal validation fragments (median 0, robust standard deviation 1) and a fragment
-    takes the largest.
-    """
-    return np.max(
-        [(table[c].to_numpy() - p["median"]) / p["scale"] for c, p in parameters.items()],
-        axis=0,
-    )
-
-
 def scorer_columns(table: pd.DataFrame) -> list[str]:
     """The score columns of a scores table (everything but the position columns)."""
     return [c for c in table.columns if c not in POSITION]
-
-
-def is_autoencoder(scorer: str) -> bool:
-    return scorer != "baseline"
 
 
 def _task_metrics(labels: pd.Series, scores: np.ndarray) -> dict:
@@ -203,6 +169,172 @@ def defect_recall(
     return {k: {"defects": len(v), "recall": float(np.mean(v))} for k, v in sorted(found.items())}
 
 
+def _scores_table(
+    manifest_csv: str | Path, images_csv: str | Path | None, score_csvs: Sequence[str | Path]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every image's scores in one table with its split and status; rejected images left out."""
+    records = {r.image_id: r for r in read_manifest(manifest_csv)}
+    table = pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True)
+    rejected: list[str] = []
+    if images_csv is not None:
+        images = pd.read_csv(images_csv)
+        rejected = sorted(images.loc[images["rejected"].astype(str) == "True", "image"])
+        table = table[~table["image"].isin(rejected)].reset_index(drop=True)
+    table["split"] = table["image"].map(lambda i: records[i].split)
+    table["status"] = table["image"].map(lambda i: records[i].status)
+    return table, rejected
+
+
+def _split_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Which fragments are validation, test, and of non-faulty images in each."""
+    nonfaulty = (table["status"] == "nonfaulty").to_numpy()
+    masks = {
+        "validation": (table["split"] == "validation").to_numpy(),
+        "test": (table["split"] == "test").to_numpy(),
+    }
+    masks["normal_validation"] = masks["validation"] & nonfaulty
+    masks["normal_test"] = masks["test"] & nonfaulty
+    return masks
+
+
+def _add_combined_scores(table: pd.DataFrame, normal: np.ndarray) -> dict:
+    """Fit the combined scorers on the normal fragments, add their columns; their parameters."""
+    fitted = {}
+    for scorer in scorers.combined_scorers(scorer_columns(table)):
+        fitted[scorer.name] = scorer.fit({c: table[c].to_numpy()[normal] for c in scorer.parts})
+        table[scorer.name] = scorer.score(ScoredFragments(table))
+    return fitted
+
+
+def _label_table(
+    table: pd.DataFrame, annotations: dict | None, size: int, min_overlap: float
+) -> None:
+    """The ``label`` column: from the annotations, else ``unknown`` for faulty images."""
+    labels = np.full(len(table), "none", dtype=object)
+    if annotations is not None:
+        for image_id, rows in table.groupby("image").indices.items():
+            corners = table.loc[rows, ["y", "x"]].to_numpy()
+            labels[rows] = label_fragments(
+                corners, size, annotations.get(image_id, []), min_overlap
+            )
+    else:
+        labels[(table["status"] == "faulty").to_numpy()] = "unknown"
+    table["label"] = labels
+
+
+def _orient(table: pd.DataFrame, names: list[str], validation_labels: pd.Series, rows):
+    """Each score oriented so that higher is more anomalous, and its validation metrics.
+
+    A scorer whose orientation is ``either`` is flipped when its validation AUROC is below ½
+    (only when the validation images have annotated defects).
+    """
+    has_defects = bool((validation_labels == "likely").any())
+    oriented, direction, validation = {}, {}, {}
+    for name in names:
+        values = table[name].to_numpy(dtype=np.float64)
+        direction[name] = "high"
+        if has_defects:
+            m = _task_metrics(validation_labels, values[rows])
+            if scorers.for_column(name).orientation == "either" and m["likely"]["auroc"] < 0.5:
+                values = -values
+                m = _task_metrics(validation_labels, values[rows])
+                direction[name] = "low"
+            validation[name] = m
+        oriented[name] = values
+    return oriented, direction, validation
+
+
+def _choose_flag_statistic(names: list[str], validation: dict) -> tuple[str, str]:
+    """The learned scorer with the best validation AUROC, or the default; and why."""
+    candidates = [s for s in names if scorers.for_column(s).learned]
+    if validation:
+        best = max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
+        return best, "validation AUROC (likely)"
+    defaults = [s for s in DEFAULT_FLAG if s in names]
+    return (defaults or candidates)[0], "default (no annotated validation images)"
+
+
+def _test_results(
+    table, oriented, thresholds, flag, annotations, size, validation_labels, masks
+) -> dict:
+    """Metrics of every scorer on the test fragments, flags, F1 and per-defect recall."""
+    labelled_val, test = masks["validation"], masks["test"]
+    test_labels = table["label"][test]
+    out: dict = {"scorers": {s: _task_metrics(test_labels, oriented[s][test]) for s in oriented}}
+    keep = test_labels.isin(("none", "likely")).to_numpy()
+    y = (test_labels == "likely").to_numpy()[keep]
+    flag_scores = oriented[flag]
+    out["static"] = {
+        "recall_likely": float(np.mean(table["flagged"][test].to_numpy()[keep][y])),
+        "f1_likely": _f1_at(test_labels, flag_scores[test], thresholds[flag]),
+    }
+    out["adaptive_recall_likely"] = float(
+        np.mean(table["flagged_adaptive"][test].to_numpy()[keep][y])
+    )
+    if (validation_labels == "likely").any():
+        f1_threshold, f1_val = _f1_threshold(validation_labels, flag_scores[labelled_val])
+        out["f1_optimal"] = {
+            "uses_labels": "chosen on the annotated validation images",
+            "threshold": f1_threshold,
+            "f1_validation": f1_val,
+            "f1_test": _f1_at(test_labels, flag_scores[test], f1_threshold),
+        }
+    test_table = table[test]
+    out["defect_recall"] = {
+        s: defect_recall(test_table, oriented[s][test] > thresholds[s], annotations, size)
+        for s in dict.fromkeys([flag, "baseline"])
+    }
+    return out
+
+
+def _roc_table(table, oriented, flag: str, test: np.ndarray, annotated: bool) -> pd.DataFrame:
+    """The ROC curves of the flagging scorer and the baseline on the test fragments."""
+    rows = []
+    if annotated:
+        test_labels = table["label"][test]
+        keep = test_labels.isin(("none", "likely")).to_numpy()
+        y = (test_labels == "likely").to_numpy()[keep]
+        for s in dict.fromkeys([flag, "baseline"]):
+            fpr, tpr, _ = metrics.roc_curve(y, oriented[s][test][keep])
+            rows += [{"scorer": s, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr, strict=True)]
+    return pd.DataFrame(rows, columns=["scorer", "fpr", "tpr"])
+
+
+def _counts(table: pd.DataFrame, masks: dict, validation_labels: pd.Series) -> dict:
+    test = masks["test"]
+    return {
+        "images": {
+            s: int(table.loc[table["split"] == s, "image"].nunique())
+            for s in ("validation", "test")
+        },
+        "fragments": {
+            "normal_validation": int(masks["normal_validation"].sum()),
+            "validation": int(masks["validation"].sum()),
+            "test": int(test.sum()),
+        },
+        "test_labels": {k: int(v) for k, v in table["label"][test].value_counts().items()},
+        "validation_labels": {k: int(v) for k, v in validation_labels.value_counts().items()},
+    }
+
+
+def _flag(table, scores, threshold: float, normal: np.ndarray, target_fpr: float, adaptive_k):
+    """Flag fragments (``flagged``: above the static threshold; ``flagged_adaptive``: above
+    their crop's median + k MAD); return the robust z of every fragment and k."""
+    table["flagged"] = scores > threshold
+    z = _robust_z(table, scores)
+    k = (
+        float(adaptive_k)
+        if adaptive_k != "auto"
+        else metrics.threshold_at_fpr(z[normal], target_fpr)
+    )
+    table["flagged_adaptive"] = z > k
+    return z, k
+
+
+def _achieved_fpr(values: np.ndarray, threshold: float, normal_test: np.ndarray):
+    return float(np.mean(values[normal_test] > threshold)) if normal_test.any() else None
+
+
 def evaluate(
     manifest_csv: str | Path,
     images_csv: str | Path | None,
@@ -219,168 +351,68 @@ def evaluate(
     roc_out: str | Path | None = None,
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON."""
-    records = {r.image_id: r for r in read_manifest(manifest_csv)}
-    table = pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True)
-    rejected: list[str] = []
-    if images_csv is not None:
-        images = pd.read_csv(images_csv)
-        rejected = sorted(images.loc[images["rejected"].astype(str) == "True", "image"])
-        table = table[~table["image"].isin(rejected)].reset_index(drop=True)
-    table["split"] = table["image"].map(lambda i: records[i].split)
-    table["status"] = table["image"].map(lambda i: records[i].status)
-    normal_val = ((table["split"] == "validation") & (table["status"] == "nonfaulty")).to_numpy()
+    table, rejected = _scores_table(manifest_csv, images_csv, score_csvs)
+    masks = _split_masks(table)
+    normal_val = masks["normal_validation"]
     if not normal_val.any():
         raise ValueError("no non-faulty validation fragments to calibrate thresholds on")
-    combined = {}
-    multiscale = multiscale_parameters(table, normal_val)
-    if len(multiscale) > 1:
-        combined[MULTISCALE] = multiscale
-        table[MULTISCALE] = multiscale_scores(table, multiscale)
-    scorers = scorer_columns(table)
-    if flag_statistic != "auto" and flag_statistic not in scorers:
+    combined = _add_combined_scores(table, normal_val)
+    names = scorer_columns(table)
+    if flag_statistic != "auto" and flag_statistic not in names:
         raise ValueError(f"unknown flag statistic {flag_statistic!r}")
-
     annotations = load_annotations(annotations_path) if annotations_path else None
-    labels = np.full(len(table), "none", dtype=object)
-    if annotations is not None:
-        for image_id, rows in table.groupby("image").indices.items():
-            corners = table.loc[rows, ["y", "x"]].to_numpy()
-            labels[rows] = label_fragments(
-                corners, size, annotations.get(image_id, []), min_overlap
-            )
-    else:
-        labels[(table["status"] == "faulty").to_numpy()] = "unknown"
-    table["label"] = labels
-
-    labelled_val = (table["split"] == "validation").to_numpy()
-    test = (table["split"] == "test").to_numpy()
-    normal_test = test & (table["status"] == "nonfaulty").to_numpy()
-
-    # Orientation of each scorer: from the labelled validation split when it has defects,
-    # else "high = anomalous" (the residual and baseline scores are built that way).
-    val_labels = table["label"][labelled_val]
-    has_val_defects = bool((val_labels == "likely").any())
-    oriented: dict[str, np.ndarray] = {}
-    direction: dict[str, str] = {}
-    validation: dict[str, dict] = {}
-    for s in scorers:
-        values = table[s].to_numpy(dtype=np.float64)
-        if has_val_defects:
-            m = _task_metrics(val_labels, values[labelled_val])
-            if m["likely"]["auroc"] < 0.5:
-                values = -values
-                m = _task_metrics(val_labels, values[labelled_val])
-                direction[s] = "low"
-            else:
-                direction[s] = "high"
-            validation[s] = m
-        else:
-            direction[s] = "high"
-        oriented[s] = values
-
+    _label_table(table, annotations, size, min_overlap)
+    val_labels = table["label"][masks["validation"]]
+    oriented, direction, validation = _orient(table, names, val_labels, masks["validation"])
+    chosen_by = "configuration (evaluate.flag_statistic)"
     if flag_statistic == "auto":
-        candidates = [s for s in scorers if is_autoencoder(s)]
-        if has_val_defects:
-            flag_statistic = max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
-        else:
-            defaults = [s for s in (MULTISCALE, "residual_s2") if s in scorers]
-            flag_statistic = (defaults or candidates)[0]
-    thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in scorers}
-    flag_scores = oriented[flag_statistic]
-    table["flagged"] = flag_scores > thresholds[flag_statistic]
+        flag_statistic, chosen_by = _choose_flag_statistic(names, validation)
 
-    # adaptive per-crop threshold: median + k * MAD of each crop's own scores
-    z = _robust_z(table, flag_scores)
-    k = (
-        float(adaptive_k)
-        if adaptive_k != "auto"
-        else metrics.threshold_at_fpr(z[normal_val], target_fpr)
+    thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in names}
+    z, k = _flag(
+        table,
+        oriented[flag_statistic],
+        thresholds[flag_statistic],
+        normal_val,
+        target_fpr,
+        adaptive_k,
     )
-    table["flagged_adaptive"] = z > k
-
+    normal_test = masks["normal_test"]
     result: dict = {
         "target_fpr": target_fpr,
         "flag_statistic": flag_statistic,
-        "flag_statistic_chosen_by": (
-            "validation AUROC (likely)"
-            if has_val_defects
-            else "default (no annotated validation images)"
-        ),
+        "flag_statistic_chosen_by": chosen_by,
         "direction": direction,
         "thresholds": thresholds,
         "combined": combined,
         "adaptive_k": k,
-        "counts": {
-            "images": {
-                s: int(table.loc[table["split"] == s, "image"].nunique())
-                for s in ("validation", "test")
-            },
-            "fragments": {
-                "normal_validation": int(normal_val.sum()),
-                "validation": int(labelled_val.sum()),
-                "test": int(test.sum()),
-            },
-            "test_labels": {k: int(v) for k, v in table["label"][test].value_counts().items()},
-            "validation_labels": {k: int(v) for k, v in val_labels.value_counts().items()},
-        },
+        "counts": _counts(table, masks, val_labels),
         "rejected_images": rejected,
         "annotations": annotations is not None,
         "achieved_fpr_on_test_normals": {
-            s: float(np.mean(oriented[s][normal_test] > thresholds[s]))
-            if normal_test.any()
-            else None
-            for s in scorers
+            s: _achieved_fpr(oriented[s], thresholds[s], normal_test) for s in names
         },
         "adaptive": {
-            "achieved_fpr_on_test_normals": float(table["flagged_adaptive"][normal_test].mean())
-            if normal_test.any()
-            else None,
+            "achieved_fpr_on_test_normals": _achieved_fpr(z, k, normal_test),
         },
         "validation": validation,
         "scorers": {},
     }
     if annotations is not None:
-        test_labels = table["label"][test]
-        for s in scorers:
-            result["scorers"][s] = _task_metrics(test_labels, oriented[s][test])
-        keep = test_labels.isin(("none", "likely")).to_numpy()
-        y = (test_labels == "likely").to_numpy()[keep]
-        result["static"] = {
-            "recall_likely": float(np.mean(table["flagged"][test].to_numpy()[keep][y])),
-            "f1_likely": _f1_at(test_labels, flag_scores[test], thresholds[flag_statistic]),
-        }
-        result["adaptive"]["recall_likely"] = float(
-            np.mean(table["flagged_adaptive"][test].to_numpy()[keep][y])
+        test = _test_results(
+            table, oriented, thresholds, flag_statistic, annotations, size, val_labels, masks
         )
-        if has_val_defects:
-            f1_threshold, f1_val = _f1_threshold(val_labels, flag_scores[labelled_val])
-            result["f1_optimal"] = {
-                "uses_labels": "chosen on the annotated validation images",
-                "threshold": f1_threshold,
-                "f1_validation": f1_val,
-                "f1_test": _f1_at(test_labels, flag_scores[test], f1_threshold),
-            }
-        test_table = table[test]
-        result["defect_recall"] = {
-            flag_statistic: defect_recall(
-                test_table, table["flagged"][test].to_numpy(), annotations, size
-            ),
-            "baseline": defect_recall(
-                test_table, oriented["baseline"][test] > thresholds["baseline"], annotations, size
-            ),
-        }
+        result["adaptive"]["recall_likely"] = test.pop("adaptive_recall_likely")
+        result.update(test)
     if roc_out is not None:
-        rows = []
-        if annotations is not None:
-            test_labels = table["label"][test]
-            keep = test_labels.isin(("none", "likely")).to_numpy()
-            y = (test_labels == "likely").to_numpy()[keep]
-            for s in dict.fromkeys([flag_statistic, "baseline"]):
-                fpr, tpr, _ = metrics.roc_curve(y, oriented[s][test][keep])
-                rows += [{"scorer": s, "fpr": f, "tpr": t} for f, t in zip(fpr, tpr, strict=True)]
-        roc = pd.DataFrame(rows, columns=["scorer", "fpr", "tpr"])
+        roc = _roc_table(table, oriented, flag_statistic, masks["test"], annotations is not None)
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     result = _clean(result)
+    _write_results(table, result, fragments_out, metrics_out)
+    return result
+
+
+def _write_results(table: pd.DataFrame, result: dict, fragments_out, metrics_out) -> None:
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, float_format="%.9g", lineterminator="\n")
     write_text(fragments_out, buffer.getvalue())
@@ -388,8 +420,7 @@ def evaluate(
     if result["scorers"]:
         log.info(
             "flagging with %s: test AUROC (likely) %.3f; baseline %.3f",
-            flag_statistic,
-            result["scorers"][flag_statistic]["likely"]["auroc"] or np.nan,
+            result["flag_statistic"],
+            result["scorers"][result["flag_statistic"]]["likely"]["auroc"] or np.nan,
             result["scorers"]["baseline"]["likely"]["auroc"] or np.nan,
         )
-    return result

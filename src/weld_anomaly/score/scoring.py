@@ -1,23 +1,12 @@
-"""Score every fragment of an image: autoencoder statistics and the training-free baseline.
+"""Score every fragment of an image with every registered scorer.
 
 One CSV per image, one row per fragment: where it is (crop, ``y``, ``x`` of its top-left
-corner in the full image), the 13 reconstruction-error statistics of the thesis
-(:mod:`weld_anomaly.score.statistics`), the residual-map scores, and ``baseline``, the maximum of
-the median-filter background-subtraction map of :mod:`weld_anomaly.score.baseline` inside it.
-
-Residual map: the reconstructions of the overlapping fragments are stitched into one
-reconstruction of the whole crop, each weighted down near its own border (where an
-autoencoder reconstructs worst), and the crop is subtracted from it: positive where the
-image is darker than the model expects. Bright markers (lead letters, wire IQIs) are masked
-out (:func:`marker_mask`), the weld's texture is predicted from the surroundings and taken
-out (:mod:`weld_anomaly.score.texture`), and what is left is filtered: a Gaussian of ``sigma``
-pixels (``residual_s<sigma>``, a matched filter for cavities a few pixels across: pixel
-noise averages out, a dark spot does not) and line filters of ``length`` pixels
-(``residual_l<length>``, for cracks and elongated slag). A fragment's score is the maximum
-inside it.
+corner in the full image), the share of it under the marker mask (``masked``), and one
+column per crop scorer of :mod:`weld_anomaly.score.scorers` (the thesis's statistics, the
+residual-map filters, the training-free baseline, and any scorer registered there).
 
 The stitched reconstructions are also written (one HDF5 per image, like the crops file) for
-the report's side-by-side views.
+the report's side-by-side views, with each crop's marker mask.
 """
 
 from __future__ import annotations
@@ -26,150 +15,26 @@ import io
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from weld_anomaly.errors import UserError
 from weld_anomaly.files import write_text
-from weld_anomaly.ingest import hdf5_io, tiling
-from weld_anomaly.model.batches import scale
+from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.ingest.tiling import scale
 from weld_anomaly.score import texture
 from weld_anomaly.score.baseline import background_map
-from weld_anomaly.score.metrics import robust_z
-from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
-from weld_anomaly.score.texture import Predictor
+from weld_anomaly.score.residual import (
+    DEFAULT_RESIDUAL,
+    ResidualSettings,
+    marker_mask,
+    residual_map,
+    stitch,
+)
+from weld_anomaly.score.scorers import CropEvidence, ScoreSettings, crop_scorers
 
 log = logging.getLogger(__name__)
-BORDER = 8  # pixels of a fragment's border weighted down when stitching
-BORDER_WEIGHT = 0.1
-
-
-@dataclass(frozen=True)
-class ResidualSettings:
-    """How the residual map is scored (``score`` in the configuration)."""
-
-    sigmas: tuple[float, ...] = (1.0, 2.0, 3.0)
-    lines: tuple[float, ...] = ()
-    mask_z: float | None = None
-    mask_dilate: int = 0
-    predictor: Predictor | None = None
-
-    @classmethod
-    def from_config(cls, score: dict, predictor_path: str | Path | None = None):
-        """The ``score`` group, with the fitted texture predictor when it is on."""
-        predictor = None
-        if score.get("texture_predictor") is not None:
-            if predictor_path is None:
-                raise UserError(
-                    "the texture predictor is on but no fitted predictor was given",
-                    where="config score.texture_predictor",
-                    fix="pass the fitted predictor (results/model/texture_predictor.json) "
-                    "or set score.texture_predictor to null",
-                )
-            predictor = Predictor.load(predictor_path)
-        return cls(
-            tuple(score["residual_sigmas"]),
-            tuple(score.get("residual_lines") or ()),
-            score["marker_mask_z"],
-            score["marker_mask_dilate"],
-            predictor,
-        )
-
-    @property
-    def columns(self) -> list[str]:
-        """Column names of the residual-map scores."""
-        return residual_columns(self.sigmas, self.lines)
-
-
-def score_columns(residual: ResidualSettings = ResidualSettings()) -> list[str]:
-    """Every score column of a scores table, in order."""
-    return [*COLUMNS, *residual.columns, "baseline"]
-
-
-def residual_columns(sigmas, lines=()) -> list[str]:
-    """Column names of the residual-map scores for these smoothing widths and line lengths."""
-    return [f"residual_s{s:g}".replace(".", "p") for s in sigmas] + [
-        f"residual_l{n:g}".replace(".", "p") for n in lines
-    ]
-
-
-def stitch(shape: tuple[int, int], corners: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """One image from overlapping fragments: a weighted mean, borders weighted down."""
-    size = pieces.shape[1]
-    weight = np.ones((size, size))
-    b = min(BORDER, size // 4)
-    for edge in (slice(0, b), slice(size - b, size)):
-        weight[edge, :] *= BORDER_WEIGHT
-        weight[:, edge] *= BORDER_WEIGHT
-    total = np.zeros(shape, dtype=np.float64)
-    norm = np.zeros(shape, dtype=np.float64)
-    for (y, x), piece in zip(corners, pieces, strict=True):
-        total[y : y + size, x : x + size] += piece * weight
-        norm[y : y + size, x : x + size] += weight
-    return total / np.maximum(norm, 1e-12)
-
-
-def marker_mask(
-    residual: np.ndarray, background: np.ndarray, z: float | None, dilate: int
-) -> np.ndarray:
-    """Where the image is much brighter than the model expects: markers, not cavities.
-
-    Lead letters and wire IQIs are bright, sharp and not in every fragment, so the
-    autoencoder blurs them and the residual next to each wire looks like a dark spot.
-    Pixels whose lightly smoothed negative residual exceeds ``z`` robust standard
-    deviations of the crop's own residual *and* that are brighter than their surroundings
-    by ``z`` robust standard deviations of ``background`` (the baseline's
-    median-minus-image map, positive where darker), grown by ``dilate`` pixels, are left
-    out of the residual scores. The second test keeps the bright rim the autoencoder leaves
-    around a dark cavity out of the mask: the image is not bright there. ``z=None``: no mask.
-    """
-    from scipy import ndimage
-
-    if z is None:
-        return np.zeros(residual.shape, dtype=bool)
-    mask = robust_z(ndimage.gaussian_filter(-residual, 1.0)) > z
-    mask &= robust_z(-background) > z
-    if dilate > 0 and mask.any():
-        mask = ndimage.binary_dilation(mask, iterations=int(dilate))
-    return mask
-
-
-def residual_scores(
-    residual: np.ndarray, masked: np.ndarray, local: np.ndarray, size: int, sigmas, lines=()
-) -> dict[str, np.ndarray]:
-    """Max of the filtered residual inside each fragment, per sigma and line length.
-
-    Masked pixels count 0.
-    """
-    from scipy import ndimage
-
-    filtered = [ndimage.gaussian_filter(residual, s) for s in sigmas]
-    filtered += [texture.line_response(residual, n) for n in lines]
-    out = {}
-    for name, values in zip(residual_columns(sigmas, lines), filtered, strict=True):
-        values[masked] = 0.0
-        out[name] = tiling.max_per_fragment(values, local, size)
-    return out
-
-
-def crop_residual(
-    crop_pixels: np.ndarray, recon_map: np.ndarray, background: np.ndarray, settings
-) -> tuple[np.ndarray, np.ndarray]:
-    """The residual map of a crop (the texture taken out when a predictor is given), masked."""
-    residual = residual_map(crop_pixels, recon_map)
-    masked = marker_mask(residual, background, settings.mask_z, settings.mask_dilate)
-    if settings.predictor is not None:
-        residual = texture.innovation(residual, masked, settings.predictor.kernel)
-    return residual, masked
-
-
-def residual_map(crop_pixels: np.ndarray, recon_map: np.ndarray) -> np.ndarray:
-    """Reconstruction - crop, in units of the full grey range: positive where darker."""
-    top = 255.0 if crop_pixels.dtype == np.uint8 else 65535.0
-    return recon_map - crop_pixels.astype(np.float64) / top
 
 
 class _Progress:
@@ -209,6 +74,32 @@ def reconstruct(model, fragments: np.ndarray, batch_size: int, label: str = "") 
     return out
 
 
+def _crop_evidence(frags, crops, recon, settings: ScoreSettings):
+    """Each crop with its fragments (corners in crop coordinates) and their reconstructions."""
+    size = frags.fragments.shape[1] if len(frags) else 64
+    for i, crop in enumerate(crops):
+        sel = frags.crop_index == i
+        yield (
+            sel,
+            CropEvidence(
+                crop.pixels,
+                frags.corners[sel] - np.array([crop.y, crop.x]),
+                size,
+                frags.fragments[sel],
+                recon[sel],
+                settings,
+            ),
+        )
+
+
+def _reconstruction_crop(crop: hdf5_io.Crop, evidence: CropEvidence) -> hdf5_io.Crop:
+    """The stitched reconstruction of a crop, in the crop's own grey levels."""
+    pixels = np.rint(np.clip(evidence.reconstruction_map, 0, 1) * evidence.top)
+    return hdf5_io.Crop(
+        crop.name, crop.x, crop.y, crop.width, crop.height, pixels.astype(crop.pixels.dtype)
+    )
+
+
 def score_fragments(
     model,
     frags: hdf5_io.Fragments,
@@ -218,9 +109,9 @@ def score_fragments(
     batch_size: int,
     median_size: int,
     sigma: float,
-    residual: ResidualSettings = ResidualSettings(),
+    residual: ResidualSettings = DEFAULT_RESIDUAL,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
-    """Score the fragments of one image in memory.
+    """Score the fragments of one image in memory with every registered crop scorer.
 
     Returns the table, the stitched reconstruction of each crop and each crop's marker mask
     (``masked`` in the table: the share of a fragment's pixels under it).
@@ -228,36 +119,20 @@ def score_fragments(
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
-    stats = fragment_statistics(scale(frags.fragments)[..., 0], recon)
-    size = frags.fragments.shape[1] if len(frags) else 64
-    residuals = {name: np.zeros(len(frags)) for name in residual.columns}
+    settings = ScoreSettings(median_size, sigma, residual)
+    scorers = crop_scorers(settings)
+    columns = {s.name: np.zeros(len(frags)) for s in scorers}
     masked_share = np.zeros(len(frags))
-    baseline = np.zeros(len(frags))
     maps, masks = [], []
-    for i, crop in enumerate(crops):
-        sel = frags.crop_index == i
-        local = frags.corners[sel] - np.array([crop.y, crop.x])
-        recon_map = stitch(crop.pixels.shape, local, recon[sel])
-        background = background_map(crop.pixels, median_size, sigma)
-        if sel.any():
-            baseline[sel] = tiling.max_per_fragment(background, local, size)
-        res, masked = crop_residual(crop.pixels, recon_map, background, residual)
-        scores = residual_scores(res, masked, local, size, residual.sigmas, residual.lines)
-        for name, values in scores.items():
-            residuals[name][sel] = values
-        masked_share[sel] = tiling.mean_per_fragment(masked, local, size)
-        masks.append(masked)
-        top = 255 if crop.pixels.dtype == np.uint8 else 65535
-        maps.append(
-            hdf5_io.Crop(
-                crop.name,
-                crop.x,
-                crop.y,
-                crop.width,
-                crop.height,
-                np.rint(np.clip(recon_map, 0, 1) * top).astype(crop.pixels.dtype),
-            )
-        )
+    for crop, (sel, evidence) in zip(
+        crops, _crop_evidence(frags, crops, recon, settings), strict=True
+    ):
+        for scorer in scorers:
+            evidence.scores[scorer.name] = scorer.score(evidence)
+            columns[scorer.name][sel] = evidence.scores[scorer.name]
+        masked_share[sel] = evidence.mean_per_fragment(evidence.mask)
+        masks.append(evidence.mask)
+        maps.append(_reconstruction_crop(crop, evidence))
     table = pd.DataFrame(
         {
             "image": image_id,
@@ -266,9 +141,7 @@ def score_fragments(
             "y": frags.corners[:, 0],
             "x": frags.corners[:, 1],
             "masked": masked_share,
-            **stats,
-            **residuals,
-            "baseline": baseline,
+            **columns,
         }
     )
     log.info(
@@ -297,7 +170,7 @@ def score_image(
     batch_size: int,
     median_size: int,
     sigma: float,
-    residual: ResidualSettings = ResidualSettings(),
+    residual: ResidualSettings = DEFAULT_RESIDUAL,
     reconstructions_out: str | Path | None = None,
     model=None,
 ) -> pd.DataFrame:

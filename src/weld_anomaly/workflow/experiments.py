@@ -504,6 +504,138 @@ def _validation_fragments(
     )
 
 
+def _checked_marks(settings: dict) -> list[int]:
+    from weld_anomaly.errors import UserError
+
+    epochs, marks = settings["epochs"], sorted(settings["marks"])
+    if marks[-1] > epochs or marks[0] < 1:
+        raise UserError(
+            f"experiments.training_length.marks {marks} must lie between 1 and epochs ({epochs})",
+            where="config",
+            fix="change marks or epochs",
+        )
+    return marks
+
+
+def _train_with_checkpoints(sources, work: Path, settings, train_settings, model, rng, resume):
+    """Train on random subsets of the training and validation sets; a checkpoint per epoch.
+
+    ``sources``: (train_h5, validation_h5); ``model``: (filters, architecture).
+    """
+    from weld_anomaly.ingest import hdf5_io
+    from weld_anomaly.model.training import train
+
+    subsets = {}
+    limits = (settings["max_fragments"], settings["max_validation_fragments"])
+    for name, src, limit in zip(("train", "validation"), sources, limits, strict=True):
+        total = hdf5_io.fragment_set_size(src)
+        keep = np.arange(total)
+        if limit and total > limit:
+            keep = np.sort(rng.choice(total, limit, replace=False))
+        subsets[name] = work / f"{name}.h5"
+        hdf5_io.write_fragment_subset(src, subsets[name], keep)
+    filters, architecture = model
+    info = train(
+        subsets["train"],
+        subsets["validation"],
+        work / "model.keras",
+        work / "best.weights.h5",
+        work / "history.csv",
+        work / "train.json",
+        epochs=settings["epochs"],
+        batch_size=train_settings["batch_size"],
+        learning_rate=train_settings["learning_rate"],
+        seed=train_settings["seed"],
+        precision=train_settings["precision"],
+        architecture=architecture,
+        filters=tuple(filters),
+        resume_dir=resume or work / ".resume",
+        memory_limit_mb=train_settings["memory_limit_mb"],
+        workers=train_settings["workers"],
+        corruption=train_settings["corruption"],
+        blemish_max_radius=train_settings["blemish_max_radius"],
+        epoch_weights_dir=work / "checkpoints",
+    )
+    for name in subsets.values():
+        Path(name).unlink()
+    return info
+
+
+def _score_checkpoints(checkpoints: Path, x, is_defect, epochs, marks, statistics, model):
+    """Per epoch: the statistics' AUROC and the mean error of each group; marked epochs'
+    reconstructions and errors."""
+    from weld_anomaly.ingest.tiling import scale
+    from weld_anomaly.model.autoencoder import build_autoencoder
+    from weld_anomaly.model.training import epoch_weights_name
+    from weld_anomaly.score.scoring import reconstruct as reconstruct_fragments
+    from weld_anomaly.score.statistics import fragment_statistics
+
+    filters, architecture = model
+    net = build_autoencoder(x.shape[1], tuple(filters), architecture=architecture)
+    rows, recons = [], {}
+    for epoch in range(1, epochs + 1):
+        net.load_weights(checkpoints / epoch_weights_name(epoch))
+        recon = reconstruct_fragments(net, x, 256)
+        stats = fragment_statistics(scale(x)[..., 0], recon)
+        rows.append(
+            {
+                "epoch": epoch,
+                "auroc": {s: round(metrics.roc_auc(is_defect, stats[s]), 4) for s in statistics},
+                "error_defect": float(np.mean(stats["mse"][is_defect])),
+                "error_normal": float(np.mean(stats["mse"][~is_defect])),
+            }
+        )
+        if epoch in marks:
+            recons[epoch] = (recon, stats["mse"])
+        log.info("epoch %d: AUROC %s", epoch, rows[-1]["auroc"])
+    return rows, recons
+
+
+def _length_examples(x, is_defect, recons, marks) -> list[dict]:
+    """The defect fragment the short training shows best, and a normal one, at both lengths."""
+    from weld_anomaly.ingest.tiling import scale
+
+    first = recons[marks[0]][1]
+    picks = [
+        ("defect", int(np.argmax(np.where(is_defect, first, -np.inf)))),
+        ("normal", int(np.nonzero(~is_defect)[0][0])),
+    ]
+    return [
+        {
+            "label": f"{kind}, epoch {m}",
+            "input": scale(x[i : i + 1])[0, ..., 0],
+            "recon": recons[m][0][i],
+            "score": float(recons[m][1][i]),
+        }
+        for kind, i in picks
+        for m in (marks[0], marks[-1])
+    ]
+
+
+def _length_verdict(rows: list[dict], marks: list[int], primary: str) -> dict:
+    """Whether longer training reconstructs defects better and detects them worse."""
+    a, b = (rows[m - 1] for m in marks[:1] + marks[-1:])
+    better = b["error_defect"] < a["error_defect"]
+    worse = b["auroc"][primary] < a["auroc"][primary]
+    return {
+        "primary": primary,
+        "auroc": dict(b["auroc"]),
+        "epochs": rows,
+        "marks": marks,
+        "reconstructs_defects_better": bool(better),
+        "detects_worse": bool(worse),
+        "agrees": bool(better and worse),
+        "finding": (
+            f"epoch {marks[0]} vs {marks[-1]}: defect-fragment error "
+            f"{a['error_defect']:.5f} -> {b['error_defect']:.5f} "
+            f"({'lower' if better else 'not lower'}), normal {a['error_normal']:.5f} -> "
+            f"{b['error_normal']:.5f}; AUROC ({primary}) {a['auroc'][primary]:.3f} -> "
+            f"{b['auroc'][primary]:.3f}; best epoch by AUROC "
+            f"{max(rows, key=lambda r: r['auroc'][primary])['epoch']}"
+        ),
+    }
+
+
 def run_training_length(
     train_h5: str | Path,
     validation_h5: str | Path,
@@ -526,64 +658,17 @@ def run_training_length(
     validation fragments with a ``likely`` defect against those without, plus the mean
     squared error of each group. ``marks`` are the two training lengths compared."""
     from weld_anomaly.errors import UserError
-    from weld_anomaly.ingest import hdf5_io
-    from weld_anomaly.model.autoencoder import build_autoencoder
-    from weld_anomaly.model.batches import scale
-    from weld_anomaly.model.training import epoch_weights_name, train
     from weld_anomaly.report import figures
-    from weld_anomaly.score.scoring import reconstruct as reconstruct_fragments
-    from weld_anomaly.score.statistics import fragment_statistics
 
     start = time.perf_counter()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    seed = train_settings["seed"]
-    rng = np.random.default_rng(seed)
-    epochs = settings["epochs"]
-    marks = sorted(settings["marks"])
-    if marks[-1] > epochs or marks[0] < 1:
-        raise UserError(
-            f"experiments.training_length.marks {marks} must lie between 1 and epochs ({epochs})",
-            where="config",
-            fix="change marks or epochs",
-        )
-
-    subsets = {}
-    for name, src, limit in (
-        ("train", train_h5, settings["max_fragments"]),
-        ("validation", validation_h5, settings["max_validation_fragments"]),
-    ):
-        total = hdf5_io.fragment_set_size(src)
-        keep = np.arange(total)
-        if limit and total > limit:
-            keep = np.sort(rng.choice(total, limit, replace=False))
-        subsets[name] = work / f"{name}.h5"
-        hdf5_io.write_fragment_subset(src, subsets[name], keep)
-    checkpoints = work / "checkpoints"
-    info = train(
-        subsets["train"],
-        subsets["validation"],
-        work / "model.keras",
-        work / "best.weights.h5",
-        work / "history.csv",
-        work / "train.json",
-        epochs=epochs,
-        batch_size=train_settings["batch_size"],
-        learning_rate=train_settings["learning_rate"],
-        seed=seed,
-        precision=train_settings["precision"],
-        architecture=architecture,
-        filters=tuple(filters),
-        resume_dir=resume_dir or work / ".resume",
-        memory_limit_mb=train_settings["memory_limit_mb"],
-        workers=train_settings["workers"],
-        corruption=train_settings["corruption"],
-        blemish_max_radius=train_settings["blemish_max_radius"],
-        epoch_weights_dir=checkpoints,
+    rng = np.random.default_rng(train_settings["seed"])
+    marks = _checked_marks(settings)
+    model = (filters, architecture)
+    info = _train_with_checkpoints(
+        (train_h5, validation_h5), work, settings, train_settings, model, rng, resume_dir
     )
-    for name in subsets.values():
-        Path(name).unlink()
-
     x, is_defect = _validation_fragments(
         fragments_h5, annotations_path, min_overlap, settings["max_normal_fragments"], rng
     )
@@ -593,63 +678,15 @@ def run_training_length(
             where="the demo's validation images",
             fix="use more faulty images (demo.n_faulty) or data.split.faulty_validation > 0",
         )
-    size = x.shape[1]
-    model = build_autoencoder(size, tuple(filters), architecture=architecture)
-    scorers = tuple(settings["statistics"])
-    rows, recons = [], {}
-    for epoch in range(1, epochs + 1):
-        model.load_weights(checkpoints / epoch_weights_name(epoch))
-        recon = reconstruct_fragments(model, x, 256)
-        stats = fragment_statistics(scale(x)[..., 0], recon)
-        rows.append(
-            {
-                "epoch": epoch,
-                "auroc": {s: round(metrics.roc_auc(is_defect, stats[s]), 4) for s in scorers},
-                "error_defect": float(np.mean(stats["mse"][is_defect])),
-                "error_normal": float(np.mean(stats["mse"][~is_defect])),
-            }
-        )
-        if epoch in marks:
-            recons[epoch] = (recon, stats["mse"])
-        log.info("epoch %d: AUROC %s", epoch, rows[-1]["auroc"])
-    primary = scorers[0]
-    a, b = (rows[m - 1] for m in marks[:1] + marks[-1:])
-    better = b["error_defect"] < a["error_defect"]
-    worse = b["auroc"][primary] < a["auroc"][primary]
-    # the defect fragment the short training shows best, and a normal one, at both lengths
-    first = recons[marks[0]][1]
-    picks = [
-        ("defect", int(np.argmax(np.where(is_defect, first, -np.inf)))),
-        ("normal", int(np.nonzero(~is_defect)[0][0])),
-    ]
-    examples = [
-        {
-            "label": f"{kind}, epoch {m}",
-            "input": scale(x[i : i + 1])[0, ..., 0],
-            "recon": recons[m][0][i],
-            "score": float(recons[m][1][i]),
-        }
-        for kind, i in picks
-        for m in (marks[0], marks[-1])
-    ]
-    png = figures.training_length_figure(TITLES["training_length"], rows, examples, scorers)
+    statistics = tuple(settings["statistics"])
+    rows, recons = _score_checkpoints(
+        work / "checkpoints", x, is_defect, settings["epochs"], marks, statistics, model
+    )
+    examples = _length_examples(x, is_defect, recons, marks)
+    png = figures.training_length_figure(TITLES["training_length"], rows, examples, statistics)
     write_bytes(out_png, png)
     result = {
-        "primary": primary,
-        "auroc": {s: b["auroc"][s] for s in scorers},
-        "epochs": rows,
-        "marks": marks,
-        "reconstructs_defects_better": bool(better),
-        "detects_worse": bool(worse),
-        "agrees": bool(better and worse),
-        "finding": (
-            f"epoch {marks[0]} vs {marks[-1]}: defect-fragment error "
-            f"{a['error_defect']:.5f} -> {b['error_defect']:.5f} "
-            f"({'lower' if better else 'not lower'}), normal {a['error_normal']:.5f} -> "
-            f"{b['error_normal']:.5f}; AUROC ({primary}) {a['auroc'][primary]:.3f} -> "
-            f"{b['auroc'][primary]:.3f}; best epoch by AUROC "
-            f"{max(rows, key=lambda r: r['auroc'][primary])['epoch']}"
-        ),
+        **_length_verdict(rows, marks, statistics[0]),
         "steps_per_epoch": -(-info["fragments_train"] // train_settings["batch_size"]),
         "fragments": {
             "train": info["fragments_train"],

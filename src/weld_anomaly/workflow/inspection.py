@@ -29,7 +29,7 @@ from weld_anomaly.ingest import hdf5_io, inventory, tiling
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
 from weld_anomaly.report import figures
-from weld_anomaly.score.evaluation import multiscale_scores
+from weld_anomaly.score import scorers
 from weld_anomaly.score.scoring import ResidualSettings, score_fragments
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,10 @@ class Calibration:
 
     def scores(self, table) -> np.ndarray:
         """The calibrated statistic of every fragment of a scores table."""
-        needed = sorted(self.combined) if self.combined is not None else [self.statistic]
+        scorer = scorers.for_column(self.statistic)
+        if self.combined is not None:
+            scorer = scorer.restore(self.combined)
+        needed = scorer.parts if self.combined is not None else [self.statistic]
         missing = [c for c in needed if c not in table.columns]
         if missing:
             raise UserError(
@@ -74,12 +77,163 @@ class Calibration:
                 fix="restore the settings or run the workflow again to recalibrate",
             )
         if self.combined is not None:
-            return multiscale_scores(table, self.combined)
+            return scorer.score(scorers.ScoredFragments(table))
         return table[self.statistic].to_numpy()
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
         oriented = -scores if self.direction == "low" else scores
         return oriented > self.threshold
+
+
+@dataclass
+class _Setup:
+    """Everything inspecting one image needs: the model, the calibration, the settings."""
+
+    model: object
+    calibration: Calibration
+    convert: ConvertSettings
+    config: dict
+    residual: ResidualSettings
+    manifest: dict
+    manifest_path: str
+
+
+def _setup(model_path, metrics_json, config, crop_manifest, predictor_path) -> _Setup:
+    import keras
+
+    calibration = Calibration.from_metrics(metrics_json)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise UserError(
+            "model not found",
+            where=str(model_path),
+            fix="run the workflow first (snakemake) to train it",
+        )
+    size = config["fragments"]["size"]
+    return _Setup(
+        keras.saving.load_model(model_path, compile=False),
+        calibration,
+        ConvertSettings.from_config(config["convert"]),
+        config,
+        ResidualSettings.from_config(config["score"], predictor_path),
+        load_crop_manifest(crop_manifest, size) if crop_manifest else {},
+        str(crop_manifest or "whole image"),
+    )
+
+
+def _fragments(crops: list[hdf5_io.Crop], names: list[str], size: int, stride: int):
+    """Every crop tiled into fragments, with corners in image coordinates."""
+    parts, corners, index = [], [], []
+    for i, crop in enumerate(crops):
+        frags, local = tiling.cut_fragments(crop.pixels, size, stride)
+        parts.append(frags)
+        corners.append(local + np.array([crop.y, crop.x]))
+        index.append(np.full(len(frags), i))
+    return hdf5_io.Fragments(
+        np.concatenate(parts), np.concatenate(corners), np.concatenate(index), names, {}
+    )
+
+
+def _overlay(crops, frags, flags, masks, size: int, max_width: int) -> bytes:
+    """The crops with their flagged fragments outlined, stacked into one PNG."""
+    overlays = []
+    for i, crop in enumerate(crops):
+        sel = flags & (frags.crop_index == i)
+        overlays.append(
+            figures.marked_crop(
+                crop.pixels,
+                crop.y,
+                crop.x,
+                frags.corners[sel],
+                size,
+                (),
+                max_width,
+                masked=masks[i],
+            )
+        )
+    return overlays[0] if len(overlays) == 1 else figures.stack_pngs(overlays)
+
+
+def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
+    """Convert, crop, score and flag one radiograph; write its overlay PNG.
+
+    Returns its summary row, flagged rows and report page (or raises ImageError).
+    """
+    config, calibration = setup.config, setup.calibration
+    size, stride = config["fragments"]["size"], config["fragments"]["stride"]
+    pixels = convert(source, setup.convert).pixels
+    specs = setup.manifest.get(image_id) or [
+        CropSpec(0, 0, pixels.shape[1], pixels.shape[0], "image")
+    ]
+    check_crops_fit(specs, pixels.shape[0], pixels.shape[1], image_id, setup.manifest_path)
+    crops = hdf5_io.cut_crops(pixels, specs)
+    frags = _fragments(crops, [c.name for c in specs], size, stride)
+    score = config["score"]
+    table, _, masks = score_fragments(
+        setup.model,
+        frags,
+        crops,
+        image_id,
+        batch_size=score["batch_size"],
+        median_size=score["baseline_median"],
+        sigma=score["baseline_sigma"],
+        residual=setup.residual,
+    )
+    values = calibration.scores(table)
+    flags = calibration.flags(values)
+    flagged = [
+        {
+            "image": image_id,
+            "crop": crop_name,
+            "x": int(x),
+            "y": int(y),
+            "size": size,
+            "score": float(value),
+            "statistic": calibration.statistic,
+            "threshold": calibration.threshold,
+        }
+        for (y, x), crop_name, value in zip(
+            frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
+        )
+    ]
+    png = _overlay(crops, frags, flags, masks, size, config["report"]["max_width"])
+    write_bytes(out / f"{image_id}.png", png)
+    n, hits = int(len(frags)), int(flags.sum())
+    log.info("%s: %d of %d fragments flagged", image_id, hits, n)
+    return {
+        "summary": {
+            "image": image_id,
+            "file": str(source),
+            "fragments": n,
+            "flagged": hits,
+            "rejected": "",
+        },
+        "flagged": flagged,
+        "page": {
+            "image": image_id,
+            "flagged": hits,
+            "fragments": n,
+            "uri": "data:image/png;base64," + base64.b64encode(png).decode(),
+        },
+    }
+
+
+def _write_outputs(out: Path, flagged_rows, summary, pages, calibration) -> None:
+    _write_csv(
+        out / "flagged.csv",
+        flagged_rows,
+        ["image", "crop", "x", "y", "size", "score", "statistic", "threshold"],
+    )
+    _write_csv(out / "images.csv", summary, ["image", "file", "fragments", "flagged", "rejected"])
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("weld_anomaly.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template("inspect.html.j2").render(
+        pages=pages, summary=summary, calibration=calibration, rows=flagged_rows
+    )
+    write_text(out / "report.html", html)
 
 
 def inspect_images(
@@ -96,25 +250,9 @@ def inspect_images(
     ``predictor_path``: the fitted texture predictor, needed when the configuration's
     ``score.texture_predictor`` is on.
     """
-    import keras
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    calibration = Calibration.from_metrics(metrics_json)
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise UserError(
-            "model not found",
-            where=str(model_path),
-            fix="run the workflow first (snakemake) to train it",
-        )
-    model = keras.saving.load_model(model_path, compile=False)
-    settings = ConvertSettings.from_config(config["convert"])
-    size, stride = config["fragments"]["size"], config["fragments"]["stride"]
-    score = config["score"]
-    residual = ResidualSettings.from_config(score, predictor_path)
-    manifest = load_crop_manifest(crop_manifest, size) if crop_manifest else {}
-
+    setup = _setup(model_path, metrics_json, config, crop_manifest, predictor_path)
     flagged_rows, summary, pages = [], [], []
     seen: set[str] = set()
     for source in map(Path, images):
@@ -125,7 +263,7 @@ def inspect_images(
             )
         seen.add(image_id)
         try:
-            converted = convert(source, settings)
+            done = _inspect_one(source, image_id, setup, out)
         except ImageError as exc:
             log.warning("%s", exc.line())
             summary.append(
@@ -138,104 +276,10 @@ def inspect_images(
                 }
             )
             continue
-        pixels = converted.pixels
-        specs = manifest.get(image_id) or [
-            CropSpec(0, 0, pixels.shape[1], pixels.shape[0], "image")
-        ]
-        check_crops_fit(
-            specs, pixels.shape[0], pixels.shape[1], image_id, str(crop_manifest or "whole image")
-        )
-        crops = hdf5_io.cut_crops(pixels, specs)
-        parts, corners, index = [], [], []
-        for i, crop in enumerate(crops):
-            frags, local = tiling.cut_fragments(crop.pixels, size, stride)
-            parts.append(frags)
-            corners.append(local + np.array([crop.y, crop.x]))
-            index.append(np.full(len(frags), i))
-        frags = hdf5_io.Fragments(
-            np.concatenate(parts),
-            np.concatenate(corners),
-            np.concatenate(index),
-            [c.name for c in specs],
-            {},
-        )
-        table, _, masks = score_fragments(
-            model,
-            frags,
-            crops,
-            image_id,
-            batch_size=score["batch_size"],
-            median_size=score["baseline_median"],
-            sigma=score["baseline_sigma"],
-            residual=residual,
-        )
-        values = calibration.scores(table)
-        flags = calibration.flags(values)
-        for (y, x), crop_name, value in zip(
-            frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
-        ):
-            flagged_rows.append(
-                {
-                    "image": image_id,
-                    "crop": crop_name,
-                    "x": int(x),
-                    "y": int(y),
-                    "size": size,
-                    "score": float(value),
-                    "statistic": calibration.statistic,
-                    "threshold": calibration.threshold,
-                }
-            )
-        overlays = []
-        for i, crop in enumerate(crops):
-            sel = flags & (frags.crop_index == i)
-            png = figures.marked_crop(
-                crop.pixels,
-                crop.y,
-                crop.x,
-                frags.corners[sel],
-                size,
-                (),
-                config["report"]["max_width"],
-                masked=masks[i],
-            )
-            overlays.append(png)
-        combined = overlays[0] if len(overlays) == 1 else figures.stack_pngs(overlays)
-        write_bytes(out / f"{image_id}.png", combined)
-        summary.append(
-            {
-                "image": image_id,
-                "file": str(source),
-                "fragments": int(len(frags)),
-                "flagged": int(flags.sum()),
-                "rejected": "",
-            }
-        )
-        pages.append(
-            {
-                "image": image_id,
-                "flagged": int(flags.sum()),
-                "fragments": len(frags),
-                "uri": "data:image/png;base64," + base64.b64encode(combined).decode(),
-            }
-        )
-        log.info("%s: %d of %d fragments flagged", image_id, int(flags.sum()), len(frags))
-
-    _write_csv(
-        out / "flagged.csv",
-        flagged_rows,
-        ["image", "crop", "x", "y", "size", "score", "statistic", "threshold"],
-    )
-    _write_csv(out / "images.csv", summary, ["image", "file", "fragments", "flagged", "rejected"])
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("weld_anomaly.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    html = env.get_template("inspect.html.j2").render(
-        pages=pages, summary=summary, calibration=calibration, rows=flagged_rows
-    )
-    write_text(out / "report.html", html)
+        summary.append(done["summary"])
+        flagged_rows += done["flagged"]
+        pages.append(done["page"])
+    _write_outputs(out, flagged_rows, summary, pages, setup.calibration)
     return summary
 
 

@@ -1,0 +1,458 @@
+"""Scorers: every way of giving each fragment one anomaly score, behind one interface.
+
+A scorer is an object with
+
+- ``name``: its column in the scores tables;
+- ``description``: what it measures, in plain words (the report's glossary);
+- ``family``: the kind of scorer, for tables and the report;
+- ``orientation``: ``"high"`` when a larger score is more anomalous, ``"either"`` when the
+  annotated validation images decide (the thesis's statistics);
+- ``learned``: whether it uses the trained model (only those may flag fragments when the
+  workflow chooses the scorer itself);
+- ``score(crop)``: one number per fragment of a crop (:class:`CropEvidence`);
+- optionally ``fit(normal)``: parameters fitted on the normal validation fragments' scores.
+
+Two kinds. *Crop scorers* score a crop from its pixels and the model's reconstructions; the
+per-image scoring job runs them. *Combined scorers* (``combined = True``) combine other
+scorers' columns; the evaluation fits them on normal validation fragments, keeps their
+parameters in ``evaluation.json``, and inspection computes them again from those.
+
+A new scorer is one class and one registration; the scoring job writes its column, the
+evaluation measures it and the report lists it::
+
+    @register
+    class Darkest(Scorer):
+        name = "darkest"
+        description = "how dark the darkest pixel of the fragment is"
+
+        def score(self, crop):
+            return 1.0 - crop.fragments.min(axis=(1, 2)) / crop.top
+
+A class that makes several scorers from the settings (one per smoothing width, say)
+overrides :meth:`Scorer.instances`, and :meth:`Scorer.claim` to recognise its columns.
+Registration order is column order.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from weld_anomaly.ingest import tiling
+from weld_anomaly.ingest.tiling import scale
+from weld_anomaly.score import texture
+from weld_anomaly.score.baseline import background_map
+from weld_anomaly.score.metrics import robust_location_scale
+from weld_anomaly.score.residual import DEFAULT_RESIDUAL, ResidualSettings, crop_residual, stitch
+from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
+
+MULTISCALE = "residual_multiscale"
+# the flagging scorer when no annotated validation image can choose one: the first present
+DEFAULT_FLAG = (MULTISCALE, "residual_s2")
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """What the crop scorers need from the ``score`` configuration."""
+
+    median_size: int = 41  # the baseline's median window
+    sigma: float = 1.0  # the baseline's smoothing before the median
+    residual: ResidualSettings = field(default_factory=ResidualSettings)
+
+
+@dataclass(eq=False)
+class CropEvidence:
+    """One crop as the crop scorers see it; the expensive maps are computed once, on demand.
+
+    ``corners`` are the fragments' top-left corners in crop coordinates; ``scores`` fills
+    up with each scorer's column as the scoring pass goes.
+    """
+
+    pixels: np.ndarray  # the crop, integer grey levels
+    corners: np.ndarray  # (N, 2)
+    size: int  # fragment side
+    fragments: np.ndarray  # (N, S, S) integer grey levels
+    reconstructions: np.ndarray  # (N, S, S) float in [0, 1]
+    settings: ScoreSettings = field(default_factory=ScoreSettings)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def from_residual(
+        cls, residual: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int
+    ) -> CropEvidence:
+        """A crop known only by its residual map and marker mask (residual scorers only)."""
+        empty = np.zeros((0, size, size))
+        evidence = cls(np.zeros(residual.shape, np.uint8), corners, size, empty, empty)
+        evidence.__dict__["_residual_and_mask"] = (residual, mask)
+        return evidence
+
+    @property
+    def top(self) -> float:
+        """The largest grey level of the pixels' type (255 or 65535)."""
+        return 255.0 if self.pixels.dtype == np.uint8 else 65535.0
+
+    @cached_property
+    def statistics(self) -> dict[str, np.ndarray]:
+        """The thesis's 13 statistics of every fragment."""
+        if not len(self.fragments):
+            return {c: np.zeros(0) for c in COLUMNS}
+        return fragment_statistics(scale(self.fragments)[..., 0], self.reconstructions)
+
+    @cached_property
+    def reconstruction_map(self) -> np.ndarray:
+        """The fragments' reconstructions stitched over the crop, in [0, 1]."""
+        return stitch(self.pixels.shape, self.corners, self.reconstructions)
+
+    @cached_property
+    def background(self) -> np.ndarray:
+        """The training-free map: median background minus the image (positive where darker)."""
+        return background_map(self.pixels, self.settings.median_size, self.settings.sigma)
+
+    @cached_property
+    def _residual_and_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        return crop_residual(
+            self.pixels, self.reconstruction_map, self.background, self.settings.residual
+        )
+
+    @property
+    def residual(self) -> np.ndarray:
+        """Reconstruction minus crop, texture taken out (:mod:`weld_anomaly.score.residual`)."""
+        return self._residual_and_mask[0]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The bright markers left out of the residual scores."""
+        return self._residual_and_mask[1]
+
+    def max_per_fragment(self, score_map: np.ndarray) -> np.ndarray:
+        """The largest value of a map of the crop inside each fragment."""
+        if not len(self.corners):
+            return np.zeros(0)
+        return tiling.max_per_fragment(score_map, self.corners, self.size)
+
+    def mean_per_fragment(self, score_map: np.ndarray) -> np.ndarray:
+        """The mean of a map of the crop inside each fragment."""
+        if not len(self.corners):
+            return np.zeros(0)
+        return tiling.mean_per_fragment(score_map, self.corners, self.size)
+
+
+@dataclass
+class ScoredFragments:
+    """Fragments known only by their scores (a scores table): what combined scorers read."""
+
+    scores: Mapping[str, np.ndarray]
+
+
+class Scorer(ABC):
+    """One anomaly score per fragment. Subclass, set the attributes, implement ``score``."""
+
+    name: str = ""
+    description: str = ""
+    family: str = "other"
+    orientation: str = "high"  # "high" or "either"
+    learned: bool = True
+    combined: bool = False
+
+    @classmethod
+    def instances(cls, settings: ScoreSettings) -> list[Scorer]:
+        """The scorers of this class that the settings ask for (default: one)."""
+        return [cls()]
+
+    @classmethod
+    def claim(cls, column: str) -> Scorer | None:
+        """This class's scorer for a scores-table column, or None when it is not one."""
+        return cls() if column == cls.name else None
+
+    @abstractmethod
+    def score(self, crop: CropEvidence | ScoredFragments) -> np.ndarray:
+        """One score per fragment of ``crop``."""
+
+    def fit(self, normal: Mapping[str, np.ndarray]) -> dict:
+        """Fit on the normal validation fragments' scores; the parameters, JSON-ready."""
+        return {}
+
+    @classmethod
+    def from_columns(cls, columns: list[str]) -> Scorer | None:
+        """A combined scorer over these score columns, or None when they allow none."""
+        return None
+
+    def restore(self, parameters: dict) -> Scorer:
+        """This scorer with the parameters an earlier :meth:`fit` returned."""
+        return self
+
+    @property
+    def parts(self) -> list[str]:
+        """The columns a combined scorer reads (none for a crop scorer)."""
+        return []
+
+    def __repr__(self) -> str:
+        return f"<scorer {self.name}>"
+
+
+_REGISTRY: list[type[Scorer]] = []
+
+
+def register(cls: type[Scorer]) -> type[Scorer]:
+    """Add a scorer class to the registry (a class of the same name is replaced)."""
+    _REGISTRY[:] = [c for c in _REGISTRY if c.__name__ != cls.__name__ or c is cls]
+    if cls not in _REGISTRY:
+        _REGISTRY.append(cls)
+    return cls
+
+
+def unregister(cls: type[Scorer]) -> None:
+    """Take a scorer class out of the registry (tests)."""
+    if cls in _REGISTRY:
+        _REGISTRY.remove(cls)
+
+
+def crop_scorers(settings: ScoreSettings = ScoreSettings()) -> list[Scorer]:
+    """Every registered crop scorer the settings ask for, in column order."""
+    out: list[Scorer] = []
+    for cls in _REGISTRY:
+        if not cls.combined:
+            out += cls.instances(settings)
+    return out
+
+
+def score_columns(residual: ResidualSettings = DEFAULT_RESIDUAL) -> list[str]:
+    """Every score column of a scores table written with these residual settings, in order."""
+    return [s.name for s in crop_scorers(ScoreSettings(residual=residual))]
+
+
+def for_column(column: str) -> Scorer:
+    """The scorer behind a scores-table column (an unregistered column becomes a plain one)."""
+    for cls in _REGISTRY:
+        scorer = cls.claim(column)
+        if scorer is not None:
+            return scorer
+    return Column(column)
+
+
+def combined_scorers(columns: Iterable[str]) -> list[Scorer]:
+    """The registered combined scorers that the given score columns make possible."""
+    columns = list(columns)
+    out = []
+    for cls in _REGISTRY:
+        if cls.combined:
+            scorer = cls.from_columns(columns)
+            if scorer is not None:
+                out.append(scorer)
+    return out
+
+
+class Column(Scorer):
+    """A score column that no registered scorer claims (kept, measured, described as such)."""
+
+    description = "a score column that no registered scorer describes"
+    orientation = "either"
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def score(self, crop):
+        return np.asarray(crop.scores[self.name], dtype=np.float64)
+
+
+def _suffix(value: float) -> str:
+    return f"{value:g}".replace(".", "p")
+
+
+def _number(suffix: str) -> float:
+    return float(suffix.replace("p", "."))
+
+
+# --------------------------------------------------------------------------------------
+# The registered scorers, in column order
+
+
+_THESIS_WORDS = {
+    "frag": "the fragment",
+    "recon": "the model's reconstruction",
+    "diff": "the difference reconstruction - fragment (positive where darker than expected)",
+    "sum": "sum",
+    "min": "smallest value",
+    "max": "largest value",
+    "std": "standard deviation",
+}
+
+
+@register
+class ThesisStatistic(Scorer):
+    """The thesis's statistics of a fragment, its reconstruction and their difference."""
+
+    family = "thesis statistic"
+    orientation = "either"
+
+    def __init__(self, column: str):
+        self.name = column
+        if column == "mse":
+            self.description = "mean squared difference between the fragment and its reconstruction"
+        else:
+            source, stat = column.split("_")
+            self.description = f"{_THESIS_WORDS[stat]} of {_THESIS_WORDS[source]}"
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls(c) for c in COLUMNS]
+
+    @classmethod
+    def claim(cls, column):
+        return cls(column) if column in COLUMNS else None
+
+    def score(self, crop):
+        return crop.statistics[self.name]
+
+
+@register
+class ResidualSmoothed(Scorer):
+    """The residual map smoothed by a Gaussian: a matched filter for round dark spots."""
+
+    family = "residual map"
+
+    def __init__(self, sigma: float):
+        self.sigma = float(sigma)
+        self.name = f"residual_s{_suffix(self.sigma)}"
+        self.description = (
+            f"how much darker than the model expects the fragment's darkest spot is, "
+            f"averaged over about {4 * self.sigma:g} px (bright markers and weld texture "
+            "taken out)"
+        )
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls(s) for s in settings.residual.sigmas]
+
+    @classmethod
+    def claim(cls, column):
+        m = re.fullmatch(r"residual_s([0-9p]+)", column)
+        return cls(_number(m.group(1))) if m else None
+
+    def score(self, crop):
+        from scipy import ndimage
+
+        values = ndimage.gaussian_filter(crop.residual, self.sigma)
+        values[crop.mask] = 0.0
+        return crop.max_per_fragment(values)
+
+
+@register
+class ResidualLine(Scorer):
+    """The residual map through line filters: cracks and elongated cavities."""
+
+    family = "residual line filter"
+
+    def __init__(self, length: float):
+        self.length = float(length)
+        self.name = f"residual_l{_suffix(self.length)}"
+        self.description = (
+            f"how much darker than the model expects the fragment's darkest thin line is, "
+            f"about {2 * self.length:g} px long, at any of 12 orientations (cracks)"
+        )
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls(n) for n in settings.residual.lines]
+
+    @classmethod
+    def claim(cls, column):
+        m = re.fullmatch(r"residual_l([0-9p]+)", column)
+        return cls(_number(m.group(1))) if m else None
+
+    def score(self, crop):
+        values = texture.line_response(crop.residual, self.length)
+        values[crop.mask] = 0.0
+        return crop.max_per_fragment(values)
+
+
+@register
+class Baseline(Scorer):
+    """The training-free median filter: how much darker than its surroundings a spot is."""
+
+    name = "baseline"
+    family = "baseline (no training)"
+    learned = False
+    description = (
+        "how much darker than its surroundings (a median filter) the fragment's darkest "
+        "spot is; needs no training: the bar the model has to clear"
+    )
+
+    def score(self, crop):
+        return crop.max_per_fragment(crop.background)
+
+
+def residual_scores(
+    residual: np.ndarray, masked: np.ndarray, corners: np.ndarray, size: int, sigmas, lines=()
+) -> dict[str, np.ndarray]:
+    """The residual scorers' values for a residual map and its mask (masked pixels count 0)."""
+    crop = CropEvidence.from_residual(residual, masked, corners, size)
+    chosen = [*map(ResidualSmoothed, sigmas), *map(ResidualLine, lines)]
+    return {s.name: s.score(crop) for s in chosen}
+
+
+def is_residual_column(column: str) -> bool:
+    """A residual-map score: ``residual_s<sigma>`` or ``residual_l<length>``."""
+    return re.fullmatch(r"residual_[sl][0-9p]+", column) is not None
+
+
+@register
+class Multiscale(Scorer):
+    """The residual scores combined: each in robust z units of normal data, the largest."""
+
+    name = MULTISCALE
+    family = "combined"
+    combined = True
+    description = (
+        "the strongest of the residual-map scores, each counted in standard deviations of "
+        "the sound validation welds: small pores, large faint ones and cracks on one scale"
+    )
+
+    def __init__(self, parts: list[str] | None = None, parameters: dict | None = None):
+        self.parameters = dict(parameters or {})
+        self._parts = list(parts if parts is not None else self.parameters)
+
+    @property
+    def parts(self) -> list[str]:
+        return self._parts
+
+    def restore(self, parameters):
+        return Multiscale(parameters=parameters)
+
+    @classmethod
+    def from_columns(cls, columns: list[str]) -> Multiscale | None:
+        """The combination of the residual columns present, when there are several."""
+        parts = [c for c in columns if is_residual_column(c)]
+        return cls(parts) if len(parts) > 1 else None
+
+    def fit(self, normal):
+        self.parameters = {}
+        for column in self.parts:
+            med, spread = robust_location_scale(np.asarray(normal[column], dtype=np.float64))
+            self.parameters[column] = {"median": med, "scale": spread}
+        return self.parameters
+
+    def score(self, crop):
+        return np.max(
+            [
+                (np.asarray(crop.scores[c], dtype=np.float64) - p["median"]) / p["scale"]
+                for c, p in self.parameters.items()
+            ],
+            axis=0,
+        )
+
+
+def multiscale_parameters(table, normal: np.ndarray) -> dict:
+    """Median and robust standard deviation of each residual score on normal fragments."""
+    scorer = Multiscale([c for c in table.columns if is_residual_column(c)])
+    return scorer.fit({c: table[c].to_numpy()[normal] for c in scorer.parts})
+
+
+def multiscale_scores(table, parameters: dict) -> np.ndarray:
+    """``residual_multiscale`` of a scores table, with parameters from the evaluation."""
+    return Multiscale(parameters=parameters).score(ScoredFragments(table))
