@@ -120,8 +120,26 @@ def texture_predictor_input(wildcards=None):
     return TEXTURE_PREDICTOR if config["score"]["texture_predictor"] else []
 
 
+DETECTOR = "results/model/detector.keras"
+
+
+def detector_input(wildcards=None):
+    """The trained flaw detector, when score.detector is on (one path, not a list)."""
+    return DETECTOR if config["score"]["detector"] else []
+
+
 def annotations_input(wildcards=None):
     return [DATA.annotations] if DATA.annotations else []
+
+
+def masks_input(wildcards=None):
+    """The defect masks of the validation and test images (the demo's are generated)."""
+    if not DATA.masks:
+        return []
+    wanted = ids("validation", "test")
+    if config["data"]["source"] == "demo":
+        return [f"{DATA.masks}/{i}.png" for i in wanted if RECORDS[i].status == "faulty"]
+    return [f"{DATA.masks}/{i}.png" for i in wanted if Path(DATA.masks, f"{i}.png").is_file()]
 
 
 def inventory_table():

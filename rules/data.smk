@@ -12,6 +12,9 @@ if config["data"]["source"] == "demo":
             annotations=f"{DEMO_DIR}/annotations.yaml",
             crops=f"{DEMO_DIR}/crops.yaml",
             truth=f"{DEMO_DIR}/truth.yaml",
+            masks=[
+                f"{DEMO_DIR}/masks/{r.image_id}.png" for r in IMAGES if r.status == "faulty"
+            ],
         log:
             "logs/generate_demo.log",
         conda:

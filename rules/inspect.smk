@@ -7,6 +7,7 @@ rule inspect_images:
         model="results/model/autoencoder.keras",
         metrics="results/metrics/evaluation.json",
         predictor=texture_predictor_input,
+        detector=detector_input,
         images=images_to_inspect,
     output:
         directory("results/inspect"),

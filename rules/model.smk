@@ -49,3 +49,27 @@ rule fit_texture_predictor:
         score=group("score"),
     script:
         "../scripts/fit_texture_predictor.py"
+
+
+rule train_detector:
+    input:
+        crops=expand("results/crops/{image}.h5", image=ids("train")),
+    output:
+        model=DETECTOR,
+        info="results/model/detector.json",
+    log:
+        "logs/train_detector.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=retry_memory(8000),
+        runtime=120,
+    params:
+        code=code("train_detector"),
+        detector=group("detector"),
+        backend=config["train"]["backend"],
+        precision=config["train"]["precision"],
+    script:
+        "../scripts/train_detector.py"

@@ -7,6 +7,7 @@ rule score_fragments:
         fragments="results/fragments/{image}.h5",
         crops="results/crops/{image}.h5",
         predictor=texture_predictor_input,
+        detector=detector_input,
     output:
         scores="results/scores/{image}.csv",
         reconstructions="results/reconstructions/{image}.h5",
@@ -33,6 +34,7 @@ rule evaluate:
         images="results/images.csv",
         scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
         annotations=annotations_input,
+        masks=masks_input,
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",

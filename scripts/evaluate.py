@@ -13,6 +13,7 @@ run_step(
     images_csv=snakemake.input.images,
     score_csvs=list(snakemake.input.scores),
     annotations_path=snakemake.input.annotations[0] if snakemake.input.annotations else None,
+    mask_pngs=list(snakemake.input.masks),
     fragments_out=snakemake.output.fragments,
     metrics_out=snakemake.output.metrics,
     roc_out=snakemake.output.roc,

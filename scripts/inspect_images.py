@@ -31,4 +31,5 @@ run_step(
     out_dir=snakemake.output[0],
     crop_manifest=snakemake.params.crops,
     predictor_path=snakemake.input.get("predictor") or None,
+    detector_path=snakemake.input.get("detector") or None,
 )

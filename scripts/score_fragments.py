@@ -11,7 +11,11 @@ from weld_anomaly.workflow.runner import run_step  # noqa: E402
 
 
 def score(settings, predictor, **kwargs):
-    return score_image(residual=ResidualSettings.from_config(settings, predictor), **kwargs)
+    return score_image(
+        residual=ResidualSettings.from_config(settings, predictor),
+        contrast_sigmas=tuple(settings["contrast_sigmas"]),
+        **kwargs,
+    )
 
 
 settings = snakemake.params.score
@@ -20,6 +24,7 @@ run_step(
     score,
     settings=settings,
     predictor=snakemake.input.get("predictor") or None,
+    detector_path=snakemake.input.get("detector") or None,
     model_path=snakemake.input.model,
     fragments_h5=snakemake.input.fragments,
     crops_h5=snakemake.input.crops,

@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the fitted texture predictor (used when score.texture_predictor is on)",
     )
     inspect.add_argument(
+        "--detector",
+        type=Path,
+        default=Path("results/model/detector.keras"),
+        help="the trained flaw detector (used when score.detector is on)",
+    )
+    inspect.add_argument(
         "--metrics",
         type=Path,
         default=Path("results/metrics/evaluation.json"),
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 args.crops,
                 predictor_path=args.predictor,
+                detector_path=args.detector,
             )
             flagged = sum(s["flagged"] for s in summary)
             print(

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from weld_anomaly.ingest.normalize import normalize
 from weld_anomaly.score.baseline import background_map
 
 
@@ -21,3 +23,25 @@ def test_sixteen_bit_input_is_scaled_to_unit_range():
     bmap = background_map(img, median_size=21, sigma=0.0)
     assert bmap.max() == bmap[40, 40]
     assert 0.25 < bmap.max() < 0.35  # (30000 - 10000) / 65535
+
+
+def test_baseline_is_the_textbook_filter_with_mirrored_borders():
+    # the textbook: scipy's 41 x 41 median (mode "reflect") of the sigma-1 smoothed image
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    rows = np.arange(160)[:, None]
+    img = 40 + 0.8 * rows + rng.normal(0, 2, (160, 240))  # a bead's flank up to the border
+    pixels = np.clip(img, 0, 255).astype(np.uint8)
+    g = ndimage.gaussian_filter(pixels.astype(np.float32), 1.0)
+    textbook = (ndimage.median_filter(g, 41, mode="reflect") - g) / 255
+    ours = background_map(pixels)
+    assert np.abs(ours - textbook).max() <= 0.25 / 255 + 1e-6  # a quarter of a grey level
+    # the textbook mirrors the slope at the crop's edge and sees a dark spot there; the
+    # one grey scale continues the slope instead (no false alarm where a bead's flank meets
+    # the edge of a weld crop)
+    assert ours[:3].max() > 5 * np.std(ours[40:-40])
+    contrast = normalize(pixels).contrast
+    assert np.abs(contrast[:3]).max() < 4.5 and np.std(contrast[40:-40]) == pytest.approx(
+        1, abs=0.15
+    )

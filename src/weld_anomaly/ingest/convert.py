@@ -31,7 +31,7 @@ from weld_anomaly.errors import ConfigError, ConstantImage, DecodeFailed, TooLar
 from weld_anomaly.errors import UnsupportedPhotometric as _Colour
 from weld_anomaly.ingest import dicom_io
 
-WINDOW_METHODS = ("percentile", "header", "minmax", "fixed")
+WINDOW_METHODS = ("auto", "percentile", "header", "minmax", "fixed")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 RASTER_SUFFIXES = (".png", ".tif", ".tiff")
@@ -268,6 +268,10 @@ def choose_window(
         return float(lo), float(hi), "fixed"
     present = modality[counts > 0]
     vmin, vmax = float(present.min()), float(present.max())
+    if method == "auto" and int(attrs.get("bits_stored", 16)) <= 8 and vmin >= 0 and vmax <= 255:
+        # 8-bit grey levels are kept as they are: one grey scale for every 8-bit film and
+        # crop, no clipping of the darkest (or brightest) pixels
+        return 0.0, 255.0, "native-8bit"
     if method == "minmax":
         return vmin, vmax, "minmax"
     lo, hi = (float(v) for v in weighted_percentile(modality, counts, settings.percentiles))
@@ -280,7 +284,7 @@ def choose_window(
             if overlap > 0.25 * max(vmax - vmin, 1e-9):
                 return float(w_lo), float(w_hi), "header"
         return lo, hi, "header-fallback-percentile"
-    return lo, hi, "percentile"
+    return lo, hi, "percentile"  # also "auto" for deeper data
 
 
 ROWS_PER_BLOCK = 1 << 22  # pixels per block when counting and mapping (bounded memory)

@@ -205,7 +205,7 @@ def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
         boxes = []
         for i, entry in enumerate(_entries(images, path, image_id, "annotations"), start=1):
             where = f"{path}, image {image_id}, defect #{i}"
-            unknown = set(entry) - {"x", "y", "width", "height", "severity", "type", "contrast"}
+            unknown = set(entry) - {"x", "y", "width", "height", "severity", "type", "contrast", "cnr"}
             if unknown:
                 raise ManifestError(
                     f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",

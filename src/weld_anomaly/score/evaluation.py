@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from weld_anomaly.files import write_text
+from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import Annotation, load_annotations
 from weld_anomaly.score import metrics, scorers
@@ -51,6 +52,7 @@ POSITION = (
     "split",
     "status",
     "label",
+    "defect_pixels",
     "flagged",
     "flagged_adaptive",
 )
@@ -139,6 +141,107 @@ def _f1_at(labels: pd.Series, scores: np.ndarray, threshold: float) -> float:
     flagged = scores[keep] > threshold
     tp = int((flagged & y).sum())
     return 2 * tp / max(int(flagged.sum()) + int(y.sum()), 1)
+
+
+def load_masks(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
+    """Binary defect masks by image id (the PNG's name): nonzero = defect pixel."""
+    from PIL import Image
+
+    from weld_anomaly.errors import ManifestError
+
+    masks = {}
+    for path in map(Path, paths):
+        try:
+            with Image.open(path) as image:
+                masks[path.stem] = np.asarray(image.convert("L")) > 0
+        except (OSError, ValueError) as exc:
+            raise ManifestError(
+                f"cannot read the defect mask ({exc})",
+                where=str(path),
+                fix="write the mask as a greyscale PNG, nonzero where a defect is",
+            ) from exc
+    return masks
+
+
+def pixel_labels(
+    table: pd.DataFrame, annotations: dict, masks: dict[str, np.ndarray], size: int
+) -> np.ndarray:
+    """Whether each fragment holds any defect pixel: from the image's mask when there is
+    one, else from its annotation boxes."""
+    out = np.zeros(len(table), dtype=bool)
+    for image_id, rows in table.groupby("image").indices.items():
+        corners = table.loc[table.index[rows], ["y", "x"]].to_numpy()
+        mask = masks.get(image_id)
+        if mask is not None:
+            padded = np.pad(mask, ((0, size), (0, size)))
+            out[rows] = tiling.max_per_fragment(padded.astype(np.uint8), corners, size) > 0
+            continue
+        for d in annotations.get(image_id, []):
+            out[rows] |= (
+                (corners[:, 0] < d.y1)
+                & (corners[:, 0] + size > d.y)
+                & (corners[:, 1] < d.x1)
+                & (corners[:, 1] + size > d.x)
+            )
+    return out
+
+
+def _any_pixel_metrics(y: np.ndarray, scores: np.ndarray) -> dict:
+    return {
+        "auroc": metrics.roc_auc(y, scores),
+        "average_precision": metrics.average_precision(y, scores),
+        "recall_at_fpr_1pct": metrics.recall_at_fpr(y, scores, 0.01),
+        "recall_at_fpr_0.1pct": metrics.recall_at_fpr(y, scores, 0.001),
+        "positives": int(y.sum()),
+        "negatives": int((~y).sum()),
+    }
+
+
+def _bucket(area: float) -> str:
+    return next(
+        f"{lo}-{hi}" if hi < 10**9 else f">{lo}" for lo, hi in SIZE_BUCKETS if lo <= area < hi
+    )
+
+
+def defect_detection(
+    table: pd.DataFrame, flagged: np.ndarray, annotations: dict, masks: dict, size: int
+) -> dict:
+    """Probability of detection by defect size: a defect (a connected region of its image's
+    mask, else an annotation box) counts as found when a flagged fragment holds one of its
+    pixels."""
+    from scipy import ndimage
+
+    found: dict[str, list[int]] = {}
+    for image_id, rows in table.groupby("image").indices.items():
+        corners = table.loc[table.index[rows], ["y", "x"]].to_numpy()
+        hits = corners[flagged[rows]]
+        mask = masks.get(image_id)
+        if mask is not None:
+            covered = np.zeros(mask.shape, dtype=bool)
+            for y, x in hits:
+                covered[y : y + size, x : x + size] = True
+            labels, n = ndimage.label(mask)
+            if n:
+                index = np.arange(1, n + 1)
+                areas = ndimage.sum(mask, labels, index)
+                seen = ndimage.maximum(covered, labels, index)
+                for area, hit in zip(areas, seen, strict=True):
+                    for key in (f"area {_bucket(area)} px²", "all"):
+                        found.setdefault(key, []).append(int(hit))
+            continue
+        for d in annotations.get(image_id, []):
+            hit = bool(
+                len(hits)
+                and np.any(
+                    (hits[:, 0] < d.y1)
+                    & (hits[:, 0] + size > d.y)
+                    & (hits[:, 1] < d.x1)
+                    & (hits[:, 1] + size > d.x)
+                )
+            )
+            for key in (f"area {_bucket(d.width * d.height)} px²", "all"):
+                found.setdefault(key, []).append(int(hit))
+    return {k: {"defects": len(v), "detected": float(np.mean(v))} for k, v in sorted(found.items())}
 
 
 def defect_recall(
@@ -244,9 +347,40 @@ def _orient(table: pd.DataFrame, names: list[str], validation_labels: pd.Series,
     return oriented, direction, validation
 
 
-def _choose_flag_statistic(names: list[str], validation: dict) -> tuple[str, str]:
-    """The learned scorer with the best validation AUROC, or the default; and why."""
+def _any_pixel_scores(table: pd.DataFrame, oriented: dict, rows: np.ndarray) -> dict:
+    """Every scorer under the standard protocol on the given fragments (none without
+    annotations or defects)."""
+    if "defect_pixels" not in table or not table["defect_pixels"][rows].any():
+        return {}
+    y = table["defect_pixels"].to_numpy()[rows]
+    return {s: _any_pixel_metrics(y, values[rows]) for s, values in oriented.items()}
+
+
+def _any_pixel_results(table, oriented, thresholds, flag, defects, size, splits) -> dict:
+    """The standard protocol on the test fragments, and the probability of detection by
+    defect size at the calibrated thresholds (flagging scorer and baseline)."""
+    test = splits["test"]
+    return {
+        "protocol": "a fragment holding any defect pixel is positive; every fragment counts",
+        "test": _any_pixel_scores(table, oriented, test),
+        "defect_detection": {
+            s: defect_detection(table[test], oriented[s][test] > thresholds[s], *defects, size)
+            for s in dict.fromkeys([flag, "baseline"])
+        },
+    }
+
+
+def _choose_flag_statistic(
+    names: list[str], validation: dict, validation_any: dict
+) -> tuple[str, str]:
+    """The learned scorer with the best validation AUROC, or the default; and why.
+
+    The AUROC is the standard protocol's (a fragment with any defect pixel is positive,
+    every fragment counts) when the validation images hold defects."""
     candidates = [s for s in names if scorers.for_column(s).learned]
+    if validation_any:
+        best = max(candidates, key=lambda s: validation_any[s]["auroc"])
+        return best, "validation AUROC (any defect pixel, every fragment)"
     if validation:
         best = max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
         return best, "validation AUROC (likely)"
@@ -331,6 +465,31 @@ def _flag(table, scores, threshold: float, normal: np.ndarray, target_fpr: float
     return z, k
 
 
+def _summary(table, splits, flag: dict, scored: tuple, extra: tuple) -> dict:
+    """The calibration part of ``evaluation.json`` (no labels involved but the counts)."""
+    oriented, direction, thresholds, validation = scored
+    combined, z, k, rejected, annotated = extra
+    normal_test = splits["normal_test"]
+    return {
+        "target_fpr": flag["target_fpr"],
+        "flag_statistic": flag["flag"],
+        "flag_statistic_chosen_by": flag["chosen_by"],
+        "direction": direction,
+        "thresholds": thresholds,
+        "combined": combined,
+        "adaptive_k": k,
+        "counts": _counts(table, splits, table["label"][splits["validation"]]),
+        "rejected_images": rejected,
+        "annotations": annotated,
+        "achieved_fpr_on_test_normals": {
+            s: _achieved_fpr(v, thresholds[s], normal_test) for s, v in oriented.items()
+        },
+        "adaptive": {"achieved_fpr_on_test_normals": _achieved_fpr(z, k, normal_test)},
+        "validation": validation,
+        "scorers": {},
+    }
+
+
 def _achieved_fpr(values: np.ndarray, threshold: float, normal_test: np.ndarray):
     return float(np.mean(values[normal_test] > threshold)) if normal_test.any() else None
 
@@ -349,11 +508,15 @@ def evaluate(
     flag_statistic: str = "auto",
     adaptive_k: float | str = "auto",
     roc_out: str | Path | None = None,
+    mask_pngs: Sequence[str | Path] = (),
 ) -> dict:
-    """Label, calibrate, choose and measure; write the fragment table and the metrics JSON."""
+    """Label, calibrate, choose and measure; write the fragment table and the metrics JSON.
+
+    ``mask_pngs``: binary defect masks (``<image>.png``) for the standard protocol's pixel
+    labels; without them the annotation boxes are the defects' pixels."""
     table, rejected = _scores_table(manifest_csv, images_csv, score_csvs)
-    masks = _split_masks(table)
-    normal_val = masks["normal_validation"]
+    splits = _split_masks(table)
+    normal_val = splits["normal_validation"]
     if not normal_val.any():
         raise ValueError("no non-faulty validation fragments to calibrate thresholds on")
     combined = _add_combined_scores(table, normal_val)
@@ -362,11 +525,15 @@ def evaluate(
         raise ValueError(f"unknown flag statistic {flag_statistic!r}")
     annotations = load_annotations(annotations_path) if annotations_path else None
     _label_table(table, annotations, size, min_overlap)
-    val_labels = table["label"][masks["validation"]]
-    oriented, direction, validation = _orient(table, names, val_labels, masks["validation"])
+    defect_masks = load_masks(mask_pngs)
+    if annotations is not None:
+        table["defect_pixels"] = pixel_labels(table, annotations, defect_masks, size)
+    val_labels = table["label"][splits["validation"]]
+    oriented, direction, validation = _orient(table, names, val_labels, splits["validation"])
+    validation_any = _any_pixel_scores(table, oriented, splits["validation"])
     chosen_by = "configuration (evaluate.flag_statistic)"
     if flag_statistic == "auto":
-        flag_statistic, chosen_by = _choose_flag_statistic(names, validation)
+        flag_statistic, chosen_by = _choose_flag_statistic(names, validation, validation_any)
 
     thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in names}
     z, k = _flag(
@@ -377,35 +544,25 @@ def evaluate(
         target_fpr,
         adaptive_k,
     )
-    normal_test = masks["normal_test"]
-    result: dict = {
-        "target_fpr": target_fpr,
-        "flag_statistic": flag_statistic,
-        "flag_statistic_chosen_by": chosen_by,
-        "direction": direction,
-        "thresholds": thresholds,
-        "combined": combined,
-        "adaptive_k": k,
-        "counts": _counts(table, masks, val_labels),
-        "rejected_images": rejected,
-        "annotations": annotations is not None,
-        "achieved_fpr_on_test_normals": {
-            s: _achieved_fpr(oriented[s], thresholds[s], normal_test) for s in names
-        },
-        "adaptive": {
-            "achieved_fpr_on_test_normals": _achieved_fpr(z, k, normal_test),
-        },
-        "validation": validation,
-        "scorers": {},
-    }
+    result = _summary(
+        table,
+        splits,
+        {"flag": flag_statistic, "chosen_by": chosen_by, "target_fpr": target_fpr},
+        (oriented, direction, thresholds, validation),
+        (combined, z, k, rejected, annotations is not None),
+    )
     if annotations is not None:
         test = _test_results(
-            table, oriented, thresholds, flag_statistic, annotations, size, val_labels, masks
+            table, oriented, thresholds, flag_statistic, annotations, size, val_labels, splits
         )
         result["adaptive"]["recall_likely"] = test.pop("adaptive_recall_likely")
         result.update(test)
+        result["any_pixel"] = _any_pixel_results(
+            table, oriented, thresholds, flag_statistic, (annotations, defect_masks), size, splits
+        )
+        result["any_pixel"]["validation"] = validation_any
     if roc_out is not None:
-        roc = _roc_table(table, oriented, flag_statistic, masks["test"], annotations is not None)
+        roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)

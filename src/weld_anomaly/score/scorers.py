@@ -44,6 +44,7 @@ from functools import cached_property
 import numpy as np
 
 from weld_anomaly.ingest import tiling
+from weld_anomaly.ingest.normalize import CONTRAST_RANGE, Normalized, normalize
 from weld_anomaly.ingest.tiling import scale
 from weld_anomaly.score import texture
 from weld_anomaly.score.baseline import background_map
@@ -63,6 +64,8 @@ class ScoreSettings:
     median_size: int = 41  # the baseline's median window
     sigma: float = 1.0  # the baseline's smoothing before the median
     residual: ResidualSettings = field(default_factory=ResidualSettings)
+    contrast_sigmas: tuple[float, ...] = ()  # training-free scores in noise units
+    detector: object | None = None  # the trained flaw detector (a Keras model), if any
 
 
 @dataclass(eq=False)
@@ -109,9 +112,26 @@ class CropEvidence:
         return stitch(self.pixels.shape, self.corners, self.reconstructions)
 
     @cached_property
+    def normalized(self) -> Normalized:
+        """The crop on the one grey scale (:mod:`weld_anomaly.ingest.normalize`)."""
+        return normalize(self.pixels, self.settings.median_size, self.settings.sigma)
+
+    @property
     def background(self) -> np.ndarray:
-        """The training-free map: median background minus the image (positive where darker)."""
+        """Median background minus the image, in [0, 1] units (markers taken out)."""
+        return self.normalized.difference / np.float32(self.top)
+
+    @cached_property
+    def textbook(self) -> np.ndarray:
+        """The textbook filter's map exactly (:mod:`weld_anomaly.score.baseline`), [0, 1]."""
         return background_map(self.pixels, self.settings.median_size, self.settings.sigma)
+
+    @cached_property
+    def detector_logits(self) -> np.ndarray:
+        """The flaw detector's logit at every pixel (markers, edges: the lowest logit)."""
+        logits = detect(self.settings.detector, self.normalized.contrast)
+        logits[self.normalized.ignored] = float(logits.min()) if logits.size else 0.0
+        return logits
 
     @cached_property
     def _residual_and_mask(self) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +160,28 @@ class CropEvidence:
         if not len(self.corners):
             return np.zeros(0)
         return tiling.mean_per_fragment(score_map, self.corners, self.size)
+
+
+TILE = 512  # the detector runs on tiles of this many pixels, with MARGIN px of context
+MARGIN = 32
+
+
+def detect(model, contrast: np.ndarray) -> np.ndarray:
+    """The flaw detector's logit for every pixel of a crop's contrast map (tiled)."""
+    h, w = contrast.shape
+    x = np.clip(contrast, *CONTRAST_RANGE).astype(np.float32)
+    out = np.empty((h, w), dtype=np.float32)
+    for y0 in range(0, h, TILE):
+        for x0 in range(0, w, TILE):
+            y1, x1 = min(y0 + TILE, h), min(x0 + TILE, w)
+            ya, xa = max(y0 - MARGIN, 0), max(x0 - MARGIN, 0)
+            yb, xb = min(y1 + MARGIN, h), min(x1 + MARGIN, w)
+            tile = x[ya:yb, xa:xb]
+            pad = ((0, (-tile.shape[0]) % 4), (0, (-tile.shape[1]) % 4))
+            tile = np.pad(tile, pad, mode="symmetric")
+            logits = np.asarray(model.predict_on_batch(tile[None, ..., None]))[0, ..., 0]
+            out[y0:y1, x0:x1] = logits[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+    return out
 
 
 @dataclass
@@ -384,7 +426,68 @@ class Baseline(Scorer):
     )
 
     def score(self, crop):
-        return crop.max_per_fragment(crop.background)
+        return crop.max_per_fragment(crop.textbook)
+
+
+def noise_units(values: np.ndarray, ignored: np.ndarray) -> np.ndarray:
+    """A map divided by its robust standard deviation over the crop's inspectable pixels."""
+    keep = values[~ignored] if (~ignored).any() else values.ravel()
+    _, spread = robust_location_scale(keep)
+    return values / spread
+
+
+@register
+class Contrast(Scorer):
+    """The textbook map on the one grey scale: in noise units, markers and edges left out."""
+
+    family = "training-free, noise units"
+    learned = False
+
+    def __init__(self, sigma: float):
+        self.sigma = float(sigma)
+        self.name = f"contrast_s{_suffix(self.sigma)}"
+        self.description = (
+            "how many noise standard deviations darker than its surroundings (a median "
+            f"filter) the fragment's darkest spot is, averaged over about {4 * self.sigma:g} px; "
+            "film edges, unexposed areas and bright markers left out; needs no training"
+        )
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls(s) for s in settings.contrast_sigmas]
+
+    @classmethod
+    def claim(cls, column):
+        m = re.fullmatch(r"contrast_s([0-9p]+)", column)
+        return cls(_number(m.group(1))) if m else None
+
+    def score(self, crop):
+        from scipy import ndimage
+
+        norm = crop.normalized
+        smooth = ndimage.gaussian_filter(norm.contrast, self.sigma) if self.sigma else norm.contrast
+        values = noise_units(smooth, norm.ignored)
+        values[norm.ignored] = 0.0
+        return crop.max_per_fragment(values)
+
+
+@register
+class Detector(Scorer):
+    """The learned flaw detector (:mod:`weld_anomaly.model.detector`)."""
+
+    name = "detector"
+    family = "learned flaw detector"
+    description = (
+        "how sure the flaw detector is that the fragment holds a flaw (its largest logit): a "
+        "small network trained on the sound training welds with synthetic flaws added"
+    )
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls()] if settings.detector is not None else []
+
+    def score(self, crop):
+        return crop.max_per_fragment(crop.detector_logits)
 
 
 def residual_scores(
@@ -401,17 +504,15 @@ def is_residual_column(column: str) -> bool:
     return re.fullmatch(r"residual_[sl][0-9p]+", column) is not None
 
 
-@register
-class Multiscale(Scorer):
-    """The residual scores combined: each in robust z units of normal data, the largest."""
+class RobustCombination(Scorer):
+    """Combined scorers: their parts' columns, each in robust z units of sound welds.
 
-    name = MULTISCALE
+    ``fit`` takes each part's median and robust standard deviation on the normal
+    validation fragments; subclasses say which columns are parts and how z's combine.
+    """
+
     family = "combined"
     combined = True
-    description = (
-        "the strongest of the residual-map scores, each counted in standard deviations of "
-        "the sound validation welds: small pores, large faint ones and cracks on one scale"
-    )
 
     def __init__(self, parts: list[str] | None = None, parameters: dict | None = None):
         self.parameters = dict(parameters or {})
@@ -422,13 +523,7 @@ class Multiscale(Scorer):
         return self._parts
 
     def restore(self, parameters):
-        return Multiscale(parameters=parameters)
-
-    @classmethod
-    def from_columns(cls, columns: list[str]) -> Multiscale | None:
-        """The combination of the residual columns present, when there are several."""
-        parts = [c for c in columns if is_residual_column(c)]
-        return cls(parts) if len(parts) > 1 else None
+        return type(self)(parameters=parameters)
 
     def fit(self, normal):
         self.parameters = {}
@@ -437,14 +532,53 @@ class Multiscale(Scorer):
             self.parameters[column] = {"median": med, "scale": spread}
         return self.parameters
 
-    def score(self, crop):
-        return np.max(
+    def z(self, crop) -> np.ndarray:
+        """Each part's scores in robust z units, stacked (parts x fragments)."""
+        return np.array(
             [
                 (np.asarray(crop.scores[c], dtype=np.float64) - p["median"]) / p["scale"]
                 for c, p in self.parameters.items()
-            ],
-            axis=0,
+            ]
         )
+
+
+@register
+class Multiscale(RobustCombination):
+    """The residual scores combined: each in robust z units of normal data, the largest."""
+
+    name = MULTISCALE
+    description = (
+        "the strongest of the residual-map scores, each counted in standard deviations of "
+        "the sound validation welds: small pores, large faint ones and cracks on one scale"
+    )
+
+    @classmethod
+    def from_columns(cls, columns: list[str]) -> Multiscale | None:
+        """The combination of the residual columns present, when there are several."""
+        parts = [c for c in columns if is_residual_column(c)]
+        return cls(parts) if len(parts) > 1 else None
+
+    def score(self, crop):
+        return self.z(crop).max(axis=0)
+
+
+@register
+class Fused(RobustCombination):
+    """The detector and the training-free contrast, each in robust z of sound welds, added."""
+
+    name = "fused"
+    description = (
+        "the flaw detector's score and the noise-unit contrast, each counted in standard "
+        "deviations of the sound validation welds, added: both must agree for a high score"
+    )
+
+    @classmethod
+    def from_columns(cls, columns):
+        contrast = [c for c in columns if c.startswith("contrast_s")]
+        return cls(["detector", contrast[-1]]) if "detector" in columns and contrast else None
+
+    def score(self, crop):
+        return self.z(crop).sum(axis=0)
 
 
 def multiscale_parameters(table, normal: np.ndarray) -> dict:

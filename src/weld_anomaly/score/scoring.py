@@ -110,8 +110,12 @@ def score_fragments(
     median_size: int,
     sigma: float,
     residual: ResidualSettings = DEFAULT_RESIDUAL,
+    contrast_sigmas: tuple[float, ...] = (),
+    detector=None,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
     """Score the fragments of one image in memory with every registered crop scorer.
+
+    ``detector``: the trained flaw detector (a Keras model), or None to leave it out.
 
     Returns the table, the stitched reconstruction of each crop and each crop's marker mask
     (``masked`` in the table: the share of a fragment's pixels under it).
@@ -119,7 +123,7 @@ def score_fragments(
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
-    settings = ScoreSettings(median_size, sigma, residual)
+    settings = ScoreSettings(median_size, sigma, residual, tuple(contrast_sigmas), detector)
     scorers = crop_scorers(settings)
     columns = {s.name: np.zeros(len(frags)) for s in scorers}
     masked_share = np.zeros(len(frags))
@@ -171,10 +175,15 @@ def score_image(
     median_size: int,
     sigma: float,
     residual: ResidualSettings = DEFAULT_RESIDUAL,
+    contrast_sigmas: tuple[float, ...] = (),
+    detector_path: str | Path | None = None,
     reconstructions_out: str | Path | None = None,
     model=None,
+    detector=None,
 ) -> pd.DataFrame:
-    """Score every fragment of one image; write the table (and the reconstructions)."""
+    """Score every fragment of one image; write the table (and the reconstructions).
+
+    ``detector_path`` (or an already loaded ``detector``): the trained flaw detector."""
     frags = hdf5_io.read_fragments(fragments_h5)
     crops, _ = hdf5_io.read_crops(crops_h5)
     if model is None:
@@ -188,6 +197,8 @@ def score_image(
         median_size=median_size,
         sigma=sigma,
         residual=residual,
+        contrast_sigmas=contrast_sigmas,
+        detector=detector or (load_model(detector_path) if detector_path else None),
     )
     if reconstructions_out is not None:
         hdf5_io.write_crops(

@@ -33,6 +33,7 @@ GROUPS = [
     "fragments",
     "model",
     "train",
+    "detector",
     "score",
     "evaluate",
     "report",
@@ -56,7 +57,7 @@ STAGES: dict[str, dict] = {
         "params": ["crops", "fragments"],
     },
     "train": {
-        "rules": ["build_training_set", "train_autoencoder"],
+        "rules": ["build_training_set", "train_autoencoder", "train_detector"],
         "outs": [
             "results/train",
             "results/model/autoencoder.keras",
@@ -64,8 +65,10 @@ STAGES: dict[str, dict] = {
             "results/model/last.weights.h5",
             "results/model/history.csv",
             "results/model/train.json",
+            "results/model/detector.keras",
+            "results/model/detector.json",
         ],
-        "params": ["data", "model", "train"],
+        "params": ["data", "model", "train", "detector"],
     },
     "score": {
         "rules": ["fit_texture_predictor", "score_fragments", "evaluate"],

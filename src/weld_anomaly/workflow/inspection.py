@@ -96,9 +96,28 @@ class _Setup:
     residual: ResidualSettings
     manifest: dict
     manifest_path: str
+    detector: object | None = None
 
 
-def _setup(model_path, metrics_json, config, crop_manifest, predictor_path) -> _Setup:
+def _detector(config: dict, path) -> object | None:
+    """The trained flaw detector when the configuration scores with it."""
+    if not config["score"].get("detector"):
+        return None
+    if path is None or not Path(path).is_file():
+        raise UserError(
+            "the flaw detector is on but its model was not found",
+            where=str(path or "score.detector"),
+            fix="run the workflow first (snakemake) to train it, pass --detector, "
+            "or set score.detector to false",
+        )
+    from weld_anomaly.score.scoring import load_model
+
+    return load_model(path)
+
+
+def _setup(
+    model_path, metrics_json, config, crop_manifest, predictor_path, detector_path
+) -> _Setup:
     import keras
 
     calibration = Calibration.from_metrics(metrics_json)
@@ -118,6 +137,7 @@ def _setup(model_path, metrics_json, config, crop_manifest, predictor_path) -> _
         ResidualSettings.from_config(config["score"], predictor_path),
         load_crop_manifest(crop_manifest, size) if crop_manifest else {},
         str(crop_manifest or "whole image"),
+        _detector(config, detector_path),
     )
 
 
@@ -178,6 +198,8 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
         median_size=score["baseline_median"],
         sigma=score["baseline_sigma"],
         residual=setup.residual,
+        contrast_sigmas=tuple(score.get("contrast_sigmas") or ()),
+        detector=setup.detector,
     )
     values = calibration.scores(table)
     flags = calibration.flags(values)
@@ -244,15 +266,17 @@ def inspect_images(
     out_dir: str | Path,
     crop_manifest: str | Path | None = None,
     predictor_path: str | Path | None = None,
+    detector_path: str | Path | None = None,
 ) -> list[dict]:
     """Inspect ``images``; write overlays, flagged.csv, images.csv and report.html.
 
     ``predictor_path``: the fitted texture predictor, needed when the configuration's
-    ``score.texture_predictor`` is on.
+    ``score.texture_predictor`` is on; ``detector_path``: the trained flaw detector, needed
+    when ``score.detector`` is on.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    setup = _setup(model_path, metrics_json, config, crop_manifest, predictor_path)
+    setup = _setup(model_path, metrics_json, config, crop_manifest, predictor_path, detector_path)
     flagged_rows, summary, pages = [], [], []
     seen: set[str] = set()
     for source in map(Path, images):

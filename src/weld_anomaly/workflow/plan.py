@@ -64,6 +64,7 @@ class DataPaths:
     labels: str | None
     annotations: str | None
     crops: str | None
+    masks: str | None = None  # folder of <image>.png defect masks
 
 
 def data_paths(config: dict) -> DataPaths:
@@ -72,9 +73,19 @@ def data_paths(config: dict) -> DataPaths:
     if data["source"] == "demo":
         out = config["demo"]["out_dir"]
         return DataPaths(
-            f"{out}/images", f"{out}/labels.csv", f"{out}/annotations.yaml", f"{out}/crops.yaml"
+            f"{out}/images",
+            f"{out}/labels.csv",
+            f"{out}/annotations.yaml",
+            f"{out}/crops.yaml",
+            f"{out}/masks",
         )
-    return DataPaths(data["images_dir"], data["labels"], data["annotations"], data["crops"])
+    return DataPaths(
+        data["images_dir"],
+        data["labels"],
+        data["annotations"],
+        data["crops"],
+        data.get("annotation_masks"),
+    )
 
 
 def _require(value, key: str, source: str) -> str:

@@ -1,0 +1,234 @@
+"""One grey scale: every crop in units of its own film noise, background removed.
+
+Real archives mix films scanned with different ranges and crops re-digitised with half the
+noise, so a grey level means something different on each. What does not change is how far a
+pixel stands out of its surroundings compared with the film's noise. This module computes,
+for a crop of integer grey levels:
+
+- :func:`textbook_map`: the training-free detector of the literature, ``median_41(G) - G``
+  with ``G`` the image smoothed by a Gaussian of sigma 1: positive where a spot is darker
+  than its surroundings. The median is exact up to a quarter of a grey level (8-bit input;
+  1/4096 of the range for 16-bit), through scikit-image's sliding-histogram rank filter.
+- :func:`noise_map`: the local noise of that map, its robust (3-sigma-clipped) standard
+  deviation (as ``real-films.md`` measures film noise) averaged over ~128 px.
+- :func:`inspectable`: where scoring makes sense: not the darker strips along a film's edges,
+  not unexposed (nearly black) areas such as those beside a pipe, not bright markers (lead
+  numerals, IQI labels and wires) and not the halo the median leaves around them.
+- :func:`normalize`: all of it together; ``contrast`` is ``(median - G) / noise`` computed
+  with the markers taken out of the median (so a numeral does not make its surroundings look
+  dark) and the image continued beyond its borders, in units of noise standard deviations.
+
+A film and a crop cut from it get the same values where they overlap (away from the crop's
+border): every step is local.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+MEDIAN_SIZE = 41
+NOISE_SCALE = 64  # half-width (px) of the window the local noise is averaged over
+MARKER_SEED_Z = 8.0  # numerals stand 10-30 noise sd above their surroundings
+MARKER_GROW_Z = 3.0
+MARKER_MARGIN = 6
+CONTRAST_RANGE = (-8.0, 16.0)  # contrast (noise sd) the flaw detector sees; beyond: clipped
+
+
+def _top(pixels: np.ndarray) -> float:
+    return 255.0 if pixels.dtype == np.uint8 else 65535.0
+
+
+def smoothed(pixels: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """The image as float32 grey levels of its own type, smoothed by a Gaussian of ``sigma``."""
+    g = pixels.astype(np.float32)
+    return ndimage.gaussian_filter(g, sigma, mode="reflect") if sigma > 0 else g
+
+
+def median_background(
+    g: np.ndarray,
+    top: float,
+    size: int = MEDIAN_SIZE,
+    ignore: np.ndarray | None = None,
+    border: str = "symmetric",
+) -> np.ndarray:
+    """``size`` x ``size`` median of float grey levels ``g`` (0..top), exact to top/1022.
+
+    (Quantised to 512 levels for 8-bit data, 4096 for deeper: a quarter of a grey level,
+    far below any film's noise; the sliding-histogram filter takes ~0.8 s per megapixel.)
+
+    ``border``: ``symmetric`` mirrors the image at its edges (scipy.ndimage's "reflect",
+    the textbook's); ``odd`` continues it (2 x edge - mirror), so that a slope running into
+    the edge, a bead's flank in a weld crop, is not mistaken for a dark spot there.
+    """
+    from skimage.filters.rank import median
+    from skimage.morphology import footprint_rectangle
+
+    levels = 511 if top <= 255 else 4095
+    half = size // 2
+    # padded borders: the rank filter alone would use a truncated, one-sided window there
+    if border == "odd":
+        padded = np.pad(g, half, mode="reflect", reflect_type="odd")
+    else:
+        padded = np.pad(g, half, mode="symmetric")
+    q = np.rint(np.clip(padded, 0, top) * (levels / top)).astype(np.uint16)
+    mask = None if ignore is None else np.pad(~ignore, half, "symmetric").astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "bad performance": measured, fine
+        out = median(q, footprint_rectangle((size, size)), mask=mask)[half:-half, half:-half]
+    return out.astype(np.float32) * np.float32(top / levels)
+
+
+def textbook_map(pixels: np.ndarray, size: int = MEDIAN_SIZE, sigma: float = 1.0) -> np.ndarray:
+    """``median(G) - G`` in grey levels of the image's type: positive where darker."""
+    g = smoothed(pixels, sigma)
+    return median_background(g, _top(pixels), size) - g
+
+
+def _clipped_sd(values: np.ndarray) -> float:
+    """Standard deviation after clipping at 3 sd, iterated (the real-films.md definition)."""
+    v = values[np.isfinite(values)]
+    if v.size < 16:
+        return 1.0
+    centre, sd = float(np.median(v)), 1.4826 * float(np.median(np.abs(v - np.median(v))))
+    for _ in range(5):
+        keep = np.abs(v - centre) <= 3 * max(sd, 1e-6)
+        centre, sd = float(v[keep].mean()), float(v[keep].std())
+    return max(sd, 1e-3)
+
+
+def _window_mean(values: np.ndarray) -> np.ndarray:
+    """A local mean over ~128 px: two passes of a box filter (cost independent of size)."""
+    size = int(2 * NOISE_SCALE + 1)
+    once = ndimage.uniform_filter(values, size, mode="reflect")
+    return ndimage.uniform_filter(once, size, mode="reflect")
+
+
+def noise_map(residual: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """The local noise sd of a residual map (image - median), robust, in its units."""
+    valid = np.ones(residual.shape, bool) if valid is None else valid
+    overall = _clipped_sd(residual[valid])
+    clipped = np.clip(residual, -3 * overall, 3 * overall) ** 2
+    weight = _window_mean(valid.astype(np.float32))
+    power = _window_mean(np.where(valid, clipped, 0).astype(np.float32))
+    # clipping at 3 sd removes ~2.7 % of the variance of Gaussian noise; undo that
+    local = np.sqrt(np.maximum(power, 0) / np.maximum(weight, 1e-3)) / 0.987
+    return np.where(weight > 0.05, local, overall).astype(np.float32)
+
+
+def edge_strips(g: np.ndarray, noise: float, depth: int = 64) -> np.ndarray:
+    """Strips along the image's edges that scanning left darker (or brighter).
+
+    A strip ends in a step: the median profile across the edge changes by more than 3 grey
+    levels (of 255) per pixel within ``depth`` px of it (a bead's flank or a dark band
+    beside it changes at most ~2 per pixel, a strip's edge 5-20). The strip and 4 px more
+    are left out. ``noise`` is unused (the profile is a median of thousands of pixels).
+    """
+    h, w = g.shape
+    mask = np.zeros(g.shape, bool)
+    threshold = 3.0 * _top_of(g) / 255.0
+    for axis, flip in ((1, False), (1, True), (0, False), (0, True)):
+        length = w if axis == 1 else h
+        if length < 4 * depth:
+            continue
+        # one value per column (axis 1) or row; the lower quartile ignores bright lettering
+        profile = np.percentile(g, 25, axis=1 - axis)
+        profile = ndimage.gaussian_filter1d((profile[::-1] if flip else profile)[: 2 * depth], 1)
+        steps = np.abs(np.gradient(profile))[:depth]
+        edges = np.nonzero(steps > threshold)[0]
+        if not len(edges):
+            continue
+        width = int(edges.max()) + 1 + 4
+        index = slice(length - width, length) if flip else slice(0, width)
+        if axis == 1:
+            mask[:, index] = True
+        else:
+            mask[index, :] = True
+    return mask
+
+
+def _top_of(g: np.ndarray) -> float:
+    return 255.0 if float(g.max()) <= 255.0 else 65535.0
+
+
+def unexposed(g: np.ndarray, top: float) -> np.ndarray:
+    """Nearly black areas (direct exposure beside a pipe) and a margin of the median's reach."""
+    dark = ndimage.gaussian_filter(g, 4) < 6.0 * top / 255.0
+    if not dark.any():
+        return dark
+    labels, n = ndimage.label(dark)
+    sizes = ndimage.sum(dark, labels, np.arange(1, n + 1))
+    big = np.isin(labels, 1 + np.nonzero(sizes >= 0.02 * g.size)[0])
+    return ndimage.binary_dilation(big, iterations=MEDIAN_SIZE // 2) if big.any() else big
+
+
+def bright_markers(contrast_z: np.ndarray) -> np.ndarray:
+    """Lead numerals, IQI labels and wires: much brighter than their surroundings.
+
+    Seeds stand ``MARKER_SEED_Z`` noise sd above the median background (smoothed by 1.5 px,
+    so grain alone never does), grown while they stay ``MARKER_GROW_Z`` above, plus a
+    margin. A bead is smooth and wide: the median follows it and it never gets there.
+    """
+    bright = ndimage.gaussian_filter(-contrast_z, 1.5)
+    seeds = bright > MARKER_SEED_Z / 2  # smoothing by 1.5 px halves the grain's sd
+    if not seeds.any():
+        return seeds
+    grown = ndimage.binary_propagation(seeds, mask=bright > MARKER_GROW_Z / 2)
+    closed = ndimage.binary_closing(grown, iterations=MARKER_MARGIN)  # letters' counters too
+    return ndimage.binary_dilation(ndimage.binary_fill_holes(closed), iterations=MARKER_MARGIN)
+
+
+@dataclass
+class Normalized:
+    """A crop on the one grey scale; see the module's docstring."""
+
+    contrast: np.ndarray  # (median - G) / local noise: noise sd darker than the surroundings
+    difference: np.ndarray  # median(G) - G, grey levels (continued borders, markers out)
+    noise: np.ndarray  # local noise sd of ``difference``, grey levels
+    markers: np.ndarray  # bool: bright markers and their margin
+    excluded: np.ndarray  # bool: edge strips and unexposed areas
+
+    @property
+    def ignored(self) -> np.ndarray:
+        """Pixels no scorer counts: markers, edge strips, unexposed areas."""
+        return self.markers | self.excluded
+
+
+def _without_markers(g, background, markers, top: float, size: int) -> np.ndarray:
+    """The median background recomputed near the markers with their pixels replaced by the
+    background, so that a bright numeral does not raise the median around it."""
+    out = background.copy()
+    reach = size  # the median of a pixel within ``size // 2`` of a marker sees it
+    labels, _ = ndimage.label(ndimage.binary_dilation(markers, iterations=reach // 2 + 1))
+    for region in ndimage.find_objects(labels):
+        ys, xs = region
+        y0, y1 = max(ys.start - reach, 0), min(ys.stop + reach, g.shape[0])
+        x0, x1 = max(xs.start - reach, 0), min(xs.stop + reach, g.shape[1])
+        local = median_background(g[y0:y1, x0:x1], top, size, markers[y0:y1, x0:x1], border="odd")
+        out[ys, xs] = local[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+    return out
+
+
+def normalize(pixels: np.ndarray, size: int = MEDIAN_SIZE, sigma: float = 1.0) -> Normalized:
+    """The crop's contrast in noise units, with what to leave out of the scores.
+
+    The noise unit is the local robust sd of the difference map itself, so that ``contrast``
+    is about N(0, 1) on sound weld whatever the grain, the scanner or the window. Unlike the
+    textbook map, the median here continues the image beyond its border (no false alarm
+    where a bead's flank meets a crop's edge) and leaves the markers out.
+    """
+    top = _top(pixels)
+    g = smoothed(pixels, sigma)
+    background = median_background(g, top, size, border="odd")
+    difference = background - g
+    noise0 = _clipped_sd(difference)
+    excluded = edge_strips(g, noise0) | unexposed(g, top)
+    noise = noise_map(difference, ~excluded)
+    markers = bright_markers(difference / noise) & ~excluded
+    if markers.any():  # the median again without the markers: no dark halo around them
+        difference = _without_markers(g, background, markers, top, size) - g
+    contrast = np.where(excluded | markers, 0.0, difference / noise).astype(np.float32)
+    return Normalized(contrast, difference.astype(np.float32), noise, markers, excluded)
