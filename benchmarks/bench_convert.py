@@ -32,9 +32,11 @@ def make_files(folder: Path) -> dict[str, Path]:
 
     from weld_anomaly.ingest import demo
 
-    settings = demo.DemoSettings(height=3000, width=5000, seed=11, n_nonfaulty=0, n_faulty=1)
+    settings = demo.DemoSettings(
+        films=0, pipe_films=0, faulty_films=1, faulty_crops=0, film_size=(3000, 5000), seed=11
+    )
     image = demo.plan(settings)[0]
-    display = demo.render(settings, image).display
+    display = demo.render(settings, image).grey / 255.0
     native = write_dicom(folder / "native.dcm", display, bits_stored=16)
     stored = pydicom.dcmread(native).pixel_array
     j2k = write_encapsulated(

@@ -33,4 +33,5 @@ run_step(
     resume_dir=settings["resume_dir"],
     corruption=settings["corruption"],
     blemish_max_radius=settings["blemish_max_radius"],
+    fragments_per_epoch=settings["fragments_per_epoch"],
 )

@@ -80,3 +80,12 @@ def test_blemish_corruption_is_seeded_local_and_keeps_clean_targets():
     rng = np.random.default_rng(0)
     spots = add_blemishes(np.full((200, 64, 64, 1), 0.5, np.float32), rng, share=1.0)
     assert (spots < 0.5).mean() < 0.2  # local spots, not a global change
+
+
+def test_an_epoch_can_show_a_random_part_of_the_set():
+    batches = FragmentBatches(fragments(1000), 50, shuffle=True, seed=1, chunk=20, per_epoch=300)
+    assert len(batches) == 6 and batches.seen_per_epoch == 300
+    first = ids_of(batches)
+    batches.on_epoch_end()
+    second = ids_of(batches)
+    assert len(set(first)) == len(set(second)) == 300 and set(first) != set(second)

@@ -156,3 +156,43 @@ def test_inspection_computes_the_combined_statistic_as_calibrated(tmp_path):
     assert calibration.flags(calibration.scores(table)).tolist() == [False, True, True]
     with pytest.raises(UserError, match="residual_s8"):
         calibration.scores(table[["residual_s1"]])
+
+
+def test_standard_protocol_counts_every_fragment_with_a_defect_pixel(tmp_path):
+    from PIL import Image
+
+    from weld_anomaly.score.evaluation import defect_detection, load_masks, pixel_labels
+
+    mask = np.zeros((96, 160), np.uint8)
+    mask[60:62, 60:62] = 255  # 4 px: in 4 fragments, a corner of some of them
+    mask[10:40, 120:150] = 255  # 900 px
+    Image.fromarray(mask).save(tmp_path / "a.png")
+    masks = load_masks([tmp_path / "a.png"])
+    corners = np.array([[y, x] for y in (0, 32) for x in (0, 32, 64, 96)])
+    table = pd.DataFrame({"image": "a", "y": corners[:, 0], "x": corners[:, 1]})
+    labels = pixel_labels(table, {}, masks, 64)
+    # fragments (y, x) holding pixel (60..61, 60..61): x in {0, 32}, y in {0, 32}
+    expected = {(0, 0), (0, 32), (32, 0), (32, 32), (0, 64), (0, 96), (32, 64), (32, 96)}
+    assert {tuple(c) for c in corners[labels]} == expected
+    # without a mask the box counts: one pixel of it suffices
+    boxes = {"a": [Annotation(63, 63, 1, 1, "possible")]}
+    assert {tuple(c) for c in corners[pixel_labels(table, boxes, {}, 64)]} == {
+        (0, 0),
+        (0, 32),
+        (32, 0),
+        (32, 32),
+    }
+    flagged = np.array([(y, x) == (0, 96) for y, x in corners])
+    found = defect_detection(table, flagged, {}, masks, 64)
+    assert found["all"] == {"defects": 2, "detected": 0.5}
+    assert found["area 0-50 px²"]["detected"] == 0.0
+    assert found["area 200-1000 px²"]["detected"] == 1.0
+
+
+def test_a_broken_mask_is_one_clear_error(tmp_path):
+    from weld_anomaly.errors import UserError
+    from weld_anomaly.score.evaluation import load_masks
+
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="cannot read the defect mask"):
+        load_masks([tmp_path / "b.png"])

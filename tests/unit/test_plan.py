@@ -47,7 +47,8 @@ def test_config_errors_name_the_key_in_one_line(change, words):
 def test_demo_inventory_and_paths():
     config = load("config.yaml")
     images = plan.build_inventory(config)
-    assert len(images) == config["demo"]["n_nonfaulty"] + config["demo"]["n_faulty"]
+    demo = config["demo"]
+    assert len(images) == demo["films"] + demo["faulty_films"] + demo["faulty_crops"]
     assert {r.split for r in images} == {"train", "validation", "test"}
     assert all(r.split in ("validation", "test") for r in images if r.status == "faulty")
     assert {r.split for r in images if r.status == "faulty"} == {"validation", "test"}

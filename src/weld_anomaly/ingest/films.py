@@ -337,7 +337,7 @@ class FilmRenderer:
         else:
             noise_sd = float(np.clip(_lognormal(rng, 3.2, 2.2, 4.2), 1.8, 4.8))
             self.markers(grey, weld, crest)
-        painter = FlawPainter(rng, grey, weld, noise_sd, scale=self.scale)
+        painter = FlawPainter(rng, grey, weld, noise_sd)  # flaws keep their real size
         flaws = painter.draw(n_flaw_events)
         if self.kind != "crop":
             self.edge_strips(grey)

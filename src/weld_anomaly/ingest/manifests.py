@@ -196,6 +196,10 @@ def check_known_images(entries: dict, known: set[str], path: str, what: str) -> 
         )
 
 
+# what a defect entry may hold (contrast and cnr: measured values, kept for reference)
+ANNOTATION_FIELDS = {"x", "y", "width", "height", "severity", "type", "contrast", "cnr"}
+
+
 def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
     """Read and check a defect annotations file."""
     path = Path(path)
@@ -205,7 +209,7 @@ def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
         boxes = []
         for i, entry in enumerate(_entries(images, path, image_id, "annotations"), start=1):
             where = f"{path}, image {image_id}, defect #{i}"
-            unknown = set(entry) - {"x", "y", "width", "height", "severity", "type", "contrast", "cnr"}
+            unknown = set(entry) - ANNOTATION_FIELDS
             if unknown:
                 raise ManifestError(
                     f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",

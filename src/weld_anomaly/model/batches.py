@@ -88,9 +88,13 @@ class FragmentBatches(keras.utils.PyDataset):
         group_chunks: int = 16,
         corruption: str = "none",
         blemish_max_radius: float = 12.0,
+        per_epoch: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # at most this many fragments per epoch: the first batches of each epoch's shuffled
+        # order, so every epoch sees another random part of the set
+        self.per_epoch = int(per_epoch) if per_epoch else None
         self.blemish_max_radius = float(blemish_max_radius)
         if corruption not in ("none", "blemishes"):
             raise ValueError(f"unknown corruption {corruption!r}")
@@ -152,7 +156,13 @@ class FragmentBatches(keras.utils.PyDataset):
     # -- PyDataset ----------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        full = -(-self.n // self.batch_size)
+        return full if self.per_epoch is None else min(full, -(-self.per_epoch // self.batch_size))
+
+    @property
+    def seen_per_epoch(self) -> int:
+        """How many fragments one epoch shows the model."""
+        return min(self.n, len(self) * self.batch_size)
 
     def __getitem__(self, index: int):
         start = index * self.batch_size

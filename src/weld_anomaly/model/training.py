@@ -238,6 +238,7 @@ def _batches(train_h5, validation_h5, settings: dict, *, memory_limit_mb: float,
         workers=workers,
         corruption=settings["corruption"],
         blemish_max_radius=settings["blemish_max_radius"],
+        per_epoch=settings.get("fragments_per_epoch"),
     )
     validation = FragmentBatches(val_x, settings["batch_size"], chunk=val_chunk) if n_val else None
     info = {
@@ -289,7 +290,7 @@ def _summary(state: dict, settings: dict, model, n_train: int, n_val: int, extra
         "best_epoch": state["best_epoch"] + 1,
         "best_" + extra.pop("monitor"): state["best"],
         "train_seconds": round(seconds, 2),
-        "fragments_per_s": round(n_train * len(history) / max(seconds, 1e-9), 1),
+        "fragments_per_s": round(extra.pop("seen") * len(history) / max(seconds, 1e-9), 1),
         "resumed_after_epoch": extra.pop("resumed_at"),
         "batch_size": int(settings["batch_size"]),
         "learning_rate": float(settings["learning_rate"]),
@@ -322,7 +323,7 @@ def _resumable(state_dir: Path, settings: dict, sources, batches, info: dict, ep
         fingerprint,
         state,
         batches,
-        info["fragments_train"],
+        batches.seen_per_epoch,
         settings["epochs"],
         info["monitor"],
         settings["early_stopping_patience"],
@@ -389,11 +390,13 @@ def train(
     corruption: str = "none",
     blemish_max_radius: float = 12.0,
     epoch_weights_dir: str | Path | None = None,
+    fragments_per_epoch: int | None = None,
 ) -> dict:
     """Train on ``train_h5``, validate on ``validation_h5``; write model, weights, history.
 
     ``epoch_weights_dir``: also keep the weights after every epoch there
     (:func:`epoch_weights_name`), e.g. to compare training lengths from one run.
+    ``fragments_per_epoch``: show each epoch a random part of this size (None: all).
     """
     settings = {
         "epochs": epochs,
@@ -406,6 +409,7 @@ def train(
         "architecture": architecture,
         "filters": list(filters),
         "early_stopping_patience": early_stopping_patience,
+        "fragments_per_epoch": fragments_per_epoch,
     }
     keras.utils.set_random_seed(seed)
     set_precision(precision)
@@ -435,6 +439,7 @@ def train(
         history_out,
     )
     extra = {"monitor": monitor, "resumed_at": resumed_at, "input": info["input"]}
+    extra["seen"] = batches.seen_per_epoch
     extra.update(info["devices"])
     summary = _summary(state, settings, model, n_train, n_val, extra)
     write_text(info_out, json.dumps(summary, indent=2) + "\n")

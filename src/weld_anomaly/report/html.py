@@ -97,6 +97,41 @@ def _defect_rows(result: dict) -> list[dict]:
     ]
 
 
+def _any_pixel_rows(result: dict) -> list[dict]:
+    """The standard protocol's table: every scorer, best test AUROC first (baseline kept)."""
+    protocol = result.get("any_pixel") or {}
+    test, validation = protocol.get("test") or {}, protocol.get("validation") or {}
+    rows = [
+        {
+            "scorer": scorer,
+            "kind": scorers.for_column(scorer).family,
+            "val_auroc": validation.get(scorer, {}).get("auroc"),
+            "auroc": m["auroc"],
+            "ap": m["average_precision"],
+            "recall_1pct": m["recall_at_fpr_1pct"],
+            "recall_01pct": m["recall_at_fpr_0.1pct"],
+        }
+        for scorer, m in test.items()
+    ]
+    return sorted(rows, key=lambda r: -(r["auroc"] or 0))
+
+
+def _detection_rows(result: dict) -> list[dict]:
+    found = (result.get("any_pixel") or {}).get("defect_detection") or {}
+    flag = result["flag_statistic"]
+    if flag not in found:
+        return []
+    return [
+        {
+            "group": group,
+            "defects": v["defects"],
+            "flagged": v["detected"],
+            "baseline": found.get("baseline", {}).get(group, {}).get("detected"),
+        }
+        for group, v in found[flag].items()
+    ]
+
+
 def git_commit(folder: str | Path = ".") -> str:
     """The checked-out commit of ``folder`` (with '+ changes' when the tree is dirty), or ''."""
     import subprocess
@@ -420,6 +455,8 @@ def render_report(
             result=result,
             rows=_metrics_rows(result),
             defect_rows=_defect_rows(result),
+            any_pixel_rows=_any_pixel_rows(result),
+            detection_rows=_detection_rows(result),
             train=train_info,
             pictures={k: _data_uri(v) for k, v in pictures.items()},
             inspections=inspections,

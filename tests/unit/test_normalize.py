@@ -1,0 +1,75 @@
+"""One grey scale: films and crops scored in the same units; edges, markers, pipes."""
+
+import numpy as np
+import pytest
+
+from weld_anomaly.ingest import films
+from weld_anomaly.ingest.normalize import normalize
+
+HALF = 20  # the median's reach: values within it of a crop's border differ
+
+
+def _film(seed=0, kind="film", size=(640, 1024), flaws=0):
+    return films.render([seed, 5], kind, *size, flaws)
+
+
+def _uint8(grey):
+    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def test_a_film_and_a_crop_cut_from_it_are_on_one_scale():
+    film = _uint8(_film(1).grey)
+    x, y, w, h = 200, 150, 600, 320
+    whole = normalize(film).contrast[y : y + h, x : x + w]
+    crop = normalize(film[y : y + h, x : x + w]).contrast
+    inner = np.s_[3 * HALF : -3 * HALF, 3 * HALF : -3 * HALF]
+    keep = (whole[inner] != 0) & (crop[inner] != 0)  # both scored (no marker)
+    assert np.corrcoef(whole[inner][keep], crop[inner][keep])[0, 1] > 0.99
+    assert np.median(np.abs(whole[inner][keep] - crop[inner][keep])) < 0.1
+    # a crop re-digitised with another range (here x 1.6 + 20) keeps its contrast
+    stretched = _uint8(film[y : y + h, x : x + w] * 1.6 + 20)
+    again = normalize(stretched).contrast
+    assert np.median(np.abs(again[inner][keep] - crop[inner][keep])) < 0.15
+
+
+def test_contrast_is_in_noise_units_on_films_and_crops():
+    for kind, size in (("film", (640, 1024)), ("crop", (400, 1024))):
+        norm = normalize(_uint8(_film(2, kind, size).grey))
+        values = norm.contrast[~norm.ignored]
+        robust = 1.4826 * np.median(np.abs(values - np.median(values)))
+        assert robust == pytest.approx(1.0, abs=0.2), kind
+
+
+def test_edge_strips_are_left_out():
+    grey = _film(3).grey.copy()
+    grey[:, :12] -= 40  # a dark strip along the left edge, as on most real films
+    grey[:30, :] -= 30  # and a band along the top
+    norm = normalize(_uint8(np.clip(grey, 5, 255)))
+    assert norm.excluded[:, :12].all() and norm.excluded[:30, 100:].all()
+    assert not norm.excluded[200:500, 100:900].any()
+    assert (norm.contrast[:, :14] == 0).all()  # no flag on the edge
+
+
+def test_markers_are_masked_but_never_the_bead():
+    rng = np.random.default_rng(4)
+    for seed in range(3):
+        film = films.FilmRenderer(np.random.default_rng([seed, 9]), "film", 640, 1536)
+        radiograph = film.render(0)
+        norm = normalize(_uint8(radiograph.grey))
+        x, y, w, h = radiograph.weld_box
+        centre = int(y + h / 2)
+        crest = norm.markers[centre - 20 : centre + 20, :]
+        assert crest.mean() < 0.05, seed  # a numeral may sit on the bead, the bead is not masked
+    grey = np.full((300, 600), 80.0) + rng.normal(0, 3, (300, 600))
+    grey[40:100, 100:112] += 70  # a lead numeral's stroke
+    norm = normalize(_uint8(grey))
+    assert norm.markers[40:100, 100:112].all()
+    # no dark halo beside the numeral: the median leaves it out
+    assert np.abs(norm.contrast[30:110, 80:132][~norm.markers[30:110, 80:132]]).max() < 5
+
+
+def test_pipe_films_leave_the_unexposed_areas_out():
+    radiograph = _film(5, "pipe", (640, 1536))
+    norm = normalize(_uint8(radiograph.grey))
+    assert norm.excluded[:20].mean() > 0.9 and norm.excluded[-20:].mean() > 0.9
+    assert norm.excluded[300:340, 400:1100].mean() < 0.05  # the pipe band is scored
