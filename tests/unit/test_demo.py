@@ -85,7 +85,7 @@ def test_films_and_crops_have_real_noise_levels_and_grey_levels(seed):
 def test_flaws_are_masked_dark_and_inside_the_image():
     image = next(i for i in demo.plan(SMALL) if i.kind == "crop")
     radiograph = demo.render(SMALL, image)
-    assert len(radiograph.flaws) >= 5
+    assert len(radiograph.flaws) >= 3
     assert radiograph.defect_mask.sum() == pytest.approx(
         sum(f.area for f in radiograph.flaws), rel=0.2
     )  # overlapping flaws share pixels

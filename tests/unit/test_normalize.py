@@ -73,3 +73,18 @@ def test_pipe_films_leave_the_unexposed_areas_out():
     norm = normalize(_uint8(radiograph.grey))
     assert norm.excluded[:20].mean() > 0.9 and norm.excluded[-20:].mean() > 0.9
     assert norm.excluded[300:340, 400:1100].mean() < 0.05  # the pipe band is scored
+
+
+def test_a_pore_inside_a_numeral_is_not_hidden_by_the_marker_mask():
+    rng = np.random.default_rng(6)
+    grey = np.full((200, 300), 120.0) + rng.normal(0, 3, (200, 300))
+    grey[60:140, 100:110] += 90  # an "0": two bright strokes and two bars
+    grey[60:140, 150:160] += 90
+    grey[60:70, 100:160] += 90
+    grey[130:140, 100:160] += 90
+    yy, xx = np.mgrid[0:200, 0:300]
+    grey -= 60 * (((yy - 100) ** 2 + (xx - 130) ** 2) < 36)  # a dark pore in the counter
+    norm = normalize(_uint8(grey))
+    assert norm.markers[60:140, 100:110].all()
+    assert not norm.markers[97:104, 127:134].any()
+    assert norm.contrast[97:104, 127:134].max() > 8

@@ -108,6 +108,23 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
 
     history = pd.read_csv(tiny_run / "results/model/history.csv")
     assert len(history) == config["train"]["epochs"] and history["loss"].gt(0).all()
+
+
+def test_tiny_run_learns_and_detects(tiny_run):
+    """A guard on quality: training lowers the losses, and the scorers find the tiny demo's
+    flaws far better than chance (a broken scorer, or labels that miss the flaws, gives
+    0.5). The realistic demo's bar (beat the textbook filter) is the slow test's."""
+    history = pd.read_csv(tiny_run / "results/model/history.csv")
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    detector = json.loads((tiny_run / "results/model/detector.json").read_text())
+    assert detector["loss"][-1] < detector["loss"][0]
+    metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
+    chosen = metrics["flag_statistic"]
+    standard = metrics["any_pixel"]
+    assert standard["validation_annotated_images"][chosen]["auroc"] >= 0.8
+    assert standard["test_annotated_images"][chosen]["auroc"] >= 0.65
+    for scorer in ("detector", "contrast_s1p5"):
+        assert standard["test_annotated_images"][scorer]["auroc"] >= 0.65, scorer
     html = (tiny_run / "results/report/report.html").read_text()
     assert '<table id="metrics-table">' in html and "baseline" in html
     assert html.count("data:image/png;base64,") >= 4

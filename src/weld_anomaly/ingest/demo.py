@@ -97,6 +97,12 @@ def plan(settings: DemoSettings) -> list[DemoImage]:
     )
     order = rng.permutation(len(kinds))
     width = max(3, len(str(len(kinds))))
+    # flaw events per 2,560 px of weld (real crops: ~50 masked flaws per 5,000 px)
+    per_length = {
+        "crop": settings.crop_size[1] / 2560,
+        "film": settings.film_size[1] / 2560,
+        "pipe": settings.film_size[1] / 2560,
+    }
     images = []
     for index, k in enumerate(order):
         kind, status = kinds[k], statuses[k]
@@ -104,6 +110,7 @@ def plan(settings: DemoSettings) -> list[DemoImage]:
             events = int(rng.integers(10, 20)) if kind == "crop" else int(rng.integers(3, 7))
         else:
             events = int(rng.integers(1, 3)) if rng.random() < settings.hidden_flaws else 0
+        events = max(int(round(events * per_length[kind])), 1 if events else 0)
         images.append(DemoImage(index, f"weld_{index + 1:0{width}d}", status, kind, events))
     return images
 

@@ -9,8 +9,8 @@ for a crop of integer grey levels:
   with ``G`` the image smoothed by a Gaussian of sigma 1: positive where a spot is darker
   than its surroundings. The median is exact up to a quarter of a grey level (8-bit input;
   1/4096 of the range for 16-bit), through scikit-image's sliding-histogram rank filter.
-- :func:`noise_map`: the local noise of that map, its robust (3-sigma-clipped) standard
-  deviation (as ``real-films.md`` measures film noise) averaged over ~128 px.
+- :func:`noise_map`: the local noise of that map, its robust standard deviation (median
+  absolute deviation) in 64-px blocks, smoothed and interpolated: flaws do not inflate it.
 - :func:`inspectable`: where scoring makes sense: not the darker strips along a film's edges,
   not unexposed (nearly black) areas such as those beside a pipe, not bright markers (lead
   numerals, IQI labels and wires) and not the halo the median leaves around them.
@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 MEDIAN_SIZE = 41
-NOISE_SCALE = 64  # half-width (px) of the window the local noise is averaged over
+NOISE_BLOCK = 64  # side (px) of the blocks the local noise is measured in
 MARKER_SEED_Z = 8.0  # numerals stand 10-30 noise sd above their surroundings
 MARKER_GROW_Z = 3.0
 MARKER_MARGIN = 6
@@ -100,23 +100,34 @@ def _clipped_sd(values: np.ndarray) -> float:
     return max(sd, 1e-3)
 
 
-def _window_mean(values: np.ndarray) -> np.ndarray:
-    """A local mean over ~128 px: two passes of a box filter (cost independent of size)."""
-    size = int(2 * NOISE_SCALE + 1)
-    once = ndimage.uniform_filter(values, size, mode="reflect")
-    return ndimage.uniform_filter(once, size, mode="reflect")
-
-
 def noise_map(residual: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """The local noise sd of a residual map (image - median), robust, in its units."""
+    """The local noise sd of a residual map (image - median), robust, in its units.
+
+    The median absolute deviation in blocks of ``NOISE_BLOCK`` px (a flaw, a cluster of
+    pores or a crack covers much less than half a block, so it does not inflate it),
+    smoothed over neighbouring blocks, interpolated between block centres. Blocks with too
+    few valid pixels take the image's value.
+    """
     valid = np.ones(residual.shape, bool) if valid is None else valid
-    overall = _clipped_sd(residual[valid])
-    clipped = np.clip(residual, -3 * overall, 3 * overall) ** 2
-    weight = _window_mean(valid.astype(np.float32))
-    power = _window_mean(np.where(valid, clipped, 0).astype(np.float32))
-    # clipping at 3 sd removes ~2.7 % of the variance of Gaussian noise; undo that
-    local = np.sqrt(np.maximum(power, 0) / np.maximum(weight, 1e-3)) / 0.987
-    return np.where(weight > 0.05, local, overall).astype(np.float32)
+    b = NOISE_BLOCK
+    h, w = residual.shape
+    ny, nx = -(-h // b), -(-w // b)
+    padded = np.full((ny * b, nx * b), np.nan, dtype=np.float32)
+    padded[:h, :w] = np.where(valid, residual, np.nan)
+    blocks = padded.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
+    counts = np.isfinite(blocks).sum(axis=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: filled below
+        centre = np.nanmedian(blocks, axis=2, keepdims=True)
+        mad = 1.4826 * np.nanmedian(np.abs(blocks - centre), axis=2)
+        grid = np.where(counts >= b * b // 8, mad, np.nan)
+        grid = ndimage.generic_filter(grid, np.nanmedian, size=3, mode="nearest")
+    overall = _clipped_sd(residual[valid]) if valid.any() else 1.0
+    grid = np.where(np.isfinite(grid) & (grid > 0), grid, overall)
+    ys = (np.arange(h, dtype=np.float32) + 0.5) / b - 0.5
+    xs = (np.arange(w, dtype=np.float32) + 0.5) / b - 0.5
+    coords = np.meshgrid(ys, xs, indexing="ij")
+    return ndimage.map_coordinates(grid, coords, order=1, mode="nearest").astype(np.float32)
 
 
 def edge_strips(g: np.ndarray, noise: float, depth: int = 64) -> np.ndarray:
@@ -124,8 +135,10 @@ def edge_strips(g: np.ndarray, noise: float, depth: int = 64) -> np.ndarray:
 
     A strip ends in a step: the median profile across the edge changes by more than 3 grey
     levels (of 255) per pixel within ``depth`` px of it (a bead's flank or a dark band
-    beside it changes at most ~2 per pixel, a strip's edge 5-20). The strip and 4 px more
-    are left out. ``noise`` is unused (the profile is a median of thousands of pixels).
+    beside it changes at most ~2 per pixel, a strip's edge 5-20), and beyond the step the
+    film levels off (a steep bead flank running into the edge of a narrow weld crop keeps
+    climbing). The strip and 4 px more are left out. ``noise`` is unused (the profile is a
+    quartile of thousands of pixels).
     """
     h, w = g.shape
     mask = np.zeros(g.shape, bool)
@@ -141,7 +154,12 @@ def edge_strips(g: np.ndarray, noise: float, depth: int = 64) -> np.ndarray:
         edges = np.nonzero(steps > threshold)[0]
         if not len(edges):
             continue
-        width = int(edges.max()) + 1 + 4
+        edge = int(edges.max())
+        depth_of_strip = abs(float(profile[edge + 3] - profile[0]))
+        after = profile[edge + 3 : edge + 23]
+        if float(np.ptp(after)) > 0.5 * depth_of_strip:  # still climbing: a bead's flank
+            continue
+        width = edge + 1 + 4
         index = slice(length - width, length) if flip else slice(0, width)
         if axis == 1:
             mask[:, index] = True
@@ -177,8 +195,9 @@ def bright_markers(contrast_z: np.ndarray) -> np.ndarray:
     if not seeds.any():
         return seeds
     grown = ndimage.binary_propagation(seeds, mask=bright > MARKER_GROW_Z / 2)
-    closed = ndimage.binary_closing(grown, iterations=MARKER_MARGIN)  # letters' counters too
-    return ndimage.binary_dilation(ndimage.binary_fill_holes(closed), iterations=MARKER_MARGIN)
+    # (the counters of letters stay scored: the median is recomputed without the strokes,
+    # so they are not darker than their surroundings; a pore inside one would still show)
+    return ndimage.binary_dilation(grown, iterations=MARKER_MARGIN)
 
 
 @dataclass
@@ -230,5 +249,6 @@ def normalize(pixels: np.ndarray, size: int = MEDIAN_SIZE, sigma: float = 1.0) -
     markers = bright_markers(difference / noise) & ~excluded
     if markers.any():  # the median again without the markers: no dark halo around them
         difference = _without_markers(g, background, markers, top, size) - g
+        noise = noise_map(difference, ~(excluded | markers))  # markers inflate the noise
     contrast = np.where(excluded | markers, 0.0, difference / noise).astype(np.float32)
     return Normalized(contrast, difference.astype(np.float32), noise, markers, excluded)

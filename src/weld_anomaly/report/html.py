@@ -100,7 +100,9 @@ def _defect_rows(result: dict) -> list[dict]:
 def _any_pixel_rows(result: dict) -> list[dict]:
     """The standard protocol's table: every scorer, best test AUROC first (baseline kept)."""
     protocol = result.get("any_pixel") or {}
-    test, validation = protocol.get("test") or {}, protocol.get("validation") or {}
+    test = protocol.get("test") or {}
+    annotated = protocol.get("test_annotated_images") or {}
+    validation = protocol.get("validation_annotated_images") or {}
     rows = [
         {
             "scorer": scorer,
@@ -110,6 +112,8 @@ def _any_pixel_rows(result: dict) -> list[dict]:
             "ap": m["average_precision"],
             "recall_1pct": m["recall_at_fpr_1pct"],
             "recall_01pct": m["recall_at_fpr_0.1pct"],
+            "auroc_annotated": annotated.get(scorer, {}).get("auroc"),
+            "recall_annotated": annotated.get(scorer, {}).get("recall_at_fpr_1pct"),
         }
         for scorer, m in test.items()
     ]

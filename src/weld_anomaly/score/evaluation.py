@@ -357,12 +357,15 @@ def _any_pixel_scores(table: pd.DataFrame, oriented: dict, rows: np.ndarray) -> 
 
 
 def _any_pixel_results(table, oriented, thresholds, flag, defects, size, splits) -> dict:
-    """The standard protocol on the test fragments, and the probability of detection by
-    defect size at the calibrated thresholds (flagging scorer and baseline)."""
+    """The standard protocol on the test fragments (all of them, and those of the annotated
+    images alone), and the probability of detection by defect size at the calibrated
+    thresholds (flagging scorer and baseline)."""
     test = splits["test"]
+    faulty = (table["status"] == "faulty").to_numpy()
     return {
         "protocol": "a fragment holding any defect pixel is positive; every fragment counts",
         "test": _any_pixel_scores(table, oriented, test),
+        "test_annotated_images": _any_pixel_scores(table, oriented, test & faulty),
         "defect_detection": {
             s: defect_detection(table[test], oriented[s][test] > thresholds[s], *defects, size)
             for s in dict.fromkeys([flag, "baseline"])
@@ -376,11 +379,11 @@ def _choose_flag_statistic(
     """The learned scorer with the best validation AUROC, or the default; and why.
 
     The AUROC is the standard protocol's (a fragment with any defect pixel is positive,
-    every fragment counts) when the validation images hold defects."""
+    every fragment of the annotated validation images counts) when they hold defects."""
     candidates = [s for s in names if scorers.for_column(s).learned]
     if validation_any:
         best = max(candidates, key=lambda s: validation_any[s]["auroc"])
-        return best, "validation AUROC (any defect pixel, every fragment)"
+        return best, "validation AUROC (any defect pixel, every fragment of the annotated images)"
     if validation:
         best = max(candidates, key=lambda s: validation[s]["likely"]["auroc"])
         return best, "validation AUROC (likely)"
@@ -530,7 +533,10 @@ def evaluate(
         table["defect_pixels"] = pixel_labels(table, annotations, defect_masks, size)
     val_labels = table["label"][splits["validation"]]
     oriented, direction, validation = _orient(table, names, val_labels, splits["validation"])
-    validation_any = _any_pixel_scores(table, oriented, splits["validation"])
+    # the choice looks inside the annotated validation images: does a scorer find the flaws
+    # among their sound fragments (not: does it tell one kind of image from another)
+    faulty = (table["status"] == "faulty").to_numpy()
+    validation_any = _any_pixel_scores(table, oriented, splits["validation"] & faulty)
     chosen_by = "configuration (evaluate.flag_statistic)"
     if flag_statistic == "auto":
         flag_statistic, chosen_by = _choose_flag_statistic(names, validation, validation_any)
@@ -560,7 +566,7 @@ def evaluate(
         result["any_pixel"] = _any_pixel_results(
             table, oriented, thresholds, flag_statistic, (annotations, defect_masks), size, splits
         )
-        result["any_pixel"]["validation"] = validation_any
+        result["any_pixel"]["validation_annotated_images"] = validation_any
     if roc_out is not None:
         roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
