@@ -69,8 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "--previews", type=Path, default=None, help="folder for previews (default: next to -o)"
     )
-    suggest.add_argument("--margin", type=int, default=24, help="pixels around the bead")
-    suggest.add_argument("--fragment-size", type=int, default=64)
+    suggest.add_argument(
+        "--margin",
+        type=int,
+        default=8,
+        help="pixels added beyond the weld region (the bead and its toes, one FWHM either side)",
+    )
+    suggest.add_argument("--fragment-size", type=int, default=64, help="fragment side (pixels)")
+    _defect_options(suggest)
     preview = crops_sub.add_parser(
         "preview",
         help="draw a crop manifest on its radiographs (and check it)",
@@ -80,8 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("manifest", type=Path, help="crop manifest (YAML)")
     preview.add_argument("images", nargs="+", type=Path, help="radiograph files")
     preview.add_argument("-o", "--out", type=Path, required=True, help="folder for the PNGs")
-    preview.add_argument("--fragment-size", type=int, default=64)
+    preview.add_argument("--fragment-size", type=int, default=64, help="fragment side (pixels)")
+    _defect_options(preview)
     return parser
+
+
+def _defect_options(parser) -> None:
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        help="defect annotations (YAML): warn, per image, of annotated defect pixels "
+        "that fall outside every crop",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --annotations: stop when a crop leaves a defect pixel out",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,11 +148,24 @@ def main(argv: list[str] | None = None) -> int:
                     args.output.stem + "_previews"
                 )
                 n = suggest_manifest(
-                    args.images, args.output, previews, args.margin, args.fragment_size
+                    args.images,
+                    args.output,
+                    previews,
+                    args.margin,
+                    args.fragment_size,
+                    args.annotations,
+                    args.strict,
                 )
                 print(f"{n} image(s): draft manifest {args.output}, previews in {previews}/")
             else:
-                n = preview_manifest(args.manifest, args.images, args.out, args.fragment_size)
+                n = preview_manifest(
+                    args.manifest,
+                    args.images,
+                    args.out,
+                    args.fragment_size,
+                    args.annotations,
+                    args.strict,
+                )
                 print(f"{n} image(s) drawn in {args.out}/; the manifest is valid for them")
     except UserError as exc:
         print(f"ERROR: {exc.line()}", file=sys.stderr)

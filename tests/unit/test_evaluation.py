@@ -196,3 +196,11 @@ def test_a_broken_mask_is_one_clear_error(tmp_path):
     (tmp_path / "b.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match="cannot read the defect mask"):
         load_masks([tmp_path / "b.png"])
+
+
+def test_defects_outside_every_crop_are_counted():
+    from weld_anomaly.score.evaluation import lost_defects
+
+    table = pd.DataFrame({"image": "a", "y": [0, 0], "x": [0, 32]})  # fragments cover x < 96
+    annotations = {"a": [Annotation(90, 10, 20, 5, "likely"), Annotation(10, 10, 4, 4, "likely")]}
+    assert lost_defects(table, annotations, {}, 64) == {"a": {"pixels": 14 * 5, "defects": 1}}

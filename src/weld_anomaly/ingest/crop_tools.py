@@ -6,16 +6,24 @@ default settings), so the pixel coordinates agree with the workflow's.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from weld_anomaly.errors import ManifestError
 from weld_anomaly.files import write_text
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.inventory import id_from_file
-from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
+from weld_anomaly.ingest.manifests import (
+    defects_outside,
+    listed_ids,
+    load_annotations,
+    load_crop_manifest,
+)
 from weld_anomaly.ingest.preprocess import crops_for_image
 from weld_anomaly.ingest.previews import crop_preview
 from weld_anomaly.ingest.suggest import manifest_text, suggest_crops
+
+log = logging.getLogger(__name__)
 
 
 def _read(images: list[Path]):
@@ -32,30 +40,74 @@ def _read(images: list[Path]):
         yield image_id, path, convert(path, ConvertSettings()).pixels
 
 
+def _check_defects(image_id, specs, pixels, annotations, strict: bool) -> int:
+    """Warn (or, ``strict``, stop) when annotated defect pixels fall outside every crop."""
+    if annotations is None or not annotations.get(image_id):
+        return 0
+    pixels_lost, defects_lost = defects_outside(specs, annotations[image_id], pixels.shape)
+    if pixels_lost:
+        line = (
+            f"{image_id}: {pixels_lost} annotated defect pixel(s) of {defects_lost} "
+            "defect(s) lie outside every crop"
+        )
+        if strict:
+            raise ManifestError(line, where=image_id, fix="widen or add crops so they hold it")
+        log.warning("%s: they would not be inspected", line)
+    return pixels_lost
+
+
 def suggest_manifest(
-    images: list[Path], out_yaml: Path, previews: Path, margin: int = 24, fragment_size: int = 64
+    images: list[Path],
+    out_yaml: Path,
+    previews: Path,
+    margin: int = 8,
+    fragment_size: int = 64,
+    annotations: Path | None = None,
+    strict: bool = False,
 ) -> int:
-    """Suggest the crops of ``images``; write the draft manifest and one preview per image."""
+    """Suggest the crops of ``images``; write the draft manifest and one preview per image.
+
+    ``annotations``: count the annotated defect pixels the suggested crops leave out (a
+    warning per image; ``strict``: stop)."""
+    known = load_annotations(annotations) if annotations else None
     found = {}
     for image_id, _, pixels in _read(images):
         found[image_id] = suggest_crops(pixels, image_id, fragment_size, margin)
+        _check_defects(image_id, found[image_id], pixels, known, strict)
         crop_preview(pixels, found[image_id], previews / f"{image_id}.png", title=image_id)
     write_text(out_yaml, manifest_text(found, f"{len(found)} image(s)"))
     return len(found)
 
 
 def preview_manifest(
-    manifest: Path, images: list[Path], out_dir: Path, fragment_size: int = 64
+    manifest: Path,
+    images: list[Path],
+    out_dir: Path,
+    fragment_size: int = 64,
+    annotations: Path | None = None,
+    strict: bool = False,
 ) -> int:
-    """Check ``manifest`` against ``images`` (ids, bounds, sizes) and draw it on each."""
+    """Check ``manifest`` against ``images`` (bounds, sizes) and draw it on each.
+
+    The manifest may list other images too (a preview of a few); they are named in one
+    line. ``annotations``: count the defect pixels its crops leave out (``strict``: stop)."""
     crops = load_crop_manifest(manifest, fragment_size)
     ids = {id_from_file(str(p), str(p)) for p in images}
-    check_known_images(crops, ids, manifest, "crop manifest")
+    others = sorted(set(crops) - ids)
+    if others:
+        log.info(
+            "%s also lists %d image(s) not given here, not drawn: %s",
+            manifest,
+            len(others),
+            listed_ids(others),
+        )
+    known = load_annotations(annotations) if annotations else None
     n = 0
     for image_id, _, pixels in _read(images):
         specs = crops_for_image(
             crops, image_id, pixels.shape[0], pixels.shape[1], "whole_image", str(manifest)
         )
+        _check_defects(image_id, specs, pixels, known, strict)
         crop_preview(pixels, specs, out_dir / f"{image_id}.png", title=image_id)
         n += 1
     return n

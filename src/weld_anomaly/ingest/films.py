@@ -70,6 +70,22 @@ class Radiograph:
     tilt_deg: float = 0.0
     sag_px: float = 0.0
     fwhm_px: float = 0.0
+    weld: WeldLine | None = None  # the bead's centre and width along the image
+
+    def weld_region(self) -> np.ndarray:
+        """The true weld region: within one FWHM of the bead's centre (the toes and the
+        bands beside them); a pipe film's ring box; all of a weld crop."""
+        h, w = self.grey.shape
+        region = np.zeros((h, w), dtype=bool)
+        if self.kind == "crop" or self.weld is None:
+            region[:] = True
+        elif self.kind == "pipe":
+            x, y, bw, bh = self.weld_box
+            region[y : y + bh, x : x + bw] = True
+        else:
+            rows = np.arange(h)[:, None]
+            region = np.abs(rows - self.weld.centre[None, :]) <= self.weld.fwhm[None, :]
+        return region
 
 
 def grain(rng: np.random.Generator, shape: tuple[int, int], coarse: bool = False) -> np.ndarray:
@@ -312,8 +328,9 @@ class FilmRenderer:
         ring = np.exp(-0.5 * ((radial - 1) * min(a, b) / (width / 2.3548)) ** 2)
         grey += inside * float(np.clip(_lognormal(rng, 147, 63, 189), 60, 200)) * ring
         xs = np.arange(w, dtype=np.float32)
-        upper = cy + b * np.sqrt(np.clip(1 - ((xs - cx) / a) ** 2, 0, None))
-        return WeldLine(upper.astype(np.float32), np.full(w, width, np.float32))
+        lower = cy + b * np.sqrt(np.clip(1 - ((xs - cx) / a) ** 2, 0, None))
+        self.ring = (cy - b - width, cy + b + width)  # rows the ring spans
+        return WeldLine(lower.astype(np.float32), np.full(w, width, np.float32))
 
     # -- the whole radiograph ------------------------------------------------------------
     def render(self, n_flaw_events: int) -> Radiograph:
@@ -357,6 +374,7 @@ class FilmRenderer:
             float(tilt),
             float(sag),
             float(np.median(weld.fwhm)),
+            weld,
         )
 
     def weld_box(self, weld: WeldLine) -> tuple[int, int, int, int]:
@@ -364,9 +382,7 @@ class FilmRenderer:
         if self.kind == "crop":
             return (0, 0, self.w, self.h)
         if self.kind == "pipe":
-            lower = 2 * float(np.mean(weld.centre)) - weld.centre
-            top = float(np.min(np.minimum(lower, weld.centre)) - weld.fwhm[0])
-            bottom = float(np.max(np.maximum(lower, weld.centre)) + weld.fwhm[0])
+            top, bottom = self.ring
         else:
             top = float(np.min(weld.centre - weld.fwhm))
             bottom = float(np.max(weld.centre + weld.fwhm))

@@ -188,12 +188,44 @@ def check_known_images(entries: dict, known: set[str], path: str, what: str) -> 
     """Raise when a manifest names an image that the inventory does not have."""
     unknown = sorted(set(entries) - known)
     if unknown:
-        listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise ManifestError(
-            f"{len(unknown)} unknown image id(s): {listed}",
+            f"{len(unknown)} unknown image id(s): {listed_ids(unknown)}",
             where=path,
             fix=f"fix the ids in the {what} or add the images to the labels",
         )
+
+
+def listed_ids(ids: list[str], limit: int = 5) -> str:
+    """``a, b, c, d, e and 3 more``: every id counted, the first few named."""
+    more = len(ids) - limit
+    return ", ".join(ids[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def defects_outside(
+    crops: list, defects: list[Annotation], shape: tuple[int, int], mask=None
+) -> tuple[int, int]:
+    """Annotated defect pixels that lie outside every crop, and how many defects lose some.
+
+    ``mask``: the image's defect mask (pixels), else the annotation boxes count.
+    """
+    import numpy as np
+
+    covered = np.zeros(shape, dtype=bool)
+    for c in crops:
+        covered[c.y : c.y + c.height, c.x : c.x + c.width] = True
+    if mask is not None:
+        from scipy import ndimage
+
+        lost = mask & ~covered
+        labels, n = ndimage.label(mask)
+        hit = np.unique(labels[lost]) if lost.any() else []
+        return int(lost.sum()), int(len([v for v in hit if v]))
+    pixels = defects_lost = 0
+    for d in defects:
+        box = ~covered[d.y : d.y1, d.x : d.x1]
+        pixels += int(box.sum())
+        defects_lost += int(box.any())
+    return pixels, defects_lost
 
 
 # what a defect entry may hold (contrast and cnr: measured values, kept for reference)

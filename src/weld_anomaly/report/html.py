@@ -188,6 +188,11 @@ def _warnings(images: pd.DataFrame, image_attrs: dict, result: dict, train: dict
                 f"{image_id}: the header window did not fit the data; "
                 "the percentile window was used"
             )
+    for image_id, lost in (result.get("lost_defects") or {}).items():
+        out.append(
+            f"{image_id}: {lost['pixels']} annotated defect pixel(s) of {lost['defects']} "
+            "defect(s) lie outside every crop and were not inspected: widen its crops"
+        )
     flag = result["flag_statistic"]
     achieved = result["achieved_fpr_on_test_normals"].get(flag)
     if achieved is not None and achieved > 2 * result["target_fpr"]:

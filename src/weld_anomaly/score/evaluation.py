@@ -186,6 +186,42 @@ def pixel_labels(
     return out
 
 
+def lost_defects(table: pd.DataFrame, annotations: dict, masks: dict, size: int) -> dict:
+    """Per image: annotated defect pixels outside every fragment (hence every crop), and how
+    many defects lose some. Only images that lose some are listed."""
+    from weld_anomaly.ingest.manifests import CropSpec, defects_outside
+
+    out = {}
+    for image_id, rows in table.groupby("image").indices.items():
+        defects, mask = annotations.get(image_id, []), masks.get(image_id)
+        if not defects and mask is None:
+            continue
+        corners = table.loc[table.index[rows], ["y", "x"]].to_numpy()
+        frags = [CropSpec(int(x), int(y), size, size, "f") for y, x in corners]
+        if mask is not None:
+            shape = mask.shape
+        else:
+            shape = (
+                max([d.y1 for d in defects] + [int(corners[:, 0].max()) + size]),
+                max([d.x1 for d in defects] + [int(corners[:, 1].max()) + size]),
+            )
+        pixels, lost = defects_outside(frags, defects, shape, mask)
+        if pixels:
+            out[image_id] = {"pixels": pixels, "defects": lost}
+    return out
+
+
+def _warn_lost(lost: dict) -> dict:
+    for image_id, n in lost.items():
+        log.warning(
+            "%s: %d annotated defect pixel(s) of %d defect(s) lie outside every crop",
+            image_id,
+            n["pixels"],
+            n["defects"],
+        )
+    return lost
+
+
 def _any_pixel_metrics(y: np.ndarray, scores: np.ndarray) -> dict:
     return {
         "auroc": metrics.roc_auc(y, scores),
@@ -567,6 +603,7 @@ def evaluate(
             table, oriented, thresholds, flag_statistic, (annotations, defect_masks), size, splits
         )
         result["any_pixel"]["validation_annotated_images"] = validation_any
+        result["lost_defects"] = _warn_lost(lost_defects(table, annotations, defect_masks, size))
     if roc_out is not None:
         roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
