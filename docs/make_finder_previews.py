@@ -1,6 +1,6 @@
 """The README's weld-finder picture: suggestions on realistic films of each kind.
 
-    .venv/bin/python docs/make_finder_previews.py     # writes docs/weld-finder.png
+.venv/bin/python docs/make_finder_previews.py     # writes docs/weld-finder.png
 """
 
 from pathlib import Path
@@ -30,10 +30,10 @@ def main() -> None:
         image = Image.fromarray(pixels).convert("RGB").resize((WIDTH, round(size[0] * f)))
         draw = ImageDraw.Draw(image)
         truth = radiograph.weld_region()
-        edge = truth ^ np.roll(truth, 1, axis=0)
-        ys, xs = np.nonzero(edge[:: max(1, int(1 / f)), :: max(1, int(1 / f))])
-        for y, x in zip(ys, xs, strict=True):
-            draw.point((x * f / f * max(1, int(1 / f)) * f, y * max(1, int(1 / f)) * f), (0, 255, 0))
+        step = max(1, int(1 / f))
+        edge = (truth ^ np.roll(truth, 1, axis=0))[::step, ::step]  # the true region's outline
+        for y, x in zip(*np.nonzero(edge), strict=True):
+            draw.point((x * step * f, y * step * f), (0, 255, 0))
         for c in crops:
             box = [c.x * f, c.y * f, (c.x + c.width) * f - 1, (c.y + c.height) * f - 1]
             draw.rectangle(box, outline=(0, 200, 255), width=2)

@@ -91,3 +91,21 @@ def slurm_cluster():
     start_cluster(gpus=2)
     yield
     start_cluster(gpus=2)  # left running for the next session, with its two GPUs
+
+
+# a training summary as train_autoencoder writes it (for tests that render the report)
+TRAIN_INFO = {
+    "architecture": "thesis",
+    "backend": "tensorflow",
+    "fragments_train": 10,
+    "train_seconds": 1.0,
+    "fragments_per_s": 10.0,
+    "epochs": 1,
+    "best_epoch": 1,
+    "batch_size": 2,
+    "learning_rate": 0.001,
+    "precision": "float32",
+    "parameters": 5,
+    "fragments_validation": 4,
+    "gpus": [],
+}

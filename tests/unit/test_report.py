@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from conftest import TRAIN_INFO
 
 from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.inventory import ImageRecord, to_csv
@@ -69,25 +70,7 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         "scorers": {},
     }
     (tmp_path / "m.json").write_text(json.dumps(metrics))
-    (tmp_path / "t.json").write_text(
-        json.dumps(
-            {
-                "architecture": "thesis",
-                "backend": "tensorflow",
-                "fragments_train": 10,
-                "train_seconds": 1.0,
-                "fragments_per_s": 10.0,
-                "epochs": 1,
-                "best_epoch": 1,
-                "batch_size": 2,
-                "learning_rate": 0.001,
-                "precision": "float32",
-                "parameters": 5,
-                "fragments_validation": 4,
-                "gpus": [],
-            }
-        )
-    )
+    (tmp_path / "t.json").write_text(json.dumps(TRAIN_INFO))
     (tmp_path / "h.csv").write_text("epoch,loss,val_loss\n0,0.1,0.2\n")
     hdf5_io.write_crops(
         tmp_path / "t1.h5",

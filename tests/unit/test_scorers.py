@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TRAIN_INFO
 
 from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.inventory import ImageRecord, to_csv
@@ -47,25 +48,7 @@ def _image(tmp_path, image_id, rng, dark_spot):
 
 
 def _train_files(tmp_path):
-    (tmp_path / "train.json").write_text(
-        json.dumps(
-            {
-                "architecture": "thesis",
-                "backend": "tensorflow",
-                "fragments_train": 10,
-                "train_seconds": 1.0,
-                "fragments_per_s": 10.0,
-                "epochs": 1,
-                "best_epoch": 1,
-                "batch_size": 2,
-                "learning_rate": 0.001,
-                "precision": "float32",
-                "parameters": 5,
-                "fragments_validation": 4,
-                "gpus": [],
-            }
-        )
-    )
+    (tmp_path / "train.json").write_text(json.dumps(TRAIN_INFO))
     (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,0.1,0.2\n")
     (tmp_path / "images.csv").write_text(
         "image,status,split,rejected,error_class,error\n"
