@@ -111,9 +111,13 @@ def test_report_in_a_real_browser(hostile_run):
         metrics = json.loads((hostile_run / "results/metrics/evaluation.json").read_text())
         score = yaml.safe_load((hostile_run / "config/test.yaml").read_text())["score"]
         filters = len(score["residual_sigmas"]) + len(score["residual_lines"])
+        contrast = len(score["contrast_sigmas"])
         # a row per scorer: 13 thesis statistics, the residual filters, their combination,
-        # the baseline
-        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1
+        # the baseline, the noise-unit contrasts, the flaw detector and its fusion
+        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 2
+        standard = page.locator("#any-pixel-table tbody tr").all()
+        assert len(standard) == len(metrics["scorers"])  # the standard protocol's table
+        assert page.locator("#scorer-glossary dt").count() == len(metrics["scorers"])
         for row in cells:
             values = row.locator("td").all_inner_texts()
             assert 0.0 <= float(values[3]) <= 1.0  # test AUROC, a number
