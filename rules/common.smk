@@ -138,8 +138,14 @@ def masks_input(wildcards=None):
         return []
     wanted = ids("validation", "test")
     if config["data"]["source"] == "demo":
-        return [f"{DATA.masks}/{i}.png" for i in wanted if RECORDS[i].status == "faulty"]
-    return [f"{DATA.masks}/{i}.png" for i in wanted if Path(DATA.masks, f"{i}.png").is_file()]
+        return [
+            f"{DATA.masks}/{i}.png" for i in wanted if RECORDS[i].status == "faulty"
+        ]
+    return [
+        f"{DATA.masks}/{i}.png"
+        for i in wanted
+        if Path(DATA.masks, f"{i}.png").is_file()
+    ]
 
 
 def inventory_table():

@@ -13,7 +13,9 @@ if config["data"]["source"] == "demo":
             crops=f"{DEMO_DIR}/crops.yaml",
             truth=f"{DEMO_DIR}/truth.yaml",
             masks=[
-                f"{DEMO_DIR}/masks/{r.image_id}.png" for r in IMAGES if r.status == "faulty"
+                f"{DEMO_DIR}/masks/{r.image_id}.png"
+                for r in IMAGES
+                if r.status == "faulty"
             ],
         log:
             "logs/generate_demo.log",

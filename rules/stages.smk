@@ -24,6 +24,7 @@ rule stage_train:
     input:
         rules.build_training_set.output,
         rules.train_autoencoder.output,
+        rules.train_detector.output,
 
 
 rule stage_score:

@@ -15,7 +15,13 @@ from weld_anomaly.model.injection import inject
 from weld_anomaly.score.scorers import detect
 
 TINY = DetectorSettings(
-    filters=(4, 8), patch=32, epochs=3, steps_per_epoch=6, batch_size=16, seed=1
+    filters=(4, 8),
+    patch=32,
+    epochs=6,
+    steps_per_epoch=16,
+    batch_size=16,
+    seed=1,
+    learning_rate=0.005,
 )
 
 

@@ -28,7 +28,7 @@ def test_shipped_configs_are_valid_and_complete(name):
         (lambda c: c["train"].update(epochs="ten"), ["train.epochs", "not of type 'integer'"]),
         (lambda c: c["fragments"].update(sise=64), ["unknown key fragments.sise"]),
         (lambda c: c["train"].pop("seed"), ["missing key train.seed"]),
-        (lambda c: c["convert"].update(window="auto"), ["convert.window", "'auto' is not one of"]),
+        (lambda c: c["convert"].update(window="median"), ["convert.window", "'median' is not"]),
         (lambda c: c.update(extra=1), ["unknown key extra"]),
         (lambda c: c["convert"].update(window="fixed"), ["convert.fixed_window", "[low, high]"]),
     ],

@@ -165,5 +165,6 @@ def test_rebuilt_outputs_have_identical_hashes(dvc_repo):
         "results/train",
         "results/model/autoencoder.keras",
         "results/model/autoencoder.weights.h5",
+        "results/model/detector.keras",
     ):
         assert after[path] == before[path], path

@@ -201,7 +201,8 @@ def test_wrong_crop_fails_with_one_line_and_keeps_finished_work(user_data):
     work, data = user_data
     crops = yaml.safe_load((data / "crops.yaml").read_text())
     image = sorted(crops["images"])[0]
-    crops["images"][image][0]["x"] = 700  # past the right edge of a 768-px image
+    height, width = yaml.safe_load((work / "config/test.yaml").read_text())["demo"]["film_size"]
+    crops["images"][image][0]["x"] = 700  # 700 px past the right edge of a full-width crop
     (data / "crops.yaml").write_text(yaml.safe_dump(crops))
     proc = snakemake(
         work,
@@ -215,8 +216,8 @@ def test_wrong_crop_fails_with_one_line_and_keeps_finished_work(user_data):
     message = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
     assert message == [
         f"ERROR: {data / 'crops.yaml'}, image {image}, crop weld: crop reaches outside the "
-        f"768x256 image: 700 px past the right edge (x + width = 1468 > 768). Move or shrink "
-        "the crop in the crop manifest."
+        f"{width}x{height} image: 700 px past the right edge (x + width = {width + 700} > "
+        f"{width}). Move or shrink the crop in the crop manifest."
     ]
     assert not (work / f"results/crops/{image}.h5").exists()
     others = [i for i in sorted(crops["images"]) if i != image]

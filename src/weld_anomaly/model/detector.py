@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from weld_anomaly.errors import UserError
-from weld_anomaly.files import atomic_path, write_text
+from weld_anomaly.files import write_text
 from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.normalize import CONTRAST_RANGE as CLIP
 from weld_anomaly.ingest.normalize import normalize
@@ -193,6 +193,7 @@ def train_detector(
 ) -> dict:
     """Train the detector on the training images' crops; write the model and a summary."""
     from weld_anomaly.model.backend import set_precision
+    from weld_anomaly.model.training import save_model
 
     keras.utils.set_random_seed(settings.seed)
     set_precision(precision)
@@ -207,8 +208,7 @@ def train_detector(
     )
     history = model.fit(batches, epochs=settings.epochs, verbose=0, shuffle=False)
     losses = [round(float(v), 5) for v in history.history["loss"]]
-    with atomic_path(model_out) as tmp:
-        model.save(tmp)
+    save_model(model, model_out)  # byte-stable: DVC sees the same model as the same
     info = {
         "crops": len(crops),
         "pixels": int(sum(c.size for c, _ in crops)),
