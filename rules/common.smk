@@ -20,7 +20,14 @@ def _stop(exc):
 
 try:
     _plan.validate_config(
-        config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+        config,
+        Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+        # the files in the order Snakemake applied them, to name the one with a mistake
+        files=[
+            Path(workflow.basedir) / "config" / "config.yaml",
+            *workflow.config_settings.configfiles,
+        ],
+        overrides=dict(workflow.config_settings.config),
     )
     IMAGES = _plan.build_inventory(config)
     DATA = _plan.data_paths(config)

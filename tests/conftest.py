@@ -38,20 +38,44 @@ def copy_repo(dest: Path) -> Path:
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
     """Run the Snakemake of this environment in ``workdir``; returns the CompletedProcess."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [str(BIN / "snakemake"), *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+    try:
+        proc = subprocess.run(
+            [str(BIN / "snakemake"), *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} still running after {timeout} s:\n"
+            f"{_text(hung.stdout)[-3000:]}\n{_text(hung.stderr)[-5000:]}\n{_scheduler_state()}"
+        ) from None
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
             f"{proc.stderr[-6000:]}"
         )
     return proc
+
+
+def _text(out) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+
+
+def _scheduler_state() -> str:
+    """What a local Slurm says about its queue and node (for a run that hung), if any."""
+    if not shutil.which("squeue"):
+        return ""
+    lines = []
+    for cmd in (["squeue"], ["sinfo", "-R"], ["sacct", "-X", "-S", "now-1hour"]):
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            lines.append(f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            lines.append(f"$ {' '.join(cmd)}: {exc}")
+    return "\n".join(lines)
 
 
 def fragment_set(path, n, seed, size=32):

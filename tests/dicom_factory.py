@@ -112,3 +112,16 @@ def write_deflate_bomb(path: str | Path, side: int = 4096) -> Path:
     ds.PixelData = bytes(side * side * 2)
     ds.save_as(path, enforce_file_format=True)
     return Path(path)
+
+
+def short_modality_lut(path):
+    """A Modality LUT Sequence whose descriptor promises 4096 entries; the data holds 10."""
+    ds = pydicom.dcmread(path)
+    item = pydicom.Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.add_new(0x00283006, "OW", np.arange(10, dtype=np.uint16).tobytes())
+    item.ModalityLUTType = "US"
+    ds.ModalityLUTSequence = [item]
+    del ds.RescaleSlope, ds.RescaleIntercept
+    ds.save_as(path)
+    return path

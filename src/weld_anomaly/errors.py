@@ -95,3 +95,11 @@ class ConstantImage(ImageError):
 
 class DuplicateInstance(ImageError):
     """The same radiograph appears twice (same SOP Instance UID or identical pixels)."""
+
+
+class Unexpected(ImageError):
+    """The converter failed in a way it does not foresee (a bug, or a file it cannot handle).
+
+    The traceback goes to the job's log only; the run reports one line, and with
+    ``convert.on_error: skip`` the image becomes a rejected row like any other bad file.
+    """

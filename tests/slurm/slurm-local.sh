@@ -248,8 +248,24 @@ start() {
   if [ "$ACCOUNTING" = dbd ]; then
     sacctmgr -i add account "$ACCOUNT" Description=tests Organization=tests >/dev/null 2>&1 || true
     sacctmgr -i add user root Account="$ACCOUNT" >/dev/null 2>&1 || true
+    probe_accounting
   fi
   log "up in $((SECONDS - t0))s: partition=$PARTITION accounting=$ACCOUNTING fake_gpus=$FAKE_GPUS"
+}
+
+# One tiny job through the whole path Snakemake's Slurm plugin relies on: scheduled, run,
+# and its end recorded by slurmdbd (the plugin polls sacct). On a freshly started cluster
+# the first job records can be lost; a job sacct never reports stays "running" for the
+# plugin, which then waits forever. Better to fail here, with the daemons' logs.
+probe_accounting() {
+  local jid
+  jid=$(sbatch --parsable -p "$PARTITION" -A "$ACCOUNT" -t 1 --mem=10 -o /dev/null --wrap true) \
+    || { log "sbatch failed"; exit 1; }
+  if ! wait_for 60 sh -c "sacct -n -X -j $jid -o State | grep -q COMPLETED"; then
+    log "probe job $jid not recorded as COMPLETED by sacct within 60 s"
+    squeue >&2; sinfo -R >&2; sacct -X -j "$jid" >&2 || true
+    tail -20 "$LOG/slurmctld.log" "$LOG/slurmdbd.log" >&2; exit 1
+  fi
 }
 
 stop() {

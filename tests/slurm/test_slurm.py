@@ -55,7 +55,9 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     good_copy = tmp / bad.name
     shutil.copy2(bad, good_copy)
     bad.write_bytes(good_copy.read_bytes()[:5000])  # truncated: a corrupt radiograph
-    failed = snakemake(repo, "--workflow-profile", profile, "stage_fragments", check=False)
+    failed = snakemake(
+        repo, "--workflow-profile", profile, "stage_fragments", check=False, timeout=600
+    )
     done = {p.name: p.stat().st_mtime_ns for p in (repo / "results/fragments").glob("*.h5")}
     shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
     proc = snakemake(repo, "--workflow-profile", profile)

@@ -5,7 +5,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from dicom_factory import write_deflate_bomb, write_dicom, write_encapsulated
+from dicom_factory import (
+    short_modality_lut,
+    write_deflate_bomb,
+    write_dicom,
+    write_encapsulated,
+)
 from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless
 
@@ -54,6 +59,29 @@ def swap_syntax(path, new_uid: str):
     pad = lambda uid: uid + b"\0" * (len(uid) % 2)  # noqa: E731
     assert len(pad(old)) == len(pad(new_uid.encode()))
     path.write_bytes(data.replace(pad(old), pad(new_uid.encode()), 1))
+    return path
+
+
+def without_transfer_syntax(path):
+    ds = pydicom.dcmread(path)
+    del ds.file_meta.TransferSyntaxUID
+    ds.save_as(path, implicit_vr=False, little_endian=True, enforce_file_format=False)
+    return path
+
+
+def with_empty_values(path):
+    """Empty Pixel Padding Value, window, and LUT items with empty descriptor and data."""
+    ds = pydicom.dcmread(path)
+    ds.add_new(0x00280120, "US", None)  # PixelPaddingValue
+    ds.add_new(0x00281050, "DS", None)  # WindowCenter
+    ds.add_new(0x00281051, "DS", None)  # WindowWidth
+    ds.add_new(0x00281052, "DS", None)  # RescaleIntercept (the slope stays)
+    for keyword in ("ModalityLUTSequence", "VOILUTSequence"):
+        item = pydicom.Dataset()
+        item.add_new(0x00283002, "US", None)  # LUTDescriptor
+        item.add_new(0x00283006, "OW", None)  # LUTData
+        setattr(ds, keyword, [item])
+    ds.save_as(path)
     return path
 
 
@@ -131,12 +159,12 @@ CASES = {
     "j2k syntax, raw data": (
         errors.DecodeFailed,
         lambda p: write_encapsulated(p, bytes(64 * 96 * 2), JPEG2000Lossless),
-        "every decoder failed",
+        "that no decoder could read",
     ),
     "corrupt codestream": (
         errors.DecodeFailed,
         lambda p: real("JPEG2000-embedded-sequence-delimiter.dcm", p.parent),
-        "every decoder failed",
+        "that no decoder could read",
     ),
     "rgb": (errors.UnsupportedPhotometric, lambda p: real("SC_rgb.dcm", p.parent), "3 sample(s)"),
     "palette": (errors.UnsupportedPhotometric, lambda p: real("OBXXXX1A.dcm", p.parent), "PALETTE"),
@@ -171,6 +199,21 @@ CASES = {
         "the header needs",
     ),
     "missing rows": (errors.InvalidPixelModule, lambda p: edit(write_dicom(p), Rows=None), "Rows"),
+    "missing samples per pixel": (
+        errors.InvalidPixelModule,
+        lambda p: edit(write_dicom(p), SamplesPerPixel=None),
+        "missing required attribute SamplesPerPixel (0028,0002); the pixel data may be fine",
+    ),
+    "meta without transfer syntax": (
+        errors.InvalidHeader,
+        lambda p: without_transfer_syntax(write_dicom(p)),
+        "no Transfer Syntax UID (0002,0010)",
+    ),
+    "LUT shorter than its descriptor": (
+        errors.Unexpected,  # a file nobody foresaw: still one line, and a rejected row on skip
+        lambda p: short_modality_lut(write_dicom(p)),
+        "the converter failed unexpectedly",
+    ),
     "bits stored > allocated": (
         errors.InvalidPixelModule,
         lambda p: edit(write_dicom(p), BitsStored=20),
@@ -341,13 +384,145 @@ def test_duplicates_are_found(tmp_path):
     records = [ImageRecord(n, str(tmp_path / f"{n}.dcm"), "nonfaulty", "test") for n in "abc"]
     (tmp_path / "m.csv").write_text(to_csv(records))
     h5s = [tmp_path / f"{n}.h5" for n in "abc"]
-    with pytest.raises(errors.DuplicateInstance, match="images a and b are the same radiograph"):
+    with pytest.raises(errors.DuplicateInstance, match="image b is the same radiograph as a"):
         summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv")
     rows = summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv", on_error="skip")
     assert [r["duplicate_of"] for r in rows] == ["", "a", ""]
     assert [r["rejected"] for r in rows] == [False, True, False]
+    assert "on_error" not in rows[1]["error"]  # skip is already set: no advice to set it
     assert hdf5_io.read_image_attrs(h5s[0])["instance_key"] != uid_of(source)
+
+
+def test_a_duplicate_of_a_duplicate_names_the_image_kept(tmp_path):
+    """b is a (same instance, other pixels); c has b's pixels under a new UID: c is a's copy."""
+    from weld_anomaly.ingest.inventory import ImageRecord, to_csv
+    from weld_anomaly.ingest.preprocess import summarize_images
+
+    source = write_dicom(tmp_path / "a.dcm")
+    ds = pydicom.dcmread(source)
+    pixels = ds.pixel_array.copy()
+    pixels[0, 0] += 1
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(tmp_path / "b.dcm")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(tmp_path / "c.dcm")
+    for name in "abc":
+        convert_image(tmp_path / f"{name}.dcm", tmp_path / f"{name}.h5", SETTINGS, name)
+    records = [ImageRecord(n, str(tmp_path / f"{n}.dcm"), "nonfaulty", "train") for n in "abc"]
+    (tmp_path / "m.csv").write_text(to_csv(records))
+    h5s = [tmp_path / f"{n}.h5" for n in "abc"]
+    rows = summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv", on_error="skip")
+    assert [r["duplicate_of"] for r in rows] == ["", "a", "a"]
+    assert "image c is the same radiograph as a" in rows[2]["error"]
+    # the training set drops both copies too
+    from weld_anomaly.ingest.preprocess import _drop_duplicates, crop_and_fragment
+
+    frags = []
+    for n in "abc":
+        frags.append(tmp_path / f"{n}.frag.h5")
+        crop_and_fragment(
+            tmp_path / f"{n}.h5",
+            None,
+            None,
+            tmp_path / f"{n}.crops.h5",
+            tmp_path / f"{n}.png",
+            frags[-1],
+            image_id=n,
+            size=16,
+            stride=16,
+        )
+    assert _drop_duplicates(frags, list("abc"), "skip") == ([frags[0]], ["a"])
 
 
 def uid_of(path):
     return str(pydicom.dcmread(path).SOPInstanceUID)
+
+
+@pytest.mark.parametrize("window", ["percentile", "header"])
+@pytest.mark.parametrize("name", ["synthetic 16-bit", "JPGLosslessP14SV1_1s_1f_8b.dcm"])
+def test_empty_values_mean_absent_and_the_file_converts_as_without_them(tmp_path, name, window):
+    if name.endswith(".dcm"):
+        plain = edit(real(name, tmp_path), WindowCenter=None, WindowWidth=None)
+    else:
+        plain = write_dicom(tmp_path / "plain.dcm", bits_stored=16)
+    empty = tmp_path / "empty.dcm"
+    empty.write_bytes(plain.read_bytes())
+    with_empty_values(empty)
+    settings = ConvertSettings(window=window)
+    expected = convert_image(plain, tmp_path / "plain.h5", settings, "a")
+    got = convert_image(empty, tmp_path / "empty.h5", settings, "a")
+    assert got["pixels_sha256"] == expected["pixels_sha256"]
+    assert got["padding_pixels"] == 0 and not got["has_modality_lut_sequence"]
+
+
+def test_a_value_that_is_not_a_number_is_refused_by_name(tmp_path):
+    path = write_dicom(tmp_path / "s.dcm")
+    data = path.read_bytes()
+    ds = pydicom.dcmread(path)
+    old = ds["RescaleSlope"]
+    assert old.value == 1.0
+    # the slope written as "ab" (same length as "1 ") straight into the file's bytes
+    path.write_bytes(
+        data.replace(b"\x28\x00\x53\x10DS\x02\x001 ", b"\x28\x00\x53\x10DS\x02\x00ab", 1)
+    )
+    with pytest.raises(errors.InvalidHeader) as info:
+        convert_image(path, tmp_path / "o.h5", SETTINGS, "img")
+    assert "attribute RescaleSlope is not a number ('ab')" in info.value.line()
+
+
+def test_an_unforeseen_decoder_failure_is_one_line_and_a_rejected_row_on_skip(
+    tmp_path, monkeypatch, capfd
+):
+    """A decoder raising an exception type nobody expects: under skip the run goes on."""
+    import logging
+
+    import pydicom.pixels
+
+    from weld_anomaly.ingest import hdf5_io
+    from weld_anomaly.workflow.runner import setup_logging
+
+    class DecoderBug(Exception):
+        pass
+
+    def broken(*args, **kwargs):
+        raise DecoderBug("codec state machine confused")
+
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", broken)
+    source = write_dicom(tmp_path / "x.dcm")
+    log = tmp_path / "convert.log"
+    setup_logging(log)
+    try:
+        attrs = convert_image(source, tmp_path / "o.h5", SETTINGS, "img", on_error="skip")
+        with pytest.raises(errors.Unexpected) as info:
+            convert_image(source, tmp_path / "p.h5", SETTINGS, "img")
+    finally:
+        logging.getLogger().handlers.clear()
+    assert attrs["rejected"] and attrs["error_class"] == "Unexpected"
+    _, stored = hdf5_io.read_image(tmp_path / "o.h5")
+    assert "DecoderBug: codec state machine confused" in stored["error"]
+    assert str(log) in stored["error"]  # where the traceback is
+    line = info.value.line()
+    assert "\n" not in line and str(source) in line and not (tmp_path / "p.h5").exists()
+    assert "Traceback" in log.read_text()  # for the bug report ...
+    assert "Traceback" not in capfd.readouterr().err  # ... and not on the console
+
+
+def test_refusals_carry_the_decoders_reasons_and_the_logs_no_tracebacks(tmp_path):
+    import logging
+
+    from weld_anomaly.workflow.runner import setup_logging
+
+    source = write_encapsulated(tmp_path / "x.dcm", bytes(64 * 96 * 2), JPEG2000Lossless)
+    log = tmp_path / "convert.log"
+    setup_logging(log)
+    try:
+        with pytest.raises(errors.DecodeFailed) as info:
+            convert_image(source, tmp_path / "o.h5", SETTINGS, "img")
+    finally:
+        logging.getLogger().handlers.clear()
+    line = info.value.line()
+    reasons = line.split("(", 1)[1]
+    assert "Unable to decode as exceptions were raised" not in line
+    assert any(f"{plugin}: " in reasons for plugin in ("pylibjpeg", "gdcm", "pillow")), line
+    assert len(reasons.split(": ", 1)[1]) > 10, line  # the decoder's own words, not just a name
+    assert "Traceback" not in log.read_text() and " ERROR " not in log.read_text()

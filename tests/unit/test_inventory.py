@@ -10,7 +10,14 @@ def write(path, text):
     return path
 
 
+def touch(*paths):
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+
+
 def test_table_with_and_without_file_column(tmp_path):
+    touch(tmp_path / "imgs/W0001.dcm", tmp_path / "imgs/sub/W 0002.dcm", tmp_path / "a.dcm")
     labels = write(tmp_path / "labels.csv", "image,status\nW0001.dcm,faulty\nsub/W 0002.dcm,ok\n")
     recs = inventory.from_table(labels, tmp_path / "imgs")
     assert [(r.image_id, r.status) for r in recs] == [("W0001", "faulty"), ("W_0002", "nonfaulty")]
@@ -30,9 +37,20 @@ def test_table_with_and_without_file_column(tmp_path):
         ("image,status,split\nx.dcm,faulty,train\n", ["cannot be in the train split"]),
         ("image,status,split\nx.dcm,faulty,holdout\n", ["unknown split 'holdout'"]),
         ("image,status\n", ["no images found"]),
+        (
+            "image,status\nx.dcm,ok\nimages/y.dcm,ok\nz.dcm,ok\n",
+            [
+                "line 3",
+                "image 'y' not found at",
+                "images/y.dcm",
+                "(1 more listed",
+                "data.images_dir",
+            ],
+        ),
     ],
 )
 def test_table_errors_name_file_line_and_fix(tmp_path, text, words):
+    touch(tmp_path / "x.dcm", tmp_path / "x.png")
     labels = write(tmp_path / "labels.csv", text)
     with pytest.raises(ManifestError) as info:
         inventory.from_table(labels, tmp_path)

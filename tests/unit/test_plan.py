@@ -44,6 +44,38 @@ def test_config_errors_name_the_key_in_one_line(change, words):
         assert word in line
 
 
+def test_config_errors_name_the_file_that_holds_the_mistake_and_the_nearest_key(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    base = tmp_path / "config.yaml"
+    base.write_text((REPO / "config/config.yaml").read_text())
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("train:\n  epoch: 3\n")  # a typo in the user's own file
+    config = load("config.yaml")
+    config["train"]["epoch"] = 3
+    with pytest.raises(ConfigError) as info:
+        plan.validate_config(config, SCHEMA, files=[base, mine])
+    line = info.value.line()
+    assert line.startswith("mine.yaml: unknown key train.epoch (did you mean epochs?)"), line
+    # a wrong value set on the command line is blamed on the command line
+    config = load("config.yaml")
+    config["train"]["epochs"] = "ten"
+    with pytest.raises(ConfigError) as info:
+        plan.validate_config(
+            config, SCHEMA, files=[base, mine], overrides={"train": {"epochs": "ten"}}
+        )
+    assert info.value.line().startswith("--config (command line): key train.epochs"), (
+        info.value.line()
+    )
+    # ... and one only the shipped file holds, on that file
+    config = load("config.yaml")
+    config["fragments"]["size"] = "big"
+    with pytest.raises(ConfigError) as info:
+        plan.validate_config(config, SCHEMA, files=[base, mine])
+    assert info.value.line().startswith("config.yaml: key fragments.size"), info.value.line()
+
+
 def test_demo_inventory_and_paths():
     config = load("config.yaml")
     images = plan.build_inventory(config)

@@ -22,16 +22,30 @@ GIT_ENV = {
 }
 
 
+# A user's shell: the system's programs, no activated venv (every command below names the
+# project's own .venv/bin/..., as the README does)
+CLEAN_PATH = os.pathsep.join(p for p in ("/usr/local/bin", "/usr/bin", "/bin") if Path(p).is_dir())
+
+
 def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (``dvc`` means the project's ``.venv/bin/dvc``) with a clean PATH."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")},
         **GIT_ENV,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PATH": CLEAN_PATH,
         "DVC_NO_ANALYTICS": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+    argv = [".venv/bin/dvc", *cmd[1:]] if cmd[0] == "dvc" else list(cmd)
+    shell = len(argv) == 1  # one README line, run as the user's shell would
     proc = subprocess.run(
-        list(cmd), cwd=repo, capture_output=True, text=True, env=env, timeout=1200
+        argv[0] if shell else argv,
+        shell=shell,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -71,7 +85,7 @@ def test_dvc_yaml_is_the_projection_of_the_workflow(tmp_path):
     assert {f"stage_{name}" for name in stages} == targets
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for name, stage in stages.items():
-        assert stage["cmd"].startswith(f"snakemake stage_{name} ")
+        assert stage["cmd"].startswith(f".venv/bin/snakemake stage_{name} ")
         assert all(group in config for group in stage["params"][0]["config/config.yaml"])
         assert all(
             (REPO / dep).exists() or dep.startswith(("results/", "resources/"))
@@ -89,20 +103,32 @@ def dvc_repo(tmp_path_factory) -> Path:
     run(repo, "git", "init", "-q")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "scratch")
+    # `make install` of the fresh clone: the venv this suite runs in (git-ignored)
+    (repo / ".venv").symlink_to(BIN.parent)
     return repo
+
+
+def readme_dvc_commands() -> list[str]:
+    """The commands of the README's DVC section for a fresh clone, after `make install`."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Reproduce a result with DVC") :]
+    block = section[section.index("```bash\n") + 8 : section.index("```\n", 8)]
+    lines = [line.split("  #")[0].strip() for line in block.splitlines()]
+    assert lines[0].startswith("git clone") and lines[0].endswith("make install"), lines
+    return [line for line in lines[1:] if line]
 
 
 def test_repro_push_pull_and_experiments(dvc_repo):
     repo = dvc_repo
-    first = run(repo, "dvc", "repro")
-    assert ran_stages(first) == {"demo", "images", "fragments", "train", "score", "report"}
+    # the README, word for word, in the fresh clone
+    commands = readme_dvc_commands()
+    assert commands[0] == ".venv/bin/dvc repro", commands
+    outputs = [run(repo, command) for command in commands]
+    assert ran_stages(outputs[0]) == {"demo", "images", "fragments", "train", "score", "report"}
     assert (repo / "results/report/report.html").exists()
+    assert "up to date" in outputs[-1].stdout and ran_stages(outputs[-1]) == set()
+    assert "dvc.lock" in run(repo, "git", "show", "--stat", "HEAD").stdout
     hashes = lock_hashes(repo)
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "first repro")
-
-    again = run(repo, "dvc", "repro")
-    assert ran_stages(again) == set() and "up to date" in again.stdout
 
     # a training parameter re-runs train and what follows, not the image stages
     config = yaml.safe_load((repo / "config/config.yaml").read_text())

@@ -13,6 +13,7 @@ import pydicom
 import pytest
 import yaml
 from conftest import BIN, copy_repo, snakemake
+from dicom_factory import short_modality_lut
 
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
@@ -173,10 +174,14 @@ def test_snakemake_report_builds(tiny_run, tmp_path):
 def test_config_error_is_one_line_and_stops_before_any_job(tiny_run):
     proc = snakemake(tiny_run, *PROFILE, "-n", "--config", "train={'epochs': 'ten'}", check=False)
     assert proc.returncode == 1
-    assert (
-        "ERROR: config/config.yaml: key train.epochs: 'ten' is not of type 'integer'" in proc.stderr
-    )
+    line = "ERROR: --config (command line): key train.epochs: 'ten' is not of type 'integer'"
+    assert line in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+    # a typo in the user's own config file is blamed on that file, with the key it meant
+    (tiny_run / "mine.yaml").write_text("train:\n  epoch: 3\n")
+    proc = snakemake(tiny_run, *PROFILE, "-n", "--configfile", "mine.yaml", check=False)
+    assert proc.returncode == 1
+    assert "ERROR: mine.yaml: unknown key train.epoch (did you mean epochs?)" in proc.stderr
 
 
 @pytest.fixture
@@ -224,6 +229,21 @@ def test_wrong_crop_fails_with_one_line_and_keeps_finished_work(user_data):
     assert all((work / f"results/crops/{i}.h5").exists() for i in others)
 
 
+def test_missing_image_stops_the_plan_with_one_line(user_data):
+    work, data = user_data
+    lines = (data / "labels.csv").read_text().splitlines()
+    image, file = lines[2].split(",")[:2]  # line 3 of the table
+    missing = data / file
+    missing.unlink()
+    proc = snakemake(work, *PROFILE, "-n", check=False)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert f"labels.csv, line 3: image '{image}' not found at {missing}" in errors[0]
+    assert "MissingInputException" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 def test_editing_one_images_crops_reruns_only_that_image(user_data):
     work, data = user_data
     crops = yaml.safe_load((data / "crops.yaml").read_text())
@@ -248,14 +268,21 @@ def test_corrupt_radiograph_stops_or_is_skipped_and_listed(user_data):
     assert len(errors) == 1 and f"{bad}.dcm: pixel data holds" in errors[0]
     assert not (work / f"results/images/{bad}.h5").exists()
 
+    # and one that makes the converter fail in a way nobody foresaw (a Modality LUT shorter
+    # than its descriptor says): skip must not stop for it either
+    odd = "weld_003"
+    short_modality_lut(data / "images" / f"{odd}.dcm")
     config = yaml.safe_load((work / "config/test.yaml").read_text())
     config["convert"]["on_error"] = "skip"
     (work / "config/test.yaml").write_text(yaml.safe_dump(config))
     snakemake(work, *PROFILE, "results/images.csv", f"results/fragments/{bad}.h5")
-    table = pd.read_csv(work / "results/images.csv")
-    row = table.set_index("image").loc[bad]
-    assert bool(row["rejected"]) and row["error_class"] == "Truncated"
-    assert table["rejected"].sum() == 1
+    table = pd.read_csv(work / "results/images.csv").set_index("image")
+    assert bool(table.loc[bad, "rejected"]) and table.loc[bad, "error_class"] == "Truncated"
+    assert bool(table.loc[odd, "rejected"]) and table.loc[odd, "error_class"] == "Unexpected"
+    assert f"{odd}.dcm: the converter failed unexpectedly" in table.loc[odd, "error"]
+    assert f"logs/convert_image/{odd}.log" in table.loc[odd, "error"]
+    assert "Traceback" in (work / f"logs/convert_image/{odd}.log").read_text()
+    assert table["rejected"].sum() == 2
     with h5py.File(work / f"results/fragments/{bad}.h5") as f:
         assert f["fragments"].shape[0] == 0 and f.attrs["rejected"]
 

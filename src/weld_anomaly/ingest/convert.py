@@ -21,15 +21,30 @@ Instance UID, to find duplicates).
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import tempfile
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from weld_anomaly.errors import ConfigError, ConstantImage, DecodeFailed, TooLarge, Truncated
+from weld_anomaly.errors import (
+    ConfigError,
+    ConstantImage,
+    DecodeFailed,
+    InvalidHeader,
+    TooLarge,
+    Truncated,
+    Unexpected,
+    UserError,
+)
 from weld_anomaly.errors import UnsupportedPhotometric as _Colour
 from weld_anomaly.ingest import dicom_io
+
+log = logging.getLogger(__name__)
 
 WINDOW_METHODS = ("auto", "percentile", "header", "minmax", "fixed")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -99,12 +114,64 @@ def _sniff(path: Path) -> str:
     return "raster" if path.suffix.lower() in RASTER_SUFFIXES else "dicom"
 
 
-def _padding(ds) -> tuple[int, int] | None:
-    if "PixelPaddingValue" not in ds:
+def _number(ds, keyword: str, path: Path, default=None):
+    """A numeric header value; ``default`` when absent or empty, refused when not a number."""
+    value = dicom_io.header_value(ds, keyword, path)
+    if value is None:
+        return default
+    try:
+        return _first_number(value)
+    except (TypeError, ValueError, IndexError):
+        raise InvalidHeader(
+            f"attribute {keyword} is not a number ({value!r:.40})",
+            where=str(path),
+            fix="fix the header or export the file again",
+        ) from None
+
+
+def _padding(ds, path: Path) -> tuple[int, int] | None:
+    pad = _number(ds, "PixelPaddingValue", path)
+    if pad is None:
         return None
-    pad = int(ds.PixelPaddingValue)
-    limit = int(ds.get("PixelPaddingRangeLimit", pad))
-    return min(pad, limit), max(pad, limit)
+    limit = _number(ds, "PixelPaddingRangeLimit", path, pad)
+    return int(min(pad, limit)), int(max(pad, limit))
+
+
+def _complete_luts(ds, keyword: str, path: Path) -> None:
+    """Drop the items of a LUT sequence without a descriptor or data (empty = absent)."""
+    items = dicom_io.header_value(ds, keyword, path)
+    if items is None:
+        if keyword in ds:
+            del ds[keyword]
+        return
+    kept = [
+        item
+        for item in items
+        if dicom_io.header_value(item, "LUTData", path) is not None
+        and len(dicom_io.header_value(item, "LUTDescriptor", path) or ()) == 3
+    ]
+    if kept:
+        ds[keyword].value = kept
+    else:
+        del ds[keyword]
+
+
+def clean_header(ds, path: Path) -> None:
+    """Treat empty values of the grey-scale attributes as absent, in place.
+
+    Applied before pydicom's LUT functions see the data set: an empty Rescale Slope, a VOI
+    LUT Sequence whose items have no data, or an empty Window Center mean "not given".
+    """
+    for keyword in ("ModalityLUTSequence", "VOILUTSequence"):
+        _complete_luts(ds, keyword, path)
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        if keyword in ds and dicom_io.header_value(ds, keyword, path) is None:
+            del ds[keyword]
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        _number(ds, keyword, path)  # refused now if it is not a number
+    if ("RescaleSlope" in ds) != ("RescaleIntercept" in ds):  # pydicom needs both
+        ds.RescaleSlope = _number(ds, "RescaleSlope", path, 1.0)
+        ds.RescaleIntercept = _number(ds, "RescaleIntercept", path, 0.0)
 
 
 def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
@@ -112,6 +179,7 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
 
     image = dicom_io.read_dicom(path, settings.max_pixels)
     ds = image.dataset
+    clean_header(ds, path)
     attrs = {
         "source_format": "DICOM",
         "transfer_syntax": image.transfer_syntax,
@@ -120,8 +188,8 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
         "decoder_version": image.plugin_version,
         "photometric_interpretation": str(ds.PhotometricInterpretation),
         "bits_stored": int(ds.BitsStored),
-        "rescale_slope": float(ds.get("RescaleSlope", 1.0) or 1.0),
-        "rescale_intercept": float(ds.get("RescaleIntercept", 0.0) or 0.0),
+        "rescale_slope": _number(ds, "RescaleSlope", path, 1.0),
+        "rescale_intercept": _number(ds, "RescaleIntercept", path, 0.0),
         "has_modality_lut_sequence": "ModalityLUTSequence" in ds,
         "instance_key": dicom_io.instance_key(ds, settings.uid_salt),
         **dicom_io.technical_attributes(ds),
@@ -135,14 +203,14 @@ def _read_dicom(path: Path, settings: ConvertSettings) -> Source:
 
     voi = None
     if settings.window == "header" and "VOILUTSequence" in ds:
-        top = float((1 << int(ds.VOILUTSequence[0].LUTDescriptor[2])) - 1)
+        top = float(max((1 << int(ds.VOILUTSequence[0].LUTDescriptor[2])) - 1, 1))
 
         def voi(modality: np.ndarray) -> np.ndarray:
             # a LUT is indexed by (integer) modality values
             out = apply_voi_lut(np.rint(modality).astype(np.int64), ds, prefer_lut=True)
             return np.asarray(out, dtype=np.float64) / top
 
-    return Source(image.stored, to_modality, attrs, _padding(ds), voi)
+    return Source(image.stored, to_modality, attrs, _padding(ds, path), voi)
 
 
 def _first_number(value) -> float:
@@ -360,8 +428,50 @@ def _histograms(modality, counts, lut, top: int) -> dict:
 
 
 def convert(path: str | Path, settings: ConvertSettings) -> Converted:
-    """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating."""
-    path = Path(path)
+    """Read and convert one radiograph to ``settings.bit_depth`` bits, bright = attenuating.
+
+    Every failure is a :class:`~weld_anomaly.errors.UserError` with one line: the foreseen
+    ones with their own class, anything else as :class:`~weld_anomaly.errors.Unexpected`
+    whose traceback goes to the log file only (not the console).
+    """
+    try:
+        return _convert(Path(path), settings)
+    except UserError:
+        raise
+    except Exception as exc:  # a bug or a file nobody foresaw: still one line, never a stop
+        logged = _keep_traceback(path)
+        raise Unexpected(
+            f"the converter failed unexpectedly ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else 'no message'})",
+            where=str(path),
+            fix=f"the traceback is in {logged}; please report it with that log, and remove the "
+            "file from the image list to go on",
+        ) from None
+
+
+def _keep_traceback(path) -> str:
+    """Put the current traceback where a bug report can take it from; returns where.
+
+    Into the job's log file only (records marked ``log_only`` skip the console), or, when
+    nothing logs to a file (the command line), into a file of its own.
+    """
+    text = traceback.format_exc()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            log.error(
+                "%s: unexpected failure while converting (traceback for a bug report):\n%s",
+                path,
+                text,
+                extra={"log_only": True},
+            )
+            return handler.baseFilename
+    handle, name = tempfile.mkstemp(prefix="weld-anomaly-traceback-", suffix=".log")
+    with os.fdopen(handle, "w") as out:
+        out.write(f"{path}: unexpected failure while converting\n{text}")
+    return name
+
+
+def _convert(path: Path, settings: ConvertSettings) -> Converted:
     if settings.window not in WINDOW_METHODS:
         raise ConfigError(
             f"unknown window method {settings.window!r}",

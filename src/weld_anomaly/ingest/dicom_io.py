@@ -27,8 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
+import sys
+import tempfile
 import warnings
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -48,6 +53,8 @@ from weld_anomaly.errors import (
     UnsupportedPhotometric,
     UnsupportedTransferSyntax,
 )
+
+log = logging.getLogger(__name__)
 
 # Plugins in the order they are tried; the first that decodes wins.
 PLUGIN_ORDER = ("pylibjpeg", "gdcm", "pyjpegls", "pillow", "pydicom")
@@ -140,6 +147,15 @@ def _inflated_size_at_most(path: Path, limit: int) -> bool:
     return True
 
 
+def _data_after_meta(path: Path, meta) -> bool:
+    """Whether data follows the file meta group (else the file ends inside it)."""
+    length = meta.get("FileMetaInformationGroupLength")
+    if length in (None, ""):
+        return False
+    # 128-byte preamble, "DICM", the group length element itself (12 bytes), the group
+    return path.stat().st_size > 128 + 4 + 12 + int(length)
+
+
 def _check_meta(path: Path, max_bytes: int) -> str:
     """Read only the file meta information; return the transfer syntax UID."""
     from pydicom.errors import InvalidDicomError
@@ -167,6 +183,14 @@ def _check_meta(path: Path, max_bytes: int) -> str:
         )
     ts = str(meta.get("TransferSyntaxUID", "")).strip()
     if not ts:
+        if _data_after_meta(path, meta):
+            raise InvalidHeader(
+                "the file meta information has no Transfer Syntax UID (0002,0010), so the "
+                "data set cannot be read",
+                where=_where(path),
+                fix="export the file again from the system that wrote it, or add the "
+                'attribute (e.g. dcmodify -i "(0002,0010)=1.2.840.10008.1.2.1")',
+            )
         raise Truncated(
             "the file has no transfer syntax: it ends inside its meta information",
             where=_where(path),
@@ -217,8 +241,40 @@ def _read_dataset(path: Path):
     return ds
 
 
+def _is_empty(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def header_value(ds, keyword: str, path: Path):
+    """The value of ``keyword``; None when absent or empty (DICOM allows both for optional
+    attributes, and some systems write empty values even for conditional ones). A value
+    pydicom cannot even read is refused with one line."""
+    if keyword not in ds:
+        return None
+    try:
+        value = ds[keyword].value
+    except Exception as exc:  # pydicom raises many types on malformed values
+        raise InvalidHeader(
+            f"attribute {keyword} cannot be read ({type(exc).__name__}: {_short(exc)})",
+            where=_where(path),
+            fix="fix the header or export the file again",
+        ) from None
+    return None if _is_empty(value) else value
+
+
+def _empty(ds, keyword: str, path: Path) -> bool:
+    return header_value(ds, keyword, path) is None
+
+
 def _int(ds, keyword: str, path: Path, default: int | None = None) -> int:
-    if keyword not in ds or ds[keyword].value in (None, ""):
+    if _empty(ds, keyword, path):
         if default is not None:
             return default
         raise InvalidPixelModule(
@@ -310,7 +366,14 @@ def _check_size(rows: int, cols: int, frames: int, max_pixels: int, path: Path) 
 def check_header(ds, path: Path, ts: str, max_pixels: int) -> tuple[int, int]:
     """Validate the image pixel module before decoding; return ``(rows, columns)``."""
     _require_pixel_data(ds, path)
-    samples = _int(ds, "SamplesPerPixel", path, default=1)
+    if _empty(ds, "SamplesPerPixel", path):
+        raise InvalidPixelModule(
+            "missing required attribute SamplesPerPixel (0028,0002); the pixel data may be "
+            "fine, but no decoder reads it without this attribute",
+            where=_where(path),
+            fix='add it to the header (e.g. dcmodify -i "(0028,0002)=1") or export the file again',
+        )
+    samples = _int(ds, "SamplesPerPixel", path)
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise UnsupportedPhotometric(
@@ -377,20 +440,64 @@ def _version(plugin: str) -> str:
         return "unknown"
 
 
-def read_dicom(path: str | Path, max_pixels: int) -> DicomImage:
-    """Check and decode one single-frame greyscale DICOM radiograph."""
+def decoder_reason(plugin: str, exc: BaseException, printed: str = "") -> str:
+    """What one decoder said when it failed, shortened to a line: ``plugin: message``.
+
+    pydicom wraps the decoder's own message in "Unable to decode as exceptions were raised by
+    all available plugins:" followed by one line per plugin; those lines are the reason.
+    Messages a C library printed to stderr meanwhile (``printed``) are added when pydicom's
+    says nothing more.
+    """
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Unable to decode as exceptions were raised"):
+        lines = [
+            line.split(": ", 1)[1] if line.startswith(f"{plugin}: ") else line for line in lines[1:]
+        ]
+    text = "; ".join(lines) or type(exc).__name__
+    extra = " ".join(printed.split())
+    if extra and extra not in text:
+        text += f" [{extra}]"
+    return f"{plugin}: {text}"[:240]
+
+
+@contextmanager
+def _quiet_decoders():
+    """Keep decoders' chatter out of the logs and the console while they are tried.
+
+    pydicom logs every failing plugin with a full traceback at ERROR level, also when the
+    next plugin succeeds, and C libraries (OpenJPEG) print straight to file descriptor 2. The
+    ``printed`` list receives what was printed; the caller puts it into its one-line reason.
+    """
+    printed: list[str] = []
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    with tempfile.TemporaryFile() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # excess padding is trimmed, which is fine
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            os.dup2(tmp.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # no descriptor 2 to borrow
+            saved = None
+        try:
+            yield printed
+        finally:
+            logger.setLevel(level)
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+            tmp.seek(0)
+            printed.append(tmp.read().decode(errors="replace"))
+
+
+def _decode(ds, ts: str, plugin: str, path: Path):
+    """The stored values decoded by ``plugin``; ``(None, reason)`` when it fails."""
     from pydicom.pixels import pixel_array
 
-    path = Path(path)
-    ts = _check_meta(path, max_pixels * 2)
-    ds = _read_dataset(path)
-    check_header(ds, path, ts, max_pixels)
-    reasons = []
-    for plugin in _plugins(ts, _int(ds, "BitsStored", path), path):
+    with _quiet_decoders() as printed:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # excess padding is trimmed, which is fine
-                stored = pixel_array(ds, decoding_plugin="" if ts in NATIVE else plugin)
+            return pixel_array(ds, decoding_plugin="" if ts in NATIVE else plugin), ""
         except ValueError as exc:
             if "less than expected" in str(exc):
                 raise Truncated(
@@ -398,24 +505,41 @@ def read_dicom(path: str | Path, max_pixels: int) -> DicomImage:
                     where=_where(path),
                     fix="copy the file again from the archive",
                 ) from None
-            reasons.append(f"{plugin}: {_short(exc)}")
-        except (RuntimeError, MemoryError, OSError, KeyError, AttributeError) as exc:
-            reasons.append(f"{plugin}: {_short(exc)}")
-        else:
-            if stored.shape != (ds.Rows, ds.Columns):
-                raise InvalidPixelModule(
-                    f"decoded pixels have shape {stored.shape}, the header says "
-                    f"{ds.Rows} x {ds.Columns}",
-                    where=_where(path),
-                    fix="the header and the pixel data disagree; export the file again",
-                )
-            del ds.PixelData
-            return DicomImage(stored, ds, ts, plugin, _version(plugin))
+            failure = exc
+        except (RuntimeError, MemoryError, OSError, KeyError, AttributeError, TypeError) as exc:
+            failure = exc
+    return None, decoder_reason(plugin, failure, "".join(printed))
+
+
+def read_dicom(path: str | Path, max_pixels: int) -> DicomImage:
+    """Check and decode one single-frame greyscale DICOM radiograph."""
+    path = Path(path)
+    ts = _check_meta(path, max_pixels * 2)
+    ds = _read_dataset(path)
+    check_header(ds, path, ts, max_pixels)
+    reasons = []
+    for plugin in _plugins(ts, _int(ds, "BitsStored", path), path):
+        stored, reason = _decode(ds, ts, plugin, path)
+        if stored is None:
+            reasons.append(reason)
+            continue
+        if stored.shape != (ds.Rows, ds.Columns):
+            raise InvalidPixelModule(
+                f"decoded pixels have shape {stored.shape}, the header says "
+                f"{ds.Rows} x {ds.Columns}",
+                where=_where(path),
+                fix="the header and the pixel data disagree; export the file again",
+            )
+        if reasons:  # an earlier decoder failed: worth a line, not an ERROR
+            log.info("%s: decoded by %s after %s", path, plugin, "; ".join(reasons))
+        del ds.PixelData
+        return DicomImage(stored, ds, ts, plugin, _version(plugin))
     raise DecodeFailed(
-        f"corrupt {COMPRESSED.get(ts, ts)} pixel data: every decoder failed "
-        f"({'; '.join(reasons)[:300]})",
+        f"{COMPRESSED.get(ts, ts)} pixel data that no decoder could read "
+        f"({' | '.join(reasons)[:400]})",
         where=_where(path),
-        fix="copy the file again from the archive, or export it again",
+        fix="the pixel data is probably corrupt: copy the file again from the archive, or "
+        "export it again",
     )
 
 

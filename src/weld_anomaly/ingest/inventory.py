@@ -127,7 +127,7 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
             where=str(labels),
             fix="add a header line 'image,status'",
         )
-    records = []
+    records, missing = [], []
     for line, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         where = f"{labels}, line {line}"
@@ -157,6 +157,19 @@ def from_table(labels: str | Path, images_dir: str | Path) -> list[ImageRecord]:
                 fix="faulty images are validation or test images; the model trains on sound welds",
             )
         records.append(ImageRecord(image_id, str(path), status, split))
+        if not path.is_file():
+            missing.append((where, image_id, path))
+    if missing:
+        where, image_id, path = missing[0]
+        more = (
+            f" ({len(missing) - 1} more listed images are missing too)" if len(missing) > 1 else ""
+        )
+        raise ManifestError(
+            f"image {image_id!r} not found at {path}{more}",
+            where=where,
+            fix=f"check the path (a relative path is read from data.images_dir, here "
+            f"{images_dir}), copy the file there, or delete the line",
+        )
     return _unique(records, str(labels))
 
 

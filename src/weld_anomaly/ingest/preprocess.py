@@ -224,6 +224,19 @@ def gather_crop_manifest(crops_h5: list[str | Path], out_yaml: str | Path) -> in
     return sum(len(v) for v in crops.values())
 
 
+def _duplicate(kept: str, image_id: str, where: str, on_error: str) -> DuplicateInstance:
+    skipping = on_error == "skip"
+    return DuplicateInstance(
+        f"image {image_id} is the same radiograph as {kept} (same SOP Instance UID or "
+        "identical pixels)" + (f"; it is left out, and {kept} kept" if skipping else ""),
+        where=where,
+        fix=None
+        if skipping
+        else "remove one of them from the image list (or set "
+        "convert.on_error: skip to keep the first and go on)",
+    )
+
+
 def _drop_duplicates(
     paths: Sequence[str | Path], ids: Sequence[str], on_error: str
 ) -> tuple[list[str | Path], list[str]]:
@@ -237,15 +250,12 @@ def _drop_duplicates(
             keys = [str(f.attrs[k]) for k in ("instance_key", "pixels_sha256") if k in f.attrs]
         twin = next((seen[k] for k in keys if k in seen), None)
         if twin is not None:
-            error = DuplicateInstance(
-                f"images {twin} and {image_id} are the same radiograph (same SOP Instance UID "
-                "or identical pixels)",
-                where=str(path),
-                fix="remove one of them from the image list (or set convert.on_error: skip)",
-            )
+            error = _duplicate(twin, image_id, str(path), on_error)
             if on_error != "skip":
                 raise error
             log.warning("%s skipped: %s", image_id, error.line())
+            # its other key (pixels, or instance) also leads to the image kept
+            seen.update({k: twin for k in keys if k not in seen})
             continue
         seen.update(dict.fromkeys(keys, image_id))
         keep_paths.append(path)
@@ -346,12 +356,7 @@ def summarize_images(
         keys = [str(attrs[k]) for k in ("instance_key", "pixels_sha256") if attrs.get(k)]
         twin = next((seen[k] for k in keys if k in seen), None)
         if twin is not None:
-            error = DuplicateInstance(
-                f"images {twin} and {image_id} are the same radiograph (same SOP Instance UID "
-                "or identical pixels)",
-                where=record.file,
-                fix="remove one of them from the image list (or set convert.on_error: skip)",
-            )
+            error = _duplicate(twin, image_id, record.file, on_error)
             if on_error != "skip":
                 raise error
             row.update(
@@ -360,7 +365,8 @@ def summarize_images(
                 error_class="DuplicateInstance",
                 error=error.line(),
             )
-        seen.update(dict.fromkeys(keys, image_id))
+        # a copy's keys lead to the image kept, never to another rejected copy
+        seen.update({k: twin or image_id for k in keys if k not in seen})
         rows.append(row)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")

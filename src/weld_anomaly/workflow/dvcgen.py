@@ -23,6 +23,8 @@ import yaml
 
 from weld_anomaly.workflow.codedeps import code_files
 
+# The project's own Snakemake (`make install`), so that `dvc repro` needs no activated venv
+SNAKEMAKE = ".venv/bin/snakemake"
 SNAKEMAKE_OPTIONS = "--cores all --rerun-triggers code input params software-env"
 PARSE_TIME = ["Snakefile", "rules/common.smk", "rules/stages.smk", "schemas/config.schema.yaml"]
 GROUPS = [
@@ -213,7 +215,7 @@ def generate(repo: Path) -> dict:
                 elif path.startswith("src/"):
                     code.add(path)  # e.g. the report's template
         stages[name] = {
-            "cmd": f"snakemake stage_{name} {SNAKEMAKE_OPTIONS}",
+            "cmd": f"{SNAKEMAKE} stage_{name} {SNAKEMAKE_OPTIONS}",
             "deps": sorted(data_deps) + sorted(code),
             "params": [{"config/config.yaml": sorted(design["params"])}],
             "outs": design["outs"],
@@ -226,6 +228,7 @@ HEADER = """\
 # target (rules/stages.smk). GENERATED from the workflow by
 #     .venv/bin/python -m weld_anomaly.workflow.dvcgen > dvc.yaml
 # and checked by the tests: edit the rules or src/weld_anomaly/workflow/dvcgen.py, not this file.
+# Each stage calls the project's own .venv/bin/snakemake (`make install`): no activation needed.
 # Snakemake runs without its mtime trigger inside a stage, because DVC restores files with
 # new modification times; DVC decides by content which stages are stale.
 """

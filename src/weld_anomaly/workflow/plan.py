@@ -6,7 +6,9 @@ Snakemake, so they are tested like the rest of the package.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +26,61 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+def _holds(tree, parts: Sequence[str]) -> bool:
+    for part in parts:
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def config_source(
+    parts: Sequence[str], files: Sequence[str | Path], overrides: dict | None = None
+) -> str:
+    """Where the configuration key ``parts`` was set: the file a user should open.
+
+    ``files`` in the order Snakemake applies them (``config/config.yaml``, then each
+    ``--configfile``): the last one that holds the key wins, as it does for the value; a
+    ``--config`` setting beats them all.
+    """
+    if overrides and _holds(overrides, parts):
+        return "--config (command line)"
+    for path in reversed(files):
+        try:
+            tree = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if _holds(tree, parts):
+            return _shown(path)
+    return _shown(files[0]) if files else "config/config.yaml"
+
+
+def _shown(path: str | Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _nearest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def validate_config(
-    config: dict, schema_path: str | Path, config_path: str = "config/config.yaml"
+    config: dict,
+    schema_path: str | Path,
+    config_path: str = "config/config.yaml",
+    files: Sequence[str | Path] = (),
+    overrides: dict | None = None,
 ) -> None:
-    """Check ``config`` against the JSON schema; raise one :class:`ConfigError` naming the key."""
+    """Check ``config`` against the JSON schema; raise one :class:`ConfigError` naming the key.
+
+    The error names the file that holds the mistake (see :func:`config_source`; ``files``
+    and ``overrides`` as Snakemake applied them, else ``config_path``), and for a misspelt
+    key the nearest known one.
+    """
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(
@@ -37,11 +90,14 @@ def validate_config(
         return
     error = errors[0]
     key = _key_path(error)
+    parts = [str(p) for p in error.absolute_path]
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = error.schema.get("properties", {})
+        extra = sorted(set(error.instance) - set(known))
         where = f"{key}." if key != "(top level)" else ""
-        what = f"unknown key {', '.join(where + e for e in extra)}"
+        what = f"unknown key {', '.join(where + e + _nearest(e, known) for e in extra)}"
         fix = "remove it or fix its spelling (see the comments in config/config.yaml)"
+        parts = [*parts, extra[0]]
     elif error.validator == "required":
         missing = [m for m in error.validator_value if m not in error.instance]
         where = f"{key}." if key != "(top level)" else ""
@@ -53,7 +109,8 @@ def validate_config(
         fix = f"set {key} as the comments in config/config.yaml explain"
         if description:
             fix += f" ({description})"
-    raise ConfigError(what, where=config_path, fix=fix)
+    source = config_source(parts, files, overrides) if files or overrides else config_path
+    raise ConfigError(what, where=source, fix=fix)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> None:
     """Log to ``log_path`` (and to stderr), and send Python warnings to the log."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    # records marked extra={"log_only": True} (tracebacks kept for bug reports) stay in the file
+    console.addFilter(lambda record: not getattr(record, "log_only", False))
+    handlers: list[logging.Handler] = [console]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
