@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo experiments test test-slow test-torch lint format lock install browser slurm clean
+.PHONY: demo experiments test test-slow test-torch lint format lock install browser slurm slurm-stop clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
@@ -17,9 +17,9 @@ experiments: install
 	$(BIN)/snakemake experiments --cores all
 	@echo "Experiments: $(CURDIR)/results/experiments/experiments.html"
 
-## test: install, then run the test suite (what CI runs)
+## test: install, then run the test suite (what CI runs); the test Slurm is stopped after
 test: install browser slurm
-	$(BIN)/pytest
+	$(BIN)/pytest; status=$$?; bash tests/slurm/slurm-local.sh stop; exit $$status
 
 ## test-slow: the checks marked slow (not part of `make test`)
 test-slow: install
@@ -55,12 +55,17 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-		|| echo "could not install chromium: the browser test will be skipped"
+		|| { echo "could not install chromium (needs root and apt-get); without root run" \
+			".venv/bin/pytest -m 'not browser and not slurm'"; exit 1; }
 
 ## slurm: a single-node Slurm with two fake GPUs for the `slurm` tests (root, Debian 12;
 ## installs slurm-wlm, munge, MariaDB with apt-get the first time; idempotent)
 slurm:
 	bash tests/slurm/slurm-local.sh start
+
+## slurm-stop: stop the test Slurm's daemons (`make test` does it after the suite)
+slurm-stop:
+	bash tests/slurm/slurm-local.sh stop
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

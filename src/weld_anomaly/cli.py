@@ -15,6 +15,7 @@ SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weld-anomaly", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser(
         "inspect",
@@ -23,7 +24,12 @@ def _parser() -> argparse.ArgumentParser:
         "thresholds calibrated by the workflow; writes overlays, flagged.csv and report.html.",
     )
     inspect.add_argument("images", nargs="+", type=Path, help="radiograph files")
-    inspect.add_argument("--model", type=Path, default=Path("results/model/autoencoder.keras"))
+    inspect.add_argument(
+        "--model",
+        type=Path,
+        default=Path("results/model/autoencoder.keras"),
+        help="the trained autoencoder (default: %(default)s, what the workflow wrote)",
+    )
     inspect.add_argument(
         "--predictor",
         type=Path,
@@ -54,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="crop manifest (YAML); default: inspect each whole image",
     )
-    inspect.add_argument("--out", type=Path, default=Path("results/inspect"))
+    inspect.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/inspect"),
+        help="folder for overlays, flagged.csv and report.html (default: %(default)s)",
+    )
 
     crops = sub.add_parser("crops", help="draft, preview and check crop manifests")
     crops_sub = crops.add_subparsers(dest="crops_command", required=True)
@@ -89,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--fragment-size", type=int, default=64, help="fragment side (pixels)")
     _defect_options(preview)
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("weld-anomaly")
+    except metadata.PackageNotFoundError:  # a checkout run without installing
+        return "unknown (not installed)"
 
 
 def _defect_options(parser) -> None:

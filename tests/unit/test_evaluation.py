@@ -92,6 +92,8 @@ def test_evaluate_calibrates_chooses_and_measures(tmp_path):
     assert result["adaptive"]["achieved_fpr_on_test_normals"] == pytest.approx(0.01, abs=0.006)
     assert result["f1_optimal"]["uses_labels"].startswith("chosen on the annotated validation")
     assert result["defect_recall"]["mse"]["all"] == {"defects": 1, "recall": 1.0}
+    # the baseline (here the same scores) flags its defect as well: never read upside down
+    assert result["defect_recall"]["baseline"]["all"] == {"defects": 1, "recall": 1.0}
     table = pd.read_csv(tmp_path / "frags.csv")
     assert table.loc[(table.image == "bad") & (table.fragment == 0), "flagged"].item()
     assert set(table["split"]) == {"validation", "test"}
@@ -204,3 +206,15 @@ def test_defects_outside_every_crop_are_counted():
     table = pd.DataFrame({"image": "a", "y": [0, 0], "x": [0, 32]})  # fragments cover x < 96
     annotations = {"a": [Annotation(90, 10, 20, 5, "likely"), Annotation(10, 10, 4, 4, "likely")]}
     assert lost_defects(table, annotations, {}, 64) == {"a": {"pixels": 14 * 5, "defects": 1}}
+
+
+def test_without_annotated_validation_images_the_default_order_decides():
+    from weld_anomaly.score.evaluation import _choose_flag_statistic
+
+    names = ["mse", "residual_s2", "residual_multiscale", "fused", "baseline"]
+    assert _choose_flag_statistic(names, {}, {}) == (
+        "fused",
+        "default (no annotated validation images)",
+    )
+    assert _choose_flag_statistic(names[:3], {}, {})[0] == "residual_multiscale"
+    assert _choose_flag_statistic(names[:2], {}, {})[0] == "residual_s2"

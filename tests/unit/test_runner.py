@@ -46,3 +46,25 @@ def test_bugs_keep_their_traceback_in_the_log(tmp_path):
 
 def test_returns_the_result(tmp_path):
     assert run_step(None, lambda x: x + 1, x=1) == 2
+
+
+def test_cli_has_a_version_and_every_option_explained(capsys):
+    import argparse
+
+    from weld_anomaly import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("weld-anomaly 0.")
+    parsers = [cli._parser()]
+    undocumented = []
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif not action.help:
+                undocumented.append(
+                    f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+                )
+    assert not undocumented

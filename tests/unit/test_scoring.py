@@ -67,6 +67,12 @@ def test_stitching_overlapping_fragments_restores_the_image():
 
     frags, corners = tiling.cut_fragments(image, 64, 32)
     np.testing.assert_allclose(stitch(image.shape, corners, frags), image)
+    # reconstructions are worst at their borders: there the neighbour's interior must win
+    # (an unweighted mean leaves 0.25 of the border error on average, 0.75 at worst)
+    border = np.ones((64, 64))
+    border[8:-8, 8:-8] = 0
+    error = np.abs(stitch(image.shape, corners, frags + border) - image)[8:-8, 8:-8]
+    assert error.mean() < 0.06 and error.max() < 0.2
 
 
 def test_marker_mask_hides_the_residual_beside_bright_wires_not_dark_spots():

@@ -25,12 +25,18 @@ ARGS = [
 HOSTILE = '"><img src=x onerror=alert(1)>.dcm'  # a file name that is an HTML injection
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts"))
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's chromium is not installed (`make test` installs it)"
-    ),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def chromium():
+    """A missing browser fails the test (CI must never pass without it), with what to do."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's chromium (`make browser`, needs root), or "
+            "run the suite without the browser test: .venv/bin/pytest -m 'not browser'",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -53,8 +53,10 @@ from weld_anomaly.score.residual import DEFAULT_RESIDUAL, ResidualSettings, crop
 from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
 
 MULTISCALE = "residual_multiscale"
-# the flagging scorer when no annotated validation image can choose one: the first present
-DEFAULT_FLAG = (MULTISCALE, "residual_s2")
+# the flagging scorer when no annotated validation image can choose one: the first present.
+# The fused detector + contrast score led on the realistic demo (README, "Detection"); the
+# residual scorers are the fallback when the detector is off (score.detector: false).
+DEFAULT_FLAG = ("fused", MULTISCALE, "residual_s2")
 
 
 @dataclass(frozen=True)
