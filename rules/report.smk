@@ -7,6 +7,7 @@ rule render_report:
         summary="results/images.csv",
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
+        findings="results/findings/findings.json",
         train_info="results/model/train.json",
         history="results/model/history.csv",
         crops=expand("results/crops/{image}.h5", image=ids("test")),

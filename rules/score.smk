@@ -39,6 +39,8 @@ rule evaluate:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
         roc="results/metrics/roc.csv",
+        findings="results/findings/findings.csv",
+        findings_json="results/findings/findings.json",
     log:
         "logs/evaluate.log",
     conda:

@@ -17,6 +17,7 @@ run_step(
     fragments_out=snakemake.output.fragments,
     metrics_out=snakemake.output.metrics,
     roc_out=snakemake.output.roc,
+    findings_out=(snakemake.output.findings, snakemake.output.findings_json),
     size=snakemake.params.size,
     min_overlap=settings["min_overlap"],
     target_fpr=settings["target_fpr"],

@@ -27,4 +27,5 @@ run_step(
     previews=list(snakemake.input.previews),
     reconstructions_h5=list(snakemake.input.reconstructions),
     experiments_json=snakemake.input.experiments[0] if snakemake.input.experiments else None,
+    findings_json=snakemake.input.findings,
 )

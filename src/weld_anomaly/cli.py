@@ -17,6 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weld-anomaly", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _inspect_parser(sub)
+    _crops_parser(sub)
+    return parser
+
+
+def _inspect_parser(sub) -> None:
     inspect = sub.add_parser(
         "inspect",
         help="flag anomalies in new radiographs with a trained model",
@@ -67,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for overlays, flagged.csv and report.html (default: %(default)s)",
     )
 
+
+def _crops_parser(sub) -> None:
     crops = sub.add_parser("crops", help="draft, preview and check crop manifests")
     crops_sub = crops.add_subparsers(dest="crops_command", required=True)
     suggest = crops_sub.add_parser(
@@ -99,7 +107,6 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--out", type=Path, required=True, help="folder for the PNGs")
     preview.add_argument("--fragment-size", type=int, default=64, help="fragment side (pixels)")
     _defect_options(preview)
-    return parser
 
 
 def _version() -> str:

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, copy_repo, snakemake
@@ -127,11 +128,31 @@ def test_report_in_a_real_browser(hostile_run):
         for row in cells:
             values = row.locator("td").all_inner_texts()
             assert 0.0 <= float(values[3]) <= 1.0  # test AUROC, a number
+        # the worklist opens the report: every test weld, ranked by its strongest finding
+        # (confidence in σ above the threshold), and a click leads to that weld
+        rows = page.locator("#worklist-table tbody tr").all()
+        manifest = pd.read_csv(hostile_run / "results/manifest.csv")
+        assert len(rows) == (manifest["split"] == "test").sum()
+        found = pd.read_csv(hostile_run / "results/findings/findings.csv")
+        margins = found.groupby("image")["margin"].max()
+        ranked = [r.locator("td").nth(1).inner_text() for r in rows]
+        with_findings = [w for w in ranked if w in margins.index]
+        assert with_findings == sorted(with_findings, key=lambda w: -margins[w])
+        assert ranked[: len(with_findings)] == with_findings  # welds without findings last
+        rows[0].locator("a").click()
+        anchor = page.evaluate("location.hash")[1:]
+        assert anchor.startswith(f"inspect-{ranked[0]}-")
+        assert page.locator(f"[id='{anchor}']").is_visible()
+        if len(found):  # the findings of the crops are listed with their sizes
+            assert page.locator(".findings-table tbody tr").count() == len(
+                found[found["image"].isin(ranked)]
+            )
         # the hostile file name is shown as text, nothing ran
         assert HOSTILE in page.locator("#quality-table").inner_text()
         assert page.evaluate("document.querySelectorAll('script').length") == 0
         assert page.evaluate("document.querySelectorAll('img[onerror]').length") == 0
         for section in (
+            "worklist",
             "overview",
             "metrics",
             "inspection",

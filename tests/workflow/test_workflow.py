@@ -344,6 +344,13 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     )
     assert (out / "incoming_1.png").exists() and (out / "scan_2.png").exists()
     assert "incoming_1" in (out / "report.html").read_text()
+    # the same findings as the run found in that radiograph, judged by the same yardstick
+    run_findings = pd.read_csv(tiny_run / "results/findings/findings.csv")
+    new_findings = pd.read_csv(out / "findings.csv")
+    columns = ["crop", "x", "y", "width_px", "height_px", "confidence", "length_mm"]
+    expected = run_findings[run_findings["image"] == source_id][columns].reset_index(drop=True)
+    got = new_findings[new_findings["image"] == "incoming_1"][columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
 
     cli = subprocess.run(
         [

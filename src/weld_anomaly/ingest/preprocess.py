@@ -316,7 +316,23 @@ SUMMARY_COLUMNS = (
     "window_lo",
     "window_hi",
     "bit_depth",
+    "pixel_spacing_mm",
 )
+
+
+def pixel_spacing_mm(attrs: dict) -> float | str:
+    """The detector's pixel spacing in mm (Pixel Spacing, else Imager Pixel Spacing), or ''.
+
+    Square pixels are the rule for radiographs; the mean of row and column spacing is used.
+    """
+    for key in ("dicom_pixel_spacing", "dicom_imager_pixel_spacing"):
+        value = attrs.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        values = [float(v) for v in np.atleast_1d(value) if float(v) > 0]
+        if values:
+            return round(float(np.mean(values)), 6)
+    return ""
 
 
 def summarize_images(
@@ -352,6 +368,7 @@ def summarize_images(
             status=record.status,
             split=record.split,
             rejected=bool(attrs.get("rejected", False)),
+            pixel_spacing_mm=pixel_spacing_mm(attrs),
         )
         keys = [str(attrs[k]) for k in ("instance_key", "pixels_sha256") if attrs.get(k)]
         twin = next((seen[k] for k in keys if k in seen), None)

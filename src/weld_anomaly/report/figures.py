@@ -36,8 +36,12 @@ def marked_crop(
     max_width: int = 1600,
     strength: np.ndarray | None = None,
     masked: np.ndarray | None = None,
+    outlines: Sequence[tuple[str, Sequence[Sequence[float]], str]] = (),
 ) -> bytes:
     """A crop with its flagged fragments outlined and the annotated defects boxed.
+
+    ``outlines``: findings to draw instead of fragments, each ``(label, polygon in image
+    coordinates, confidence)``, coloured by confidence and numbered.
 
     ``flagged`` holds the top-left corners ``(y, x)`` of flagged fragments in image
     coordinates; ``strength`` (0 to 1, optional) colours them from yellow to red, else they
@@ -58,6 +62,12 @@ def marked_crop(
         y0, x0 = (y - crop_y) * f, (x - crop_x) * f
         colour = score_colour(strength[i]) if strength is not None else FLAG_COLOUR
         draw.rectangle([x0, y0, x0 + size * f - 1, y0 + size * f - 1], outline=colour, width=2)
+    for label, polygon, confidence in outlines:
+        points = [((x - crop_x) * f, (y - crop_y) * f) for x, y in polygon]
+        colour = CONFIDENCE_COLOURS.get(confidence, FLAG_COLOUR)
+        draw.polygon(points, outline=colour, width=2)
+        left, top = min(p[0] for p in points), min(p[1] for p in points)
+        draw.text((left + 2, max(top - 11, 0)), label, fill=colour)
     for d in defects:
         x0, y0 = (d.x - crop_x) * f - 2, (d.y - crop_y) * f - 2
         x1, y1 = (d.x + d.width - crop_x) * f + 1, (d.y + d.height - crop_y) * f + 1
@@ -67,6 +77,8 @@ def marked_crop(
 
 
 DEFECT_BOX = {"likely": (0, 220, 255), "possible": (120, 255, 120)}
+# findings by confidence (score.findings): red high, orange medium, yellow low
+CONFIDENCE_COLOURS = {"high": (255, 40, 40), "medium": (255, 150, 0), "low": (255, 230, 0)}
 
 
 def zoom_tiles(fragment: np.ndarray, reconstruction: np.ndarray, scale: int = 2) -> bytes:

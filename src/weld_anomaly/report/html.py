@@ -277,7 +277,7 @@ def _model_pictures(test: pd.DataFrame, result: dict, history_csv, figures_dir: 
 
 def _crop_inspection(record, crop, rows, recon, mask, annotations, result, settings) -> dict:
     """One test crop with its flagged fragments and annotated defects drawn, and its zooms."""
-    size, max_width, zooms = settings
+    size, max_width, zooms, found_by_image = settings
     flag = result["flag_statistic"]
     threshold = result["thresholds"][flag]
     mine = rows[rows["crop"] == crop.name]
@@ -292,21 +292,24 @@ def _crop_inspection(record, crop, rows, recon, mask, annotations, result, setti
         and d.y < crop.y + crop.height
         and d.y1 > crop.y
     ]
+    found = [f for f in found_by_image.get(record.image_id, []) if f["crop"] == crop.name]
     png = figures.marked_crop(
         crop.pixels,
         crop.y,
         crop.x,
-        hit[["y", "x"]].to_numpy(),
+        hit[["y", "x"]].to_numpy()[: 0 if found else None],  # findings replace fragments
         size,
         defects,
         max_width,
-        strength=(scores - threshold) / (top - threshold),
+        strength=((scores - threshold) / (top - threshold))[: 0 if found else None],
         masked=mask,
+        outlines=[(str(f["finding"]), f["outline"], f["confidence"]) for f in found],
     )
     return {
         "image": record.image_id,
         "crop": crop.name,
-        "status": record.status,
+        "anchor": f"inspect-{record.image_id}-{crop.name}",
+        "findings": found,
         "flagged": int(len(hit)),
         "fragments": int(len(mine)),
         "defects": len(defects),
@@ -344,6 +347,37 @@ def _inspections(records, test, result, annotations, crops_h5, reconstructions_h
                 )
             )
     return out
+
+
+def _experiments_section(experiments_json) -> dict:
+    if not experiments_json:
+        return {"experiments": [], "experiments_seconds": None}
+    return _experiment_entries(json.loads(Path(experiments_json).read_text()))
+
+
+def _findings_by_image(findings_json) -> dict[str, list[dict]]:
+    if not findings_json or not Path(findings_json).exists():
+        return {}
+    out: dict[str, list[dict]] = {}
+    for f in json.loads(Path(findings_json).read_text()).get("findings", []):
+        out.setdefault(f["image"], []).append(f)
+    return out
+
+
+def _worklist(records, inspections: list[dict], found: dict[str, list[dict]]) -> list[dict]:
+    """The test welds, most suspicious first (:func:`findings.worklist`), each linked to its
+    first crop in the Inspection section."""
+    from weld_anomaly.score.findings import Finding, worklist
+
+    anchors: dict[str, str] = {}
+    for c in inspections:
+        anchors.setdefault(c["image"], c["anchor"])
+    images = [r.image_id for r in records if r.split == "test" and r.image_id in anchors]
+    objects = [Finding(**f) for image in images for f in found.get(image, [])]
+    rows = worklist(images, objects)
+    for row in rows:
+        row["anchor"] = anchors[row["image"]]
+    return rows
 
 
 def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) -> list[dict]:
@@ -421,8 +455,12 @@ def render_report(
     reconstructions_h5: Sequence[str | Path] = (),
     zooms_per_crop: int = 8,
     experiments_json: str | Path | None = None,
+    findings_json: str | Path | None = None,
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
+
+    ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
+    worklist that opens the report, and the outlines drawn on the test crops.
 
     ``experiments_json``: the experiments' summary (:mod:`weld_anomaly.workflow.experiments`),
     shown as the report's "Experiments" section.
@@ -435,6 +473,7 @@ def render_report(
     train_info = json.loads(Path(train_info_json).read_text())
     annotations = load_annotations(annotations_path) if annotations_path else {}
     test = table[table["split"] == "test"].reset_index(drop=True)
+    found = _findings_by_image(findings_json)
 
     pictures = _model_pictures(test, result, history_csv, Path(figures_dir))
     inspections = _inspections(
@@ -444,17 +483,10 @@ def render_report(
         annotations,
         crops_h5,
         reconstructions_h5,
-        (size, max_width, zooms_per_crop),
+        (size, max_width, zooms_per_crop, found),
     )
-    image_attrs = {}
-    for path in images_h5:
-        attrs = hdf5_io.read_image_attrs(path)
-        image_attrs[attrs["image_id"]] = attrs
-    experiments = (
-        _experiment_entries(json.loads(Path(experiments_json).read_text()))
-        if experiments_json
-        else {"experiments": [], "experiments_seconds": None}
-    )
+    image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, images_h5)}
+    experiments = _experiments_section(experiments_json)
     html = (
         _templates()
         .get_template("report.html.j2")
@@ -477,6 +509,7 @@ def render_report(
             config_text=json.dumps(config, indent=2, sort_keys=True),
             fragments_total=int(len(table)),
             rejects=rejects.to_dict("records"),
+            worklist=_worklist(records, inspections, found),
         )
     )
     write_text(out_html, html)

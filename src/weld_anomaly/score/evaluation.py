@@ -36,7 +36,7 @@ from weld_anomaly.files import write_text
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import Annotation, load_annotations
-from weld_anomaly.score import metrics, scorers
+from weld_anomaly.score import findings, metrics, scorers
 from weld_anomaly.score.scorers import DEFAULT_FLAG, ScoredFragments
 
 log = logging.getLogger(__name__)
@@ -533,6 +533,52 @@ def _achieved_fpr(values: np.ndarray, threshold: float, normal_test: np.ndarray)
     return float(np.mean(values[normal_test] > threshold)) if normal_test.any() else None
 
 
+def _pixel_spacing(images_csv) -> dict[str, float]:
+    """Each image's pixel spacing in mm, when its file gave one (``images.csv``)."""
+    if images_csv is None:
+        return {}
+    images = pd.read_csv(images_csv)
+    if "pixel_spacing_mm" not in images:
+        return {}
+    known = images.dropna(subset=["pixel_spacing_mm"])
+    return dict(
+        zip(known["image"].astype(str), known["pixel_spacing_mm"].astype(float), strict=True)
+    )
+
+
+def _write_findings(table, scores, threshold, normal_val, size, source, paths) -> dict:
+    """The findings of the validation and test images (see :mod:`.findings`); a summary."""
+    flag, images_csv = source
+    normal = findings.NormalScores.of(scores[normal_val])
+    found = findings.find(
+        table, scores, table["flagged"].to_numpy(), threshold, normal, size, flag,
+        _pixel_spacing(images_csv),
+    )  # fmt: skip
+    findings.write(found, *paths, meta={"scorer": flag, "threshold": float(threshold)})
+    confidence = pd.Series([f.confidence for f in found], dtype=object)
+    return {
+        "count": len(found),
+        "images_with_findings": len({f.image for f in found}),
+        "by_confidence": {k: int(v) for k, v in confidence.value_counts().items()},
+        # the scores of the normal validation fragments, for findings in new radiographs
+        "yardstick": normal.summary(),
+    }
+
+
+def _add_detection_results(result: dict, scored, defects, val_labels) -> None:
+    """The test results that need annotations: per-task metrics, the standard protocol,
+    defects left outside every crop."""
+    table, oriented, thresholds, flag, size, splits = scored
+    annotations, defect_masks = defects
+    test = _test_results(table, oriented, thresholds, flag, annotations, size, val_labels, splits)
+    result["adaptive"]["recall_likely"] = test.pop("adaptive_recall_likely")
+    result.update(test)
+    result["any_pixel"] = _any_pixel_results(
+        table, oriented, thresholds, flag, defects, size, splits
+    )
+    result["lost_defects"] = _warn_lost(lost_defects(table, annotations, defect_masks, size))
+
+
 def evaluate(
     manifest_csv: str | Path,
     images_csv: str | Path | None,
@@ -548,11 +594,13 @@ def evaluate(
     adaptive_k: float | str = "auto",
     roc_out: str | Path | None = None,
     mask_pngs: Sequence[str | Path] = (),
+    findings_out: tuple[str | Path, str | Path] | None = None,
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON.
 
     ``mask_pngs``: binary defect masks (``<image>.png``) for the standard protocol's pixel
-    labels; without them the annotation boxes are the defects' pixels."""
+    labels; without them the annotation boxes are the defects' pixels. ``findings_out``:
+    ``(csv, json)`` for the findings (merged flagged fragments, :mod:`.findings`)."""
     table, rejected = _scores_table(manifest_csv, images_csv, score_csvs)
     splits = _split_masks(table)
     normal_val = splits["normal_validation"]
@@ -594,19 +642,17 @@ def evaluate(
         (combined, z, k, rejected, annotations is not None),
     )
     if annotations is not None:
-        test = _test_results(
-            table, oriented, thresholds, flag_statistic, annotations, size, val_labels, splits
-        )
-        result["adaptive"]["recall_likely"] = test.pop("adaptive_recall_likely")
-        result.update(test)
-        result["any_pixel"] = _any_pixel_results(
-            table, oriented, thresholds, flag_statistic, (annotations, defect_masks), size, splits
-        )
+        scored = (table, oriented, thresholds, flag_statistic, size, splits)
+        _add_detection_results(result, scored, (annotations, defect_masks), val_labels)
         result["any_pixel"]["validation_annotated_images"] = validation_any
-        result["lost_defects"] = _warn_lost(lost_defects(table, annotations, defect_masks, size))
     if roc_out is not None:
         roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    if findings_out is not None:
+        result["findings"] = _write_findings(
+            table, oriented[flag_statistic], thresholds[flag_statistic], normal_val, size,
+            (flag_statistic, images_csv), findings_out,
+        )  # fmt: skip
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)
     return result

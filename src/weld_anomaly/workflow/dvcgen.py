@@ -81,6 +81,7 @@ STAGES: dict[str, dict] = {
             "results/evaluation",
             "results/metrics/evaluation.json",
             "results/metrics/roc.csv",
+            "results/findings",
         ],
         "params": ["data", "score", "evaluate"],
     },

@@ -28,8 +28,9 @@ from weld_anomaly.files import write_bytes, write_text
 from weld_anomaly.ingest import hdf5_io, inventory, tiling
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
+from weld_anomaly.ingest.preprocess import pixel_spacing_mm
 from weld_anomaly.report import figures
-from weld_anomaly.score import scorers
+from weld_anomaly.score import findings, scorers
 from weld_anomaly.score.scoring import ResidualSettings, score_fragments
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Calibration:
     threshold: float
     direction: str  # "high" or "low"
     combined: dict | None = None  # how a combined statistic is computed from the table
+    yardstick: dict | None = None  # the normal validation scores (findings' confidence)
 
     @classmethod
     def from_metrics(cls, path: str | Path) -> Calibration:
@@ -60,6 +62,7 @@ class Calibration:
             float(result["thresholds"][statistic]),
             result.get("direction", {}).get(statistic, "high"),
             result.get("combined", {}).get(statistic),
+            result.get("findings", {}).get("yardstick"),
         )
 
     def scores(self, table) -> np.ndarray:
@@ -181,7 +184,8 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     """
     config, calibration = setup.config, setup.calibration
     size, stride = config["fragments"]["size"], config["fragments"]["stride"]
-    pixels = convert(source, setup.convert).pixels
+    converted = convert(source, setup.convert)
+    pixels = converted.pixels
     specs = setup.manifest.get(image_id) or [
         CropSpec(0, 0, pixels.shape[1], pixels.shape[0], "image")
     ]
@@ -218,6 +222,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
             frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
         )
     ]
+    found = _findings(table, values, flags, calibration, size, pixel_spacing_mm(converted.attrs))
     png = _overlay(crops, frags, flags, masks, size, config["report"]["max_width"])
     write_bytes(out / f"{image_id}.png", png)
     n, hits = int(len(frags)), int(flags.sum())
@@ -231,6 +236,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
             "rejected": "",
         },
         "flagged": flagged,
+        "findings": found,
         "page": {
             "image": image_id,
             "flagged": hits,
@@ -240,7 +246,25 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     }
 
 
-def _write_outputs(out: Path, flagged_rows, summary, pages, calibration) -> None:
+def _findings(table, values, flags, calibration, size, spacing) -> list:
+    """The image's findings (flagged fragments merged, :mod:`weld_anomaly.score.findings`),
+    judged against the normal validation scores of the run that calibrated the threshold."""
+    oriented = -values if calibration.direction == "low" else values
+    if calibration.yardstick is None:  # an evaluation.json from before findings existed
+        normal = findings.NormalScores(np.array([]), 1.0)
+    else:
+        normal = findings.NormalScores.from_summary(calibration.yardstick)
+    return findings.find(
+        table, oriented, flags, calibration.threshold, normal, size, calibration.statistic,
+        None if spacing == "" else {str(table["image"].iloc[0]): float(spacing)},
+    )  # fmt: skip
+
+
+def _write_outputs(out: Path, flagged_rows, summary, pages, calibration, found=()) -> None:
+    findings.write(
+        list(found), out / "findings.csv", out / "findings.json",
+        meta={"scorer": calibration.statistic, "threshold": calibration.threshold},
+    )  # fmt: skip
     _write_csv(
         out / "flagged.csv",
         flagged_rows,
@@ -268,7 +292,8 @@ def inspect_images(
     predictor_path: str | Path | None = None,
     detector_path: str | Path | None = None,
 ) -> list[dict]:
-    """Inspect ``images``; write overlays, flagged.csv, images.csv and report.html.
+    """Inspect ``images``; write overlays, flagged.csv, findings.csv/.json, images.csv and
+    report.html.
 
     ``predictor_path``: the fitted texture predictor, needed when the configuration's
     ``score.texture_predictor`` is on; ``detector_path``: the trained flaw detector, needed
@@ -277,7 +302,7 @@ def inspect_images(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     setup = _setup(model_path, metrics_json, config, crop_manifest, predictor_path, detector_path)
-    flagged_rows, summary, pages = [], [], []
+    flagged_rows, summary, pages, found = [], [], [], []
     seen: set[str] = set()
     for source in map(Path, images):
         image_id = inventory.id_from_file(source.name, str(source))
@@ -302,8 +327,9 @@ def inspect_images(
             continue
         summary.append(done["summary"])
         flagged_rows += done["flagged"]
+        found += done["findings"]
         pages.append(done["page"])
-    _write_outputs(out, flagged_rows, summary, pages, setup.calibration)
+    _write_outputs(out, flagged_rows, summary, pages, setup.calibration, found)
     return summary
 
 

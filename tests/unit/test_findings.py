@@ -1,0 +1,80 @@
+"""Findings: flagged fragments merged into what an operator acts on, and the worklist."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weld_anomaly.score import findings
+
+
+def test_an_outline_is_the_exact_union_of_the_squares():
+    # an L of three 64 px fragments at stride 32 and a lone one
+    assert findings.outline(np.array([[100, 200], [100, 232], [132, 232]]), 64) == [
+        [296.0, 196.0],
+        [232.0, 196.0],
+        [232.0, 164.0],
+        [200.0, 164.0],
+        [200.0, 100.0],
+        [296.0, 100.0],
+    ]
+    assert findings.outline(np.array([[400, 500]]), 64) == [
+        [564.0, 464.0],
+        [500.0, 464.0],
+        [500.0, 400.0],
+        [564.0, 400.0],
+    ]
+
+
+def test_overlapping_flags_become_one_finding_with_size_centre_and_confidence():
+    table = pd.DataFrame(
+        {
+            "image": ["a"] * 5 + ["b"],
+            "crop": ["weld"] * 4 + ["root", "weld"],
+            "y": [100, 100, 132, 400, 100, 0],
+            "x": [200, 232, 232, 500, 200, 0],
+        }
+    )
+    scores = np.array([5.0, 9.0, 6.0, 3.5, 8.0, 1.0])
+    flagged = np.array([True, True, True, True, True, False])
+    normal = np.random.default_rng(0).normal(0, 1, 10_000)
+    found = findings.find(table, scores, flagged, 3.0, normal, 64, "fused", {"a": 0.1})
+    assert [(f.image, f.crop, f.finding) for f in found] == [
+        ("a", "weld", 1),  # peak 9: the L of three fragments
+        ("a", "root", 2),  # same place, another crop: its own finding
+        ("a", "weld", 3),
+    ]
+    first = found[0]
+    assert (first.x, first.y, first.width_px, first.height_px, first.fragments) == (
+        200, 100, 96, 96, 3,
+    )  # fmt: skip
+    assert first.length_mm == pytest.approx(9.6) and first.breadth_mm == pytest.approx(9.6)
+    # the centre leans towards the strongest fragment (at x 232..296, y 100..164)
+    assert 232 < first.centre_x < 264 and 100 + 32 < first.centre_y < 164
+    assert first.margin == pytest.approx(6.0, rel=0.05)  # (9 - 3) / σ of N(0, 1)
+    assert first.false_alarm_rate == 0 and first.confidence == "high"
+    weak = found[2]
+    assert weak.confidence == "low" and weak.false_alarm_rate == pytest.approx(
+        np.mean(normal >= 3.5)
+    )
+    assert not any(f.image == "b" for f in found)  # nothing flagged there
+
+
+def test_the_worklist_ranks_welds_by_their_strongest_finding(tmp_path):
+    table = pd.DataFrame(
+        {"image": ["a", "b", "b", "c"], "crop": "w", "y": [0, 0, 500, 0], "x": [0, 0, 0, 0]}
+    )
+    normal = np.random.default_rng(1).normal(0, 1, 5000)
+    found = findings.find(table, np.array([4.0, 9.0, 4.0, 0.0]), np.array([1, 1, 1, 0], bool),
+                          3.0, normal, 64, "fused")  # fmt: skip
+    rows = findings.worklist(["c", "a", "b", "d"], found)
+    assert [r["image"] for r in rows] == ["b", "a", "c", "d"]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["findings"] == 2 and rows[0]["largest_length_mm"] is None
+    assert rows[2]["findings"] == 0 and rows[2]["strongest_margin"] is None
+    findings.write(found, tmp_path / "f.csv", tmp_path / "f.json", meta={"scorer": "fused"})
+    csv = pd.read_csv(tmp_path / "f.csv")
+    assert list(csv.columns) == list(findings.COLUMNS) and len(csv) == 3
+    data = json.loads((tmp_path / "f.json").read_text())
+    assert data["scorer"] == "fused" and len(data["findings"][0]["outline"]) == 4
