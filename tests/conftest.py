@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,6 +34,24 @@ def copy_repo(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
     return dest
+
+
+def mechanics_config(config: dict) -> dict:
+    """The tiny configuration made smaller still, for tests of the machinery (Slurm, DVC,
+    the browser), not of detection quality: the same images at about half the pixels, one
+    epoch, a few detector steps. The tiny run (``tiny_run``) keeps the full tiny config and
+    guards what the models learn."""
+    config["demo"].update(film_size=[256, 768], crop_size=[192, 768])
+    config["train"]["epochs"] = 1
+    config["detector"].update(epochs=1, steps_per_epoch=8)
+    config["score"]["texture_predictor"].update(samples=5000, images=2)
+    return config
+
+
+def shrink_test_config(repo: Path) -> None:
+    """Apply :func:`mechanics_config` to ``config/test.yaml`` of a scratch copy."""
+    path = repo / "config/test.yaml"
+    path.write_text(yaml.safe_dump(mechanics_config(yaml.safe_load(path.read_text()))))
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):

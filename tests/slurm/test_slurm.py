@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import copy_repo, snakemake
+from conftest import copy_repo, shrink_test_config, snakemake
 from slurm_harness import sacct, site_profile, start_cluster
 
 pytestmark = pytest.mark.slurm
@@ -49,6 +49,7 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     """
     tmp = tmp_path_factory.mktemp("slurm")
     repo = copy_repo(tmp / "repo")
+    shrink_test_config(repo)  # Slurm's machinery is under test here, not the models
     profile = site_profile(repo, **{"group-components": ["preprocess=5"]})
     snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
     bad = sorted((repo / "resources/demo-test/images").glob("*.dcm"))[3]

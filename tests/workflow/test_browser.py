@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_repo, snakemake
+from conftest import REPO, copy_repo, mechanics_config, snakemake
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -52,7 +52,7 @@ def hostile_run(tiny_run, tmp_path_factory) -> Path:
     rows[1][1] = f"images/{HOSTILE}"
     with open(data / "labels.csv", "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
-    config = yaml.safe_load((work / "config/test.yaml").read_text())
+    config = mechanics_config(yaml.safe_load((work / "config/test.yaml").read_text()))
     config["data"].update(
         source="table",
         images_dir=str(data),

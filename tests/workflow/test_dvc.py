@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, REPO, copy_repo
+from conftest import BIN, REPO, copy_repo, mechanics_config
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",
@@ -97,7 +97,7 @@ def test_dvc_yaml_is_the_projection_of_the_workflow(tmp_path):
 def dvc_repo(tmp_path_factory) -> Path:
     """A scratch clone of the project as a git + DVC repository on the tiny configuration."""
     repo = copy_repo(tmp_path_factory.mktemp("dvc") / "repo")
-    config = yaml.safe_load((repo / "config/test.yaml").read_text())
+    config = mechanics_config(yaml.safe_load((repo / "config/test.yaml").read_text()))
     config["demo"]["out_dir"] = "resources/demo"  # the path dvc.yaml versions
     (repo / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run(repo, "git", "init", "-q")
