@@ -125,3 +125,15 @@ def short_modality_lut(path):
     del ds.RescaleSlope, ds.RescaleIntercept
     ds.save_as(path)
     return path
+
+
+def with_unreadable_padding(path):
+    """Pixel Padding Value (US) stored in 3 bytes: pydicom raises on any access to it."""
+    ds = pydicom.dcmread(path)
+    ds.add_new(0x00280120, "US", 7)
+    ds.save_as(path)
+    data = Path(path).read_bytes()
+    good = b"\x28\x00\x20\x01US\x02\x00\x07\x00"
+    assert good in data
+    Path(path).write_bytes(data.replace(good, b"\x28\x00\x20\x01US\x03\x00\x07\x00\x00", 1))
+    return Path(path)

@@ -7,6 +7,7 @@ import pydicom
 import pytest
 from dicom_factory import (
     short_modality_lut,
+    with_unreadable_padding,
     write_deflate_bomb,
     write_dicom,
     write_encapsulated,
@@ -208,6 +209,11 @@ CASES = {
         errors.InvalidHeader,
         lambda p: without_transfer_syntax(write_dicom(p)),
         "no Transfer Syntax UID (0002,0010)",
+    ),
+    "attribute whose access raises": (
+        errors.InvalidHeader,
+        lambda p: with_unreadable_padding(write_dicom(p)),
+        "attribute PixelPaddingValue cannot be read (BytesLengthException",
     ),
     "LUT shorter than its descriptor": (
         errors.Unexpected,  # a file nobody foresaw: still one line, and a rejected row on skip

@@ -557,7 +557,10 @@ def technical_attributes(ds) -> dict:
     for keyword in TECHNICAL:
         if keyword not in ds:
             continue
-        value = ds[keyword].value
+        try:
+            value = ds[keyword].value
+        except Exception:  # unreadable: not copied (the conversion refuses it if it needs it)
+            continue
         if value is None or value == "":
             continue
         if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
