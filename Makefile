@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo experiments test test-slow test-torch lint format lock install browser slurm slurm-stop clean
+.PHONY: demo experiments test test-slow test-torch lint format lock install browser dicom3tools slurm slurm-stop clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
@@ -18,7 +18,7 @@ experiments: install
 	@echo "Experiments: $(CURDIR)/results/experiments/experiments.html"
 
 ## test: install, then run the test suite (what CI runs); the test Slurm is stopped after
-test: install browser slurm
+test: install browser dicom3tools slurm
 	$(BIN)/pytest; status=$$?; bash tests/slurm/slurm-local.sh stop; exit $$status
 
 ## test-slow: the checks marked slow (not part of `make test`)
@@ -57,6 +57,12 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| { echo "could not install chromium (needs root and apt-get); without root run" \
 			".venv/bin/pytest -m 'not browser and not slurm'"; exit 1; }
+
+## dicom3tools: Debian's DICOM validator (dciodvfy) for the test of the DICOM findings
+dicom3tools:
+	@command -v dciodvfy >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools; } \
+		|| { echo "could not install dicom3tools (needs root and apt-get)"; exit 1; }
 
 ## slurm: a single-node Slurm with two fake GPUs for the `slurm` tests (root, Debian 12;
 ## installs slurm-wlm, munge, MariaDB with apt-get the first time; idempotent)

@@ -39,6 +39,8 @@ rule all:
     default_target: True
     input:
         REPORT_HTML,
+        # the findings of DICOM radiographs as DICOM presentation states, for lab viewers
+        "results/findings/dicom",
         # crops.source: suggested - the crops found, as a draft manifest to review
         ["results/suggested_crops.yaml"] if SUGGESTED else [],
 

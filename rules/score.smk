@@ -54,3 +54,23 @@ rule evaluate:
         evaluate=group("evaluate"),
     script:
         "../scripts/evaluate.py"
+
+
+rule export_findings:
+    input:
+        findings="results/findings/findings.json",
+        sources=[RECORDS[i].file for i in ids("validation", "test")],
+    output:
+        folder=directory("results/findings/dicom"),
+    log:
+        "logs/export_findings.log",
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=code("export_findings"),
+        images=ids("validation", "test"),
+    script:
+        "../scripts/export_findings.py"

@@ -32,6 +32,7 @@ rule stage_score:
         expand("results/scores/{image}.csv", image=ids("validation", "test")),
         expand("results/reconstructions/{image}.h5", image=ids("validation", "test")),
         rules.evaluate.output,
+        rules.export_findings.output,
 
 
 rule stage_report:

@@ -351,6 +351,12 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     expected = run_findings[run_findings["image"] == source_id][columns].reset_index(drop=True)
     got = new_findings[new_findings["image"] == "incoming_1"][columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected)
+    # ... and, for DICOM files, as presentation states for the lab's viewer (run and inspect)
+    assert (out / "dicom" / "incoming_1.dcm").exists() == bool(len(got))
+    assert not (out / "dicom" / "scan_2.dcm").exists()  # a PNG has no UIDs to refer to
+    exported = {p.stem for p in (tiny_run / "results/findings/dicom").glob("*.dcm")}
+    with_findings = set(run_findings["image"])
+    assert exported == {i for i in with_findings if (demo / "images" / f"{i}.dcm").exists()}
 
     cli = subprocess.run(
         [

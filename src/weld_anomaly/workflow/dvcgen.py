@@ -73,7 +73,7 @@ STAGES: dict[str, dict] = {
         "params": ["data", "model", "train", "detector"],
     },
     "score": {
-        "rules": ["fit_texture_predictor", "score_fragments", "evaluate"],
+        "rules": ["fit_texture_predictor", "score_fragments", "evaluate", "export_findings"],
         "outs": [
             "results/model/texture_predictor.json",
             "results/scores",

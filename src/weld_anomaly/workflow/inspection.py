@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jinja2
@@ -30,6 +30,7 @@ from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
 from weld_anomaly.ingest.preprocess import pixel_spacing_mm
 from weld_anomaly.report import figures
+from weld_anomaly.report.dicom_findings import write_presentation_state
 from weld_anomaly.score import findings, scorers
 from weld_anomaly.score.scoring import ResidualSettings, score_fragments
 
@@ -292,8 +293,8 @@ def inspect_images(
     predictor_path: str | Path | None = None,
     detector_path: str | Path | None = None,
 ) -> list[dict]:
-    """Inspect ``images``; write overlays, flagged.csv, findings.csv/.json, images.csv and
-    report.html.
+    """Inspect ``images``; write overlays, flagged.csv, findings.csv/.json, images.csv,
+    report.html, and for DICOM inputs with findings ``dicom/<image>.dcm`` (presentation states).
 
     ``predictor_path``: the fitted texture predictor, needed when the configuration's
     ``score.texture_predictor`` is on; ``detector_path``: the trained flaw detector, needed
@@ -329,6 +330,9 @@ def inspect_images(
         flagged_rows += done["flagged"]
         found += done["findings"]
         pages.append(done["page"])
+        # DICOM inputs: the findings as a presentation state the lab's viewer opens
+        mine = [asdict(f) for f in done["findings"]]
+        write_presentation_state(source, mine, image_id, out / "dicom" / f"{image_id}.dcm")
     _write_outputs(out, flagged_rows, summary, pages, setup.calibration, found)
     return summary
 
