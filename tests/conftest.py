@@ -38,10 +38,10 @@ def copy_repo(dest: Path) -> Path:
 
 def mechanics_config(config: dict) -> dict:
     """The tiny configuration made smaller still, for tests of the machinery (Slurm, DVC,
-    the browser), not of detection quality: the same images at about half the pixels, one
+    the browser), not of detection quality: fewer images at about half the pixels, one
     epoch, a few detector steps. The tiny run (``tiny_run``) keeps the full tiny config and
     guards what the models learn."""
-    config["demo"].update(film_size=[256, 768], crop_size=[192, 768])
+    config["demo"].update(film_size=[256, 768], crop_size=[192, 768], films=5, faulty_crops=2)
     config["train"]["epochs"] = 1
     config["detector"].update(epochs=1, steps_per_epoch=8)
     config["score"]["texture_predictor"].update(samples=5000, images=2)

@@ -218,3 +218,17 @@ def test_without_annotated_validation_images_the_default_order_decides():
     )
     assert _choose_flag_statistic(names[:3], {}, {})[0] == "residual_multiscale"
     assert _choose_flag_statistic(names[:2], {}, {})[0] == "residual_s2"
+
+
+def test_the_default_stays_unless_another_scorer_clearly_leads_on_validation():
+    from weld_anomaly.score.evaluation import CHOICE_MARGIN, _choose_flag_statistic
+
+    names = ["residual_s3", "fused", "baseline"]
+    close = {"residual_s3": {"auroc": 0.905}, "fused": {"auroc": 0.868}, "baseline": {"auroc": 0.6}}
+    flag, why = _choose_flag_statistic(names, {}, close)
+    assert flag == "fused" and "the default, within" in why and "residual_s3 0.905" in why
+    far = {**close, "residual_s3": {"auroc": 0.868 + CHOICE_MARGIN + 0.01}}
+    assert _choose_flag_statistic(names, {}, far) == (
+        "residual_s3",
+        "validation AUROC (any defect pixel, every fragment of the annotated images)",
+    )

@@ -110,3 +110,20 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         "roc.png",
         "scatter.png",
     ]
+
+
+def test_the_readme_screenshots_follow_the_report():
+    """docs/report-*.png are made by docs/make_screenshots.py, which records the report's
+    digest: a change to the report's templates or code needs new screenshots."""
+    import json
+
+    from conftest import REPO
+
+    from weld_anomaly.report.html import report_digest
+
+    record = json.loads((REPO / "docs/screenshots.json").read_text())
+    assert record["report_digest"] == report_digest(), (
+        "the report changed since the README's screenshots were made: run `make demo && "
+        ".venv/bin/python docs/make_screenshots.py` and commit docs/"
+    )
+    assert all((REPO / "docs" / name).stat().st_size > 10_000 for name in record["pictures"])
