@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo experiments test test-slow test-torch lint format lock install browser dicom3tools slurm slurm-stop clean
+.PHONY: demo experiments test test-slow test-torch lint format lock install viewer browser dicom3tools slurm slurm-stop clean
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
@@ -49,7 +49,17 @@ lock:
 	$(PYTHON) -m uv pip compile --quiet -p 3.11 pyproject.toml --extra codecs --extra dev --generate-hashes \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
 
-install: $(STAMP)
+install: $(STAMP) viewer
+
+## viewer: the report's image viewer, OpenSeadragon, from the npm registry as package-lock.json
+## pins it (integrity hash); the report copies it next to its weld pages and works offline
+VIEWER := node_modules/openseadragon/build/openseadragon/openseadragon.min.js
+viewer: $(VIEWER)
+
+$(VIEWER): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js and npm (Debian: apt-get install npm) for the report's image viewer"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(VIEWER)
 
 ## browser: Debian's Chromium for the report's browser test (root and apt-get, as in CI)
 browser:

@@ -19,6 +19,8 @@ rule render_report:
             "src/weld_anomaly/report/templates/report.html.j2",
             "src/weld_anomaly/report/templates/_experiments.html.j2",
             "src/weld_anomaly/report/templates/_style.css",
+            "src/weld_anomaly/report/templates/weld.html.j2",
+            "src/weld_anomaly/report/templates/_weld.js",
         ],
         # report.experiments: true - the Experiments section (rules/experiments.smk)
         experiments=(
@@ -33,6 +35,8 @@ rule render_report:
             category="Summary",
             labels={"figure": "HTML report"},
         ),
+        # the weld viewer: a page per test weld (report/viewer.py), linked from the worklist
+        welds=directory("results/report/welds"),
         loss=report(
             "results/report/figures/loss.png",
             caption="../report/loss.rst",

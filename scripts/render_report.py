@@ -28,4 +28,5 @@ run_step(
     reconstructions_h5=list(snakemake.input.reconstructions),
     experiments_json=snakemake.input.experiments[0] if snakemake.input.experiments else None,
     findings_json=snakemake.input.findings,
+    welds_dir=snakemake.output.welds,
 )

@@ -33,6 +33,8 @@ def copy_repo(dest: Path) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
+    if (REPO / "node_modules").is_dir():  # the report's viewer (make viewer), not copied
+        (dest / "node_modules").symlink_to(REPO / "node_modules")
     return dest
 
 

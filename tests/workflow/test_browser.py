@@ -66,7 +66,8 @@ def hostile_run(tiny_run, tmp_path_factory) -> Path:
 
 
 def screenshots(report: Path, out_dir: Path, width: int = 1280) -> dict[str, Path]:
-    """Open ``report`` in Chromium and save the overview and the first inspection view."""
+    """Open ``report`` in Chromium; save the worklist and the first weld in the viewer,
+    zoomed on its strongest finding."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,12 +78,13 @@ def screenshots(report: Path, out_dir: Path, width: int = 1280) -> dict[str, Pat
         page.goto(report.resolve().as_uri())
         shots["overview"] = out_dir / "report-overview.png"
         page.screenshot(path=shots["overview"])
-        with_zooms = page.locator("#inspection .crop:has(details)")
-        crop = with_zooms.first if with_zooms.count() else page.locator("#inspection .crop").first
-        if with_zooms.count():
-            crop.locator("details summary").click()
-        shots["inspection"] = out_dir / "report-inspection.png"
-        crop.screenshot(path=shots["inspection"])
+        open_weld(page, report)
+        if page.locator("[data-show]").count():
+            page.locator("[data-show]").first.click()
+            page.wait_for_timeout(1500)
+            page.evaluate("window.scrollTo(0, 0)")
+        shots["viewer"] = out_dir / "report-viewer.png"
+        page.screenshot(path=shots["viewer"])
         browser.close()
     return shots
 
@@ -139,7 +141,7 @@ def test_report_in_a_real_browser(hostile_run):
         with_findings = [w for w in ranked if w in margins.index]
         assert with_findings == sorted(with_findings, key=lambda w: -margins[w])
         assert ranked[: len(with_findings)] == with_findings  # welds without findings last
-        rows[0].locator("a").click()
+        rows[0].locator("td").last.locator("a").click()  # its crops in the Inspection section
         anchor = page.evaluate("location.hash")[1:]
         assert anchor.startswith(f"inspect-{ranked[0]}-")
         assert page.locator(f"[id='{anchor}']").is_visible()
@@ -153,7 +155,10 @@ def test_report_in_a_real_browser(hostile_run):
         assert page.evaluate("document.querySelectorAll('img[onerror]').length") == 0
         for section in (
             "worklist",
+            "glossary",
             "overview",
+            "evaluation",
+            "specialists",
             "metrics",
             "inspection",
             "statistics",
@@ -166,3 +171,111 @@ def test_report_in_a_real_browser(hostile_run):
         browser.close()
     shots = screenshots(report, ARTIFACTS)
     assert all(p.stat().st_size > 10_000 for p in shots.values())
+
+
+def open_weld(page, report: Path, rank: int = 1):
+    """Open the report, click the weld ranked ``rank`` in the worklist, wait for the viewer."""
+    page.goto(report.resolve().as_uri())
+    page.locator("#worklist-table tbody tr").nth(rank - 1).locator("a.open-weld").click()
+    page.wait_for_selector("body.viewer-ready", timeout=30_000)
+    page.wait_for_timeout(300)  # the first frame
+
+
+def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
+    """The worklist opens the weld viewer; zoom works; the findings are outlined and can be
+    switched off; a review (confirm, reject, missed defect) exports an annotations YAML
+    that the workflow then evaluates with; and nothing is fetched from the network."""
+    from playwright.sync_api import sync_playwright
+
+    from weld_anomaly.ingest.manifests import load_annotations
+
+    report = hostile_run / "results/report/report.html"
+    found = pd.read_csv(hostile_run / "results/findings/findings.csv")
+    assert len(found), "the tiny run has findings to review"
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(("file:", "data:", "blob:"))
+                else problems.append(f"network request: {r.url}")
+            ),
+        )
+        open_weld(page, report)
+        weld = page.locator("header h1").inner_text().removeprefix("Weld ")
+        mine = found[found["image"] == weld]
+        assert weld == found.sort_values("margin").iloc[-1]["image"]  # the top of the list
+        assert page.evaluate("location.href").endswith(".html")
+        assert page.evaluate("typeof OpenSeadragon") == "function"
+        # every finding outlined, on its own layer by confidence; annotations drawn apart
+        outlines = page.locator(".overlay.finding")
+        assert outlines.count() == len(mine)
+        assert page.locator(".overlay.finding path").first.get_attribute("d").startswith("M")
+        confidence = mine.iloc[0]["confidence"]
+        first = page.locator(f".overlay.finding.conf-{confidence}").first
+        assert first.is_visible()
+        page.locator(f"input[data-layer='{confidence}']").uncheck()
+        assert not first.is_visible()
+        page.locator(f"input[data-layer='{confidence}']").check()
+        assert first.is_visible()
+        # zoom: the wheel over the image and the + button both enlarge it
+        zoom = page.evaluate("weldViewer.viewport.getZoom(true)")
+        box = page.locator("#viewer").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, -600)
+        page.wait_for_timeout(1500)
+        wheel = page.evaluate("weldViewer.viewport.getZoom(true)")
+        assert wheel > 1.2 * zoom, (zoom, wheel)
+        page.locator("#zoom-in").click()
+        page.wait_for_timeout(1500)
+        assert page.evaluate("weldViewer.viewport.getZoom(true)") > 1.2 * wheel
+        # each finding has its close-up (image | reconstruction | residual)
+        closeups = page.locator(".findings-table img").evaluate_all(
+            "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert closeups == [True] * len(mine)
+        # the review: confirm the first finding, reject the second, add a missed defect
+        page.locator("input[name='decision-1'][value='confirmed']").check()
+        if len(mine) > 1:
+            page.locator("input[name='decision-2'][value='rejected']").check()
+        page.fill("#missed-x", "10")
+        page.fill("#missed-y", "12")
+        page.fill("#missed-width", "20")
+        page.fill("#missed-height", "8")
+        page.locator("#missed-add").click()
+        page.fill("#missed-x", "99999")  # outside the image: refused with a reason
+        page.locator("#missed-add").click()
+        assert "inside the image" in page.locator("#missed-error").inner_text()
+        with page.expect_download() as download:
+            page.locator("#review-export").click()
+        exported = tmp_path / "review.yaml"
+        download.value.save_as(exported)
+        assert problems == [], problems
+        browser.close()
+    review = load_annotations(exported)  # the workflow's own reader
+    top = mine[mine["finding"] == 1].iloc[0]
+    boxes = {(a.x, a.y, a.width, a.height, a.kind) for a in review[weld]}
+    assert (
+        int(top.x),
+        int(top.y),
+        int(top.width_px),
+        int(top.height_px),
+        "confirmed finding 1",
+    ) in boxes
+    assert (10, 12, 20, 8, "missed defect") in boxes
+    assert len(review[weld]) == 2  # the rejected finding is left out
+    # ... and the workflow evaluates with it (merged into the run's annotations)
+    data = yaml.safe_load((hostile_run / "config/test.yaml").read_text())["data"]
+    merged = yaml.safe_load(Path(data["annotations"]).read_text())
+    merged["images"].update(yaml.safe_load(exported.read_text())["images"])
+    Path(data["annotations"]).write_text(yaml.safe_dump(merged))
+    run = snakemake(
+        hostile_run, "results/metrics/evaluation.json", "--workflow-profile", "profiles/test"
+    )
+    assert "evaluate" in run.stdout + run.stderr

@@ -24,7 +24,7 @@ from weld_anomaly.files import write_bytes, write_text
 from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import load_annotations
-from weld_anomaly.report import figures
+from weld_anomaly.report import figures, viewer
 from weld_anomaly.score import metrics, scorers
 from weld_anomaly.score.evaluation import scorer_columns
 
@@ -38,7 +38,7 @@ def report_digest() -> str:
 
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in [here / "html.py", *sorted((here / "templates").glob("*"))]:
+    for path in [here / "html.py", here / "viewer.py", *sorted((here / "templates").glob("*"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -218,35 +218,6 @@ def _warnings(images: pd.DataFrame, image_attrs: dict, result: dict, train: dict
     return out
 
 
-def _zooms(
-    table: pd.DataFrame,
-    crop: hdf5_io.Crop,
-    recon: hdf5_io.Crop | None,
-    size: int,
-    statistic: str,
-    limit: int,
-) -> list[dict]:
-    if recon is None:
-        return []
-    flagged = table[table["flagged"]].sort_values(statistic, ascending=False).head(limit)
-    out = []
-    for row in flagged.itertuples():
-        y, x = int(row.y) - crop.y, int(row.x) - crop.x
-        png = figures.zoom_tiles(
-            crop.pixels[y : y + size, x : x + size], recon.pixels[y : y + size, x : x + size]
-        )
-        out.append(
-            {
-                "x": int(row.x),
-                "y": int(row.y),
-                "score": float(getattr(row, statistic)),
-                "label": row.label,
-                "uri": _data_uri(png),
-            }
-        )
-    return out
-
-
 def _oriented(frame: pd.DataFrame, scorer: str, direction: dict) -> np.ndarray:
     """A scorer's values with high = anomalous (its validation-read direction applied)."""
     values = frame[scorer].to_numpy(dtype=np.float64)
@@ -287,9 +258,10 @@ def _model_pictures(test: pd.DataFrame, result: dict, history_csv, figures_dir: 
     return pictures
 
 
-def _crop_inspection(record, crop, rows, recon, mask, annotations, result, settings) -> dict:
-    """One test crop with its flagged fragments and annotated defects drawn, and its zooms."""
-    size, max_width, zooms, found_by_image = settings
+def _crop_inspection(record, crop, rows, mask, annotations, result, settings) -> dict:
+    """One test crop with its findings (or, without any, its flagged fragments) and the
+    annotated defects drawn; the weld viewer has it at full resolution."""
+    size, max_width, found_by_image = settings
     flag = result["flag_statistic"]
     threshold = result["thresholds"][flag]
     mine = rows[rows["crop"] == crop.name]
@@ -327,7 +299,6 @@ def _crop_inspection(record, crop, rows, recon, mask, annotations, result, setti
         "defects": len(defects),
         "hits": int(hit["label"].isin(("likely", "possible")).sum()),
         "uri": _data_uri(png),
-        "zooms": _zooms(mine, crop, recon, size, flag, zooms),
     }
 
 
@@ -340,9 +311,8 @@ def _inspections(records, test, result, annotations, crops_h5, reconstructions_h
         if record.split != "test" or record.image_id not in crop_files:
             continue
         crops, _ = hdf5_io.read_crops(crop_files[record.image_id])
-        recons, masks = {}, {}
+        masks = {}
         if record.image_id in recon_files:
-            recons = {c.name: c for c in hdf5_io.read_crops(recon_files[record.image_id])[0]}
             masks = hdf5_io.read_masks(recon_files[record.image_id])
         rows = test[test["image"] == record.image_id]
         for crop in crops:
@@ -351,7 +321,6 @@ def _inspections(records, test, result, annotations, crops_h5, reconstructions_h
                     record,
                     crop,
                     rows,
-                    recons.get(crop.name),
                     masks.get(crop.name),
                     annotations,
                     result,
@@ -378,7 +347,9 @@ def _findings_by_image(findings_json) -> dict[str, list[dict]]:
 
 def _worklist(records, inspections: list[dict], found: dict[str, list[dict]]) -> list[dict]:
     """The test welds, most suspicious first (:func:`findings.worklist`), each linked to its
-    first crop in the Inspection section."""
+    page in the weld viewer and to its first crop in the Inspection section."""
+    from urllib.parse import quote
+
     from weld_anomaly.score.findings import Finding, worklist
 
     anchors: dict[str, str] = {}
@@ -387,9 +358,72 @@ def _worklist(records, inspections: list[dict], found: dict[str, list[dict]]) ->
     images = [r.image_id for r in records if r.split == "test" and r.image_id in anchors]
     objects = [Finding(**f) for image in images for f in found.get(image, [])]
     rows = worklist(images, objects)
+    names = viewer.page_names([row["image"] for row in rows])
     for row in rows:
         row["anchor"] = anchors[row["image"]]
+        row["page"] = names[row["image"]]
+        row["href"] = "welds/" + quote(names[row["image"]])
+    hrefs = {row["image"]: row["href"] for row in rows}
+    for c in inspections:
+        c["href"] = hrefs.get(c["image"], "#" + c["anchor"])
     return rows
+
+
+def _weld_pages(rows, found, annotations, files: dict, spacing: dict, run: str):
+    """The weld viewer's pages, one weld at a time (a generator: one film in memory)."""
+    from urllib.parse import quote
+
+    link = [{"image": r["image"], "href": quote(r["page"])} for r in rows]
+    for i, row in enumerate(rows):
+        image = row["image"]
+        crops, _ = hdf5_io.read_crops(files["crops"][image])
+        pixels = None
+        if image in files["images"]:
+            pixels, _ = hdf5_io.read_image(files["images"][image])
+        if pixels is None:
+            pixels = viewer.film_from_crops(crops)
+        recons = {}
+        if image in files["reconstructions"]:
+            recons = {c.name: c for c in hdf5_io.read_crops(files["reconstructions"][image])[0]}
+        data = viewer.weld_data(
+            image, pixels, crops, recons, found.get(image, []), annotations.get(image, [])
+        )
+        data["run"] = run
+        script = {**data, "findings": [{**f, "closeup": None} for f in data["findings"]]}
+        yield {
+            **data,
+            "file": row["page"],
+            "rank": row["rank"],
+            "total": len(rows),
+            "spacing_mm": spacing.get(image),
+            "previous": link[i - 1] if i else None,
+            "next": link[i + 1] if i + 1 < len(rows) else None,
+            "data_json": viewer.script_json(script),
+        }
+
+
+def _write_weld_pages(welds_dir, rows, found, annotations, paths: dict, images, run) -> bool:
+    """Write the weld viewer (:mod:`weld_anomaly.report.viewer`); True when OpenSeadragon
+    was found (else the pages show the image without pan and zoom)."""
+    files = {
+        kind: {Path(p).name.removesuffix(".h5"): p for p in found_paths}
+        for kind, found_paths in paths.items()
+    }
+    spacing = {}
+    if "pixel_spacing_mm" in images:
+        for image, value in zip(images["image"], images["pixel_spacing_mm"], strict=True):
+            if value not in ("", None) and not pd.isna(value):
+                spacing[image] = float(value)
+    template = _templates().get_template("weld.html.j2")
+    pages = _weld_pages(rows, found, annotations, files, spacing, run)
+    script = viewer.write_pages(
+        welds_dir,
+        pages,
+        lambda page, available: template.render(
+            page=page, viewer=available, missing_viewer=viewer.MISSING_VIEWER
+        ),
+    )
+    return script is not None
 
 
 def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) -> list[dict]:
@@ -447,6 +481,34 @@ def _images_table(images_csv) -> pd.DataFrame:
     )
 
 
+def _tables(result: dict, train_info: dict, config: dict, fragments: int) -> dict:
+    """The report's metric tables and provenance (template variables)."""
+    return {
+        "result": result,
+        "rows": _metrics_rows(result),
+        "defect_rows": _defect_rows(result),
+        "any_pixel_rows": _any_pixel_rows(result),
+        "detection_rows": _detection_rows(result),
+        "train": train_info,
+        "versions": software_versions(),
+        "commit": git_commit(),
+        "dvc": dvc_hashes(),
+        "config_text": json.dumps(config, indent=2, sort_keys=True),
+        "fragments_total": fragments,
+    }
+
+
+def _read_run(manifest_csv, images_csv, fragments_csv, metrics_json, train_info_json):
+    """The run's manifest, image summary, fragment table, evaluation and training record."""
+    return (
+        read_manifest(manifest_csv),
+        _images_table(images_csv),
+        pd.read_csv(fragments_csv),
+        json.loads(Path(metrics_json).read_text()),
+        json.loads(Path(train_info_json).read_text()),
+    )
+
+
 def render_report(
     manifest_csv: str | Path,
     images_csv: str | Path,
@@ -465,67 +527,75 @@ def render_report(
     images_h5: Sequence[str | Path] = (),
     previews: Sequence[str | Path] = (),
     reconstructions_h5: Sequence[str | Path] = (),
-    zooms_per_crop: int = 8,
     experiments_json: str | Path | None = None,
     findings_json: str | Path | None = None,
+    welds_dir: str | Path | None = None,
 ) -> None:
-    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``).
+    """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``),
+    and the weld viewer's pages into ``welds_dir`` (default: ``welds/`` beside it).
 
     ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
-    worklist that opens the report, and the outlines drawn on the test crops.
-
-    ``experiments_json``: the experiments' summary (:mod:`weld_anomaly.workflow.experiments`),
-    shown as the report's "Experiments" section.
+    worklist, the outlines. ``experiments_json``: the experiments' summary
+    (:mod:`weld_anomaly.workflow.experiments`), the "Experiments" section.
     """
-    records = read_manifest(manifest_csv)
-    images = _images_table(images_csv)
+    records, images, table, result, train_info = _read_run(
+        manifest_csv, images_csv, fragments_csv, metrics_json, train_info_json
+    )
     rejects = images[images["rejected"].astype(str) == "True"][["image", "error_class", "error"]]
-    table = pd.read_csv(fragments_csv)
-    result = json.loads(Path(metrics_json).read_text())
-    train_info = json.loads(Path(train_info_json).read_text())
     annotations = load_annotations(annotations_path) if annotations_path else {}
     test = table[table["split"] == "test"].reset_index(drop=True)
     found = _findings_by_image(findings_json)
 
     pictures = _model_pictures(test, result, history_csv, Path(figures_dir))
+    settings = (size, max_width, found)
     inspections = _inspections(
-        records,
-        test,
-        result,
+        records, test, result, annotations, crops_h5, reconstructions_h5, settings
+    )
+    worklist = _worklist(records, inspections, found)
+    has_viewer = _write_weld_pages(
+        welds_dir or Path(out_html).parent / "welds",
+        worklist,
+        found,
         annotations,
-        crops_h5,
-        reconstructions_h5,
-        (size, max_width, zooms_per_crop, found),
+        {"images": images_h5, "crops": crops_h5, "reconstructions": reconstructions_h5},
+        images,
+        _run_id(findings_json, metrics_json),
     )
     image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, images_h5)}
+    warnings = _warnings(images, image_attrs, result, train_info) + (
+        [] if has_viewer else [viewer.MISSING_VIEWER]
+    )
     experiments = _experiments_section(experiments_json)
     html = (
         _templates()
         .get_template("report.html.j2")
         .render(
             **experiments,
+            **_tables(result, train_info, config, len(table)),
             counts=_image_counts(records, len(rejects)),
-            result=result,
-            rows=_metrics_rows(result),
-            defect_rows=_defect_rows(result),
-            any_pixel_rows=_any_pixel_rows(result),
-            detection_rows=_detection_rows(result),
-            train=train_info,
             pictures={k: _data_uri(v) for k, v in pictures.items()},
             inspections=inspections,
             quality=_quality_rows(images, image_attrs, records, previews),
-            warnings=_warnings(images, image_attrs, result, train_info),
-            versions=software_versions(),
-            commit=git_commit(),
-            dvc=dvc_hashes(),
-            config_text=json.dumps(config, indent=2, sort_keys=True),
-            fragments_total=int(len(table)),
+            warnings=warnings,
             rejects=rejects.to_dict("records"),
-            worklist=_worklist(records, inspections, found),
+            worklist=worklist,
+            size=size,
+            flag_description=scorers.for_column(result["flag_statistic"]).description,
         )
     )
     write_text(out_html, html)
     log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)
+
+
+def _run_id(*paths) -> str:
+    """A short digest of the run's results, naming its review in the browser's storage."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        if path and Path(path).is_file():
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _templates() -> jinja2.Environment:
