@@ -228,10 +228,12 @@ def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
         zoom = page.evaluate("weldViewer.viewport.getZoom(true)")
         box = page.locator("#viewer").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.wheel(0, -600)
-        page.wait_for_timeout(1500)
+        for _ in range(3):  # each wheel step zooms by 1.2
+            page.mouse.wheel(0, -100)
+            page.wait_for_timeout(300)
+        page.wait_for_timeout(1200)
         wheel = page.evaluate("weldViewer.viewport.getZoom(true)")
-        assert wheel > 1.2 * zoom, (zoom, wheel)
+        assert wheel > 1.5 * zoom, (zoom, wheel)
         page.locator("#zoom-in").click()
         page.wait_for_timeout(1500)
         assert page.evaluate("weldViewer.viewport.getZoom(true)") > 1.2 * wheel

@@ -345,6 +345,13 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     )
     assert (out / "incoming_1.png").exists() and (out / "scan_2.png").exists()
     assert "incoming_1" in (out / "report.html").read_text()
+    # each inspected radiograph in the weld viewer, linked from the report
+    assert sorted(p.name for p in (out / "welds").glob("*.html")) == [
+        "incoming_1.html",
+        "scan_2.html",
+    ]
+    assert 'href="welds/incoming_1.html"' in (out / "report.html").read_text()
+    assert (out / "welds/openseadragon.min.js").is_file()
     # the same findings as the run found in that radiograph, judged by the same yardstick
     run_findings = pd.read_csv(tiny_run / "results/findings/findings.csv")
     new_findings = pd.read_csv(out / "findings.csv")

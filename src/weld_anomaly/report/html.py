@@ -393,8 +393,8 @@ def _weld_pages(rows, found, annotations, files: dict, spacing: dict, run: str):
         yield {
             **data,
             "file": row["page"],
-            "rank": row["rank"],
-            "total": len(rows),
+            "position": f"rank {row['rank']} of {len(rows)}",
+            "back": "../report.html#worklist",
             "spacing_mm": spacing.get(image),
             "previous": link[i - 1] if i else None,
             "next": link[i + 1] if i + 1 < len(rows) else None,
@@ -414,15 +414,8 @@ def _write_weld_pages(welds_dir, rows, found, annotations, paths: dict, images, 
         for image, value in zip(images["image"], images["pixel_spacing_mm"], strict=True):
             if value not in ("", None) and not pd.isna(value):
                 spacing[image] = float(value)
-    template = _templates().get_template("weld.html.j2")
     pages = _weld_pages(rows, found, annotations, files, spacing, run)
-    script = viewer.write_pages(
-        welds_dir,
-        pages,
-        lambda page, available: template.render(
-            page=page, viewer=available, missing_viewer=viewer.MISSING_VIEWER
-        ),
-    )
+    script = viewer.write_pages(welds_dir, pages, render_weld_page)
     return script is not None
 
 
@@ -585,6 +578,16 @@ def render_report(
     )
     write_text(out_html, html)
     log.info("report: %s (%.1f MB)", out_html, len(html) / 1e6)
+
+
+def render_weld_page(page: dict, has_viewer: bool) -> str:
+    """A weld's page in the viewer (``templates/weld.html.j2``; :mod:`.viewer` makes its
+    data)."""
+    return (
+        _templates()
+        .get_template("weld.html.j2")
+        .render(page=page, viewer=has_viewer, missing_viewer=viewer.MISSING_VIEWER)
+    )
 
 
 def _run_id(*paths) -> str:

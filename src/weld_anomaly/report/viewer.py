@@ -58,20 +58,23 @@ def viewer_script() -> Path | None:
     return None
 
 
+def page_name(image: str, taken: set[str]) -> str:
+    """A file name for an image id that is safe on every file system and in a URL (ids are
+    user data: file names may hold anything), and not in ``taken`` (case-insensitively;
+    the name is added to it)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", image).strip("._")[:80] or "weld"
+    name, n = f"{stem}.html", 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{stem}-{n}.html"
+    taken.add(name.lower())
+    return name
+
+
 def page_names(images: Sequence[str]) -> dict[str, str]:
-    """A file name per image id that is safe on every file system and in a URL (ids are
-    user data: file names may hold anything); unique even when two ids clean up alike."""
-    out: dict[str, str] = {}
+    """:func:`page_name` of each image id, unique even when two ids clean up alike."""
     taken: set[str] = set()
-    for image in images:
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", image).strip("._")[:80] or "weld"
-        name, n = f"{stem}.html", 1
-        while name.lower() in taken:
-            n += 1
-            name = f"{stem}-{n}.html"
-        taken.add(name.lower())
-        out[image] = name
-    return out
+    return {image: page_name(image, taken) for image in images}
 
 
 def _data_uri(png: bytes) -> str:
@@ -189,20 +192,27 @@ def script_json(data) -> str:
     return text
 
 
-def write_pages(folder: str | Path, pages: Iterable[dict], render) -> Path | None:
-    """Write each weld page (``render(page, viewer_available)`` gives its HTML; ``pages``
-    may be a generator, so one film at a time is in memory) into ``folder``, with the
-    viewer's script beside them; returns the script's source, or None without it."""
+def install_script(folder: str | Path) -> Path | None:
+    """Copy the viewer's script (and its licence) into ``folder``; its source, or None (with
+    a warning) when it is not installed."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     script = viewer_script()
     if script is None:
         log.warning(MISSING_VIEWER)
-    else:
-        shutil.copyfile(script, folder / "openseadragon.min.js")
-        licence = script.parents[2] / "LICENSE.txt"
-        if licence.is_file():
-            shutil.copyfile(licence, folder / "openseadragon-LICENSE.txt")
+        return None
+    shutil.copyfile(script, folder / "openseadragon.min.js")
+    licence = script.parents[2] / "LICENSE.txt"
+    if licence.is_file():
+        shutil.copyfile(licence, folder / "openseadragon-LICENSE.txt")
+    return script
+
+
+def write_pages(folder: str | Path, pages: Iterable[dict], render) -> Path | None:
+    """Write each weld page (``render(page, viewer_available)`` gives its HTML; ``pages``
+    may be a generator, so one film at a time is in memory) into ``folder``, with the
+    viewer's script beside them; returns the script's source, or None without it."""
+    script = install_script(folder)
     for page in pages:
-        write_text(folder / page["file"], render(page, script is not None))
+        write_text(Path(folder) / page["file"], render(page, script is not None))
     return script

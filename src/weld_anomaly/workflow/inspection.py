@@ -29,8 +29,9 @@ from weld_anomaly.ingest import hdf5_io, inventory, tiling
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
 from weld_anomaly.ingest.preprocess import pixel_spacing_mm
-from weld_anomaly.report import figures
+from weld_anomaly.report import figures, viewer
 from weld_anomaly.report.dicom_findings import write_presentation_state
+from weld_anomaly.report.html import render_weld_page
 from weld_anomaly.score import findings, scorers
 from weld_anomaly.score.scoring import ResidualSettings, score_fragments
 
@@ -194,7 +195,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     crops = hdf5_io.cut_crops(pixels, specs)
     frags = _fragments(crops, [c.name for c in specs], size, stride)
     score = config["score"]
-    table, _, masks = score_fragments(
+    table, recons, masks = score_fragments(
         setup.model,
         frags,
         crops,
@@ -223,9 +224,14 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
             frags.corners[flags], table["crop"].to_numpy()[flags], values[flags], strict=True
         )
     ]
-    found = _findings(table, values, flags, calibration, size, pixel_spacing_mm(converted.attrs))
+    spacing = pixel_spacing_mm(converted.attrs)
+    found = _findings(table, values, flags, calibration, size, spacing)
     png = _overlay(crops, frags, flags, masks, size, config["report"]["max_width"])
     write_bytes(out / f"{image_id}.png", png)
+    weld = viewer.weld_data(
+        image_id, pixels, crops, {c.name: c for c in recons}, [asdict(f) for f in found], []
+    )
+    weld["spacing_mm"] = None if spacing == "" else float(spacing)
     n, hits = int(len(frags)), int(flags.sum())
     log.info("%s: %d of %d fragments flagged", image_id, hits, n)
     return {
@@ -244,6 +250,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
             "fragments": n,
             "uri": "data:image/png;base64," + base64.b64encode(png).decode(),
         },
+        "weld": weld,
     }
 
 
@@ -305,6 +312,8 @@ def inspect_images(
     setup = _setup(model_path, metrics_json, config, crop_manifest, predictor_path, detector_path)
     flagged_rows, summary, pages, found = [], [], [], []
     seen: set[str] = set()
+    images = list(images)
+    welds = {"taken": set(), "previous": None, "viewer": viewer.install_script(out / "welds")}
     for source in map(Path, images):
         image_id = inventory.id_from_file(source.name, str(source))
         if image_id in seen:
@@ -330,11 +339,34 @@ def inspect_images(
         flagged_rows += done["flagged"]
         found += done["findings"]
         pages.append(done["page"])
+        pages[-1]["href"] = _write_weld_page(out, done["weld"], len(pages), len(images), welds)
         # DICOM inputs: the findings as a presentation state the lab's viewer opens
         mine = [asdict(f) for f in done["findings"]]
         write_presentation_state(source, mine, image_id, out / "dicom" / f"{image_id}.dcm")
     _write_outputs(out, flagged_rows, summary, pages, setup.calibration, found)
     return summary
+
+
+def _write_weld_page(out: Path, weld: dict, n: int, total: int, state: dict) -> str:
+    """The image's page in the weld viewer (``welds/``), linked to the one before it;
+    returns its address from ``report.html``."""
+    from urllib.parse import quote
+
+    name = viewer.page_name(weld["image"], state["taken"])
+    weld["run"] = "inspect-" + out.resolve().name
+    script = {**weld, "findings": [{**f, "closeup": None} for f in weld["findings"]]}
+    page = {
+        **weld,
+        "file": name,
+        "position": f"image {n} of {total}",
+        "back": "../report.html",
+        "previous": state["previous"],
+        "next": None,
+        "data_json": viewer.script_json(script),
+    }
+    write_text(out / "welds" / name, render_weld_page(page, state["viewer"] is not None))
+    state["previous"] = {"image": weld["image"], "href": quote(name)}
+    return "welds/" + quote(name)
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:

@@ -46,7 +46,7 @@
 
   function show(x, y, w, h) {
     if (!viewer) return;
-    var pad = Math.max(w, h) * 0.6 + 32;
+    var pad = Math.max(w, h) * 0.25 + 24;
     viewer.viewport.fitBounds(viewer.viewport.imageToViewportRectangle(x - pad, y - pad, w + 2 * pad, h + 2 * pad));
   }
 
