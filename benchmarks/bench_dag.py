@@ -6,9 +6,14 @@ placeholder files: a dry run reads no pixels), a crop manifest with one crop per
 inventory checks, DAG of ~4 jobs per image, job stats). Usage::
 
     .venv/bin/python benchmarks/bench_dag.py [--sizes 1000 10000 100000] [--repeat 3] [--slurm]
+        [--rules-from REV]
 
 ``--slurm`` plans with ``--workflow-profile profiles/slurm`` (what a cluster user runs:
-the preprocessing jobs merged into group jobs of 50 images).
+the preprocessing jobs merged into group jobs of 50 images). Each size is also planned as a
+*trivial workflow* with the same number of jobs (pairs of shell rules, ``a -> b``, plain
+file names, no input functions, resources or scripts): the floor Snakemake itself sets.
+``--rules-from REV`` adds the workflow with ``rules/`` and ``Snakefile`` as of git
+revision REV (a before/after comparison in one session).
 
 Sizes are interleaved across repeats (this VM's speed drifts); prints a Markdown table
 with the median per size and the time per image relative to the smallest size.
@@ -28,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+LOAD: list[float] = []  # CPU time / wall time of each dry run (1.0: it had a core to itself)
 
 
 def make_archive(workdir: Path, n: int) -> None:
@@ -51,19 +57,49 @@ def make_archive(workdir: Path, n: int) -> None:
     )
 
 
-def dry_run(workdir: Path, slurm: bool = False) -> tuple[float, int]:
+def old_rules(workdir: Path, rev: str) -> None:
+    """Replace the scratch copy's Snakefile and rules/ by those of git revision ``rev``."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", rev, "Snakefile", "rules"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for rel in listed:
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{rel}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        (workdir / rel).write_bytes(text)
+
+
+def make_trivial(workdir: Path, jobs: int) -> None:
+    """A workflow of ``jobs`` jobs: pairs ``a -> b`` and one gathering rule."""
+    workdir.mkdir(parents=True)
+    pairs = (jobs - 1) // 2
+    (workdir / "Snakefile").write_text(
+        f"N = {pairs}\n"
+        "rule all:\n    input: expand('t/{j}.b', j=range(N))\n"
+        "rule a:\n    output: 't/{j}.a'\n    shell: 'touch {output}'\n"
+        "rule b:\n    input: 't/{j}.a'\n    output: 't/{j}.b'\n    shell: 'touch {output}'\n"
+    )
+
+
+def dry_run(workdir: Path, slurm: bool = False, trivial: bool = False) -> tuple[float, int]:
+    config = [] if trivial else ["--configfile", "config/archive.yaml"]
+    profile = ["--workflow-profile", "profiles/slurm"] if slurm and not trivial else []
     command = [
         str(Path(sys.executable).parent / "snakemake"),
         "-n",
-        *(["--workflow-profile", "profiles/slurm"] if slurm else []),
-        "--configfile",
-        "config/archive.yaml",
+        *profile,
+        *config,
         "--quiet",
         "rules",
     ]
     start = time.perf_counter()
+    cpu = os.times()
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=os.environ)
     elapsed = time.perf_counter() - start
+    after = os.times()
+    busy = (after.children_user - cpu.children_user) + (after.children_system - cpu.children_system)
+    LOAD.append(busy / elapsed)
     if done.returncode != 0:
         output = done.stdout[-2000:] + done.stderr[-2000:]
         raise SystemExit(f"dry run failed in {workdir}:\n{output}")
@@ -76,29 +112,46 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slurm", action="store_true", help="plan with profiles/slurm")
+    parser.add_argument("--rules-from", help="also plan with rules/ of this git revision")
     args = parser.parse_args()
+    variants = ["this checkout", *([f"rules of {args.rules_from}"] if args.rules_from else [])]
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {}
         for n in args.sizes:
-            dirs[n] = Path(tmp) / f"n{n}"
-            make_archive(dirs[n], n)
-        times: dict[int, list[float]] = {n: [] for n in args.sizes}
-        jobs = {}
+            for v, variant in enumerate(variants):
+                dirs[n, variant] = Path(tmp) / f"n{n}-{v}"
+                make_archive(dirs[n, variant], n)
+                if v:
+                    old_rules(dirs[n, variant], args.rules_from)
+        times: dict = {}
+        jobs: dict = {}
         for _ in range(args.repeat):
             for n in args.sizes:
-                elapsed, jobs[n] = dry_run(dirs[n], args.slurm)
-                times[n].append(elapsed)
-                print(f"# {n} images: {elapsed:.1f} s", file=sys.stderr, flush=True)
-    base = args.sizes[0]
-    per_image_base = statistics.median(times[base]) / base
-    print("| images | jobs | dry run (median) | runs | per image | per image vs smallest |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+                for variant in variants:
+                    elapsed, jobs[n, variant] = dry_run(dirs[n, variant], args.slurm)
+                    times.setdefault((n, variant), []).append(elapsed)
+                    print(f"# {n} images, {variant}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+                if (n, "trivial") not in dirs:
+                    dirs[n, "trivial"] = Path(tmp) / f"n{n}-trivial"
+                    make_trivial(dirs[n, "trivial"], jobs[n, variants[0]])
+                elapsed, jobs[n, "trivial"] = dry_run(dirs[n, "trivial"], trivial=True)
+                times.setdefault((n, "trivial"), []).append(elapsed)
+                print(f"# {n} images, trivial: {elapsed:.1f} s", file=sys.stderr, flush=True)
+    print(
+        f"CPU time / wall time of the dry runs: median {statistics.median(LOAD):.2f}, "
+        f"lowest {min(LOAD):.2f} (1.00: each had a core to itself)"
+    )
+    print("| images | workflow | jobs | dry run (median) | runs | per job | vs trivial |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
-        median = statistics.median(times[n])
-        print(
-            f"| {n:,} | {jobs[n]:,} | {median:.1f} s | {', '.join(f'{t:.1f}' for t in times[n])} "
-            f"| {1000 * median / n:.2f} ms | {median / n / per_image_base:.2f}× |"
-        )
+        floor = statistics.median(times[n, "trivial"])
+        for variant in [*variants, "trivial"]:
+            median = statistics.median(times[n, variant])
+            runs = ", ".join(f"{t:.1f}" for t in times[n, variant])
+            print(
+                f"| {n:,} | {variant} | {jobs[n, variant]:,} | {median:.1f} s | {runs} "
+                f"| {1000 * median / jobs[n, variant]:.2f} ms | {median / floor:.2f}× |"
+            )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,39 @@ from weld_anomaly.errors import UserError as _UserError
 from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
 
 
+def per_job(func):
+    """Mark an input or resource function that Snakemake calls once per job: hand it the
+    function's parameters once, through Snakemake's own hook (``_overwrite_params``),
+    instead of the ``inspect.signature`` it runs on every call (BENCHMARKS.md, planning).
+    """
+    import inspect
+
+    try:
+        from snakemake.common import FUNC_OVERWRITE_PARAMS_ATTR
+    except ImportError:  # another Snakemake: it inspects, as before
+        return func
+    setattr(func, FUNC_OVERWRITE_PARAMS_ATTR, inspect.signature(func).parameters)
+    return func
+
+
+def _resources_per_job():
+    """The same for Snakemake's own wrapper of every resource (``Resource.evaluate``, a
+    method whose parameters never change), inspected about six times per job."""
+    import inspect
+
+    try:
+        from snakemake.common import FUNC_OVERWRITE_PARAMS_ATTR
+        from snakemake.resources import Resource
+    except ImportError:
+        return
+    signature = inspect.signature(Resource.evaluate)
+    bound = signature.replace(parameters=list(signature.parameters.values())[1:])
+    setattr(Resource.evaluate, FUNC_OVERWRITE_PARAMS_ATTR, bound.parameters)
+
+
+_resources_per_job()
+
+
 def _stop(exc):
     """Stop the workflow with the one-line message of a user error (no traceback)."""
     print(f"ERROR: {exc.line()}", file=sys.stderr, flush=True)
@@ -92,6 +125,7 @@ def code(rule_name):
     return code_digest(Path("scripts") / f"{rule_name}.py", "src")
 
 
+@per_job
 def source_file(wildcards):
     return RECORDS[wildcards.image].file
 
@@ -101,6 +135,7 @@ def crop_manifest_input():
     return [] if SUGGESTED or USER_CROPS or DATA.crops is None else [DATA.crops]
 
 
+@per_job
 def crops_of(wildcards):
     """The crops the user's manifest gives this image (None: read the generated manifest)."""
     if not USER_CROPS:
@@ -122,6 +157,7 @@ def texture_images():
     return [train[round(i * (len(train) - 1) / (limit - 1))] for i in range(limit)]
 
 
+@per_job
 def texture_predictor_input(wildcards=None):
     """The fitted texture predictor, when score.texture_predictor is on (one path, not a list)."""
     return TEXTURE_PREDICTOR if config["score"]["texture_predictor"] else []
@@ -130,15 +166,18 @@ def texture_predictor_input(wildcards=None):
 DETECTOR = "results/model/detector.keras"
 
 
+@per_job
 def detector_input(wildcards=None):
     """The trained flaw detector, when score.detector is on (one path, not a list)."""
     return DETECTOR if config["score"]["detector"] else []
 
 
+@per_job
 def annotations_input(wildcards=None):
     return [DATA.annotations] if DATA.annotations else []
 
 
+@per_job
 def masks_input(wildcards=None):
     """The defect masks of the validation and test images (the demo's are generated)."""
     if not DATA.masks:
@@ -172,9 +211,10 @@ def retry_memory(base_mb):
     def memory(wildcards, attempt):
         return base_mb * attempt
 
-    return memory
+    return per_job(memory)
 
 
+@per_job
 def images_to_inspect(wildcards):
     """The radiographs under inspect.images_dir (listed when the inspect target is asked for)."""
     from weld_anomaly.ingest.inventory import list_images
@@ -196,6 +236,7 @@ SYNTHETIC_EXPERIMENTS = ["lines", "digits", "shapes", "dirty"]
 EXPERIMENTS = [*SYNTHETIC_EXPERIMENTS, "training_length"]
 
 
+@per_job
 def experiment_settings(wildcards):
     """One synthetic experiment's settings, with the shared batch size and learning rate."""
     shared = config["experiments"]

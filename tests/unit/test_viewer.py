@@ -97,3 +97,11 @@ def test_the_installed_viewer_is_copied_beside_the_pages(tmp_path):
     assert (tmp_path / "w.html").read_text() == "True"
     assert (tmp_path / "openseadragon.min.js").read_bytes().startswith(b"//! openseadragon")
     assert (tmp_path / "openseadragon-LICENSE.txt").is_file()
+
+
+def test_windows_are_written_without_scientific_notation():
+    from weld_anomaly.report.html import plain
+
+    assert [plain(v) for v in (65535, -1000.5, 0, 12.5, 0.0123, 4095.0)] == [
+        "65,535", "-1,000.5", "0", "12.5", "0.0123", "4,095",
+    ]  # fmt: skip

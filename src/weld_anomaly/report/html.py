@@ -441,7 +441,7 @@ def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) ->
                 "bits": row.bits_stored,
                 "photometric": row.photometric_interpretation,
                 "window": (
-                    f"{row.window_method} [{float(row.window_lo):.4g}, {float(row.window_hi):.4g}]"
+                    f"{row.window_method} [{plain(row.window_lo)}, {plain(row.window_hi)}]"
                     if row.window_method
                     else ""
                 ),
@@ -588,6 +588,14 @@ def render_weld_page(page: dict, has_viewer: bool) -> str:
         .get_template("weld.html.j2")
         .render(page=page, viewer=has_viewer, missing_viewer=viewer.MISSING_VIEWER)
     )
+
+
+def plain(value) -> str:
+    """A number as people write it: no scientific notation (65,535, -1,000.5, 0.0123)."""
+    value = float(value)
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.1f}".removesuffix(".0")
+    return f"{value:.4g}" if abs(value) >= 1e-4 else f"{value:.2e}"
 
 
 def _run_id(*paths) -> str:
