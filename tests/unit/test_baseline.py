@@ -45,3 +45,21 @@ def test_baseline_is_the_textbook_filter_with_mirrored_borders():
     assert np.abs(contrast[:3]).max() < 4.5 and np.std(contrast[40:-40]) == pytest.approx(
         1, abs=0.15
     )
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [((200, 700), np.uint8), ((161, 170), np.uint8), ((90, 300), np.uint16)]
+)
+def test_textbook_from_the_normalisations_median_is_the_same(shape, dtype):
+    """The textbook map reuses the normalisation's median inside and filters only the
+    border bands again: the same numbers as filtering the whole image."""
+    from weld_anomaly.ingest.normalize import normalize, textbook_map
+
+    rng = np.random.default_rng(5)
+    top = np.iinfo(dtype).max
+    pixels = np.clip(rng.normal(0.5 * top, 0.05 * top, shape), 0, top).astype(dtype)
+    pixels[40:46, 60:66] = 0.2 * top  # a dark spot near a border band
+    pixels[: shape[0] // 2, :] += dtype(0.1 * top)  # a step reaching both side edges
+    whole = textbook_map(pixels)
+    shared = textbook_map(pixels, continued=normalize(pixels).median)
+    np.testing.assert_array_equal(shared, whole)

@@ -88,3 +88,35 @@ def test_a_pore_inside_a_numeral_is_not_hidden_by_the_marker_mask():
     assert norm.markers[60:140, 100:110].all()
     assert not norm.markers[97:104, 127:134].any()
     assert norm.contrast[97:104, 127:134].max() > 8
+
+
+def test_vectorised_nanmedian_is_the_generic_filters():
+    import warnings
+
+    from scipy import ndimage
+
+    from weld_anomaly.ingest.normalize import _nanmedian3
+
+    grid = np.random.default_rng(4).normal(size=(9, 13))
+    grid[2:5, 3:6] = np.nan  # blocks without enough valid pixels
+    grid[0, 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = ndimage.generic_filter(grid, np.nanmedian, size=3, mode="nearest")
+        np.testing.assert_array_equal(_nanmedian3(grid), expected)
+
+
+def test_block_mad_is_the_nanmedians():
+    import warnings
+
+    from weld_anomaly.ingest.normalize import _block_mad
+
+    blocks = np.random.default_rng(6).normal(size=(4, 5, 64)).astype(np.float32)
+    blocks[0, 1, :10] = np.nan  # a block partly outside the image
+    blocks[3, 4] = np.nan  # one wholly outside
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmedian(blocks, axis=2, keepdims=True)
+        expected = np.nanmedian(np.abs(blocks - centre), axis=2)
+        got = _block_mad(blocks, np.isfinite(blocks).all(axis=2))
+    np.testing.assert_array_equal(got, expected)

@@ -27,3 +27,17 @@ def test_cavity_gives_positive_difference():
     r = np.full((1, 8, 8, 1), 0.6)
     out = fragment_statistics(f, r)
     assert out["diff_max"][0] > 0.29 and out["diff_min"][0] == 0.0
+
+
+def test_chunks_give_the_numbers_of_one_pass(monkeypatch):
+    """Statistics computed CHUNK fragments at a time are bit for bit those of one pass."""
+    from weld_anomaly.score import statistics
+
+    rng = np.random.default_rng(3)
+    f = rng.random((700, 16, 16)).astype(np.float32)
+    r = rng.random((700, 16, 16, 1)).astype(np.float32)
+    chunked = fragment_statistics(f, r)
+    monkeypatch.setattr(statistics, "CHUNK", 10**9)
+    whole = fragment_statistics(f, r)
+    for column in COLUMNS:
+        np.testing.assert_array_equal(chunked[column], whole[column])

@@ -48,3 +48,22 @@ def test_max_per_fragment():
     best = tiling.max_per_fragment(score, corners, 64)
     hit = {(int(y), int(x)) for (y, x), v in zip(corners, best, strict=True) if v == 5.0}
     assert hit == {(64, 0)}
+
+
+@pytest.mark.parametrize("size", [64, 7])
+def test_per_fragment_max_and_mean_match_the_windows(size):
+    """The running-maximum and summed-area versions give the windows' own numbers."""
+    from weld_anomaly.ingest.tiling import fragment_grid, max_per_fragment, mean_per_fragment
+
+    rng = np.random.default_rng(2)
+    score_map = rng.normal(size=(150, 233)).astype(np.float32)
+    mask = rng.random((150, 233)) < 0.1
+    corners = fragment_grid(150, 233, size, size // 2)
+    windows = np.lib.stride_tricks.sliding_window_view(score_map, (size, size))
+    expected = windows[corners[:, 0], corners[:, 1]].max(axis=(1, 2))
+    np.testing.assert_array_equal(max_per_fragment(score_map, corners, size), expected)
+    masks = np.lib.stride_tricks.sliding_window_view(mask.astype(float), (size, size))
+    np.testing.assert_array_equal(
+        mean_per_fragment(mask, corners, size),
+        masks[corners[:, 0], corners[:, 1]].mean(axis=(1, 2)),
+    )

@@ -23,10 +23,13 @@ import numpy as np
 from weld_anomaly.ingest.normalize import textbook_map
 
 
-def background_map(image: np.ndarray, median_size: int = 41, sigma: float = 1.0) -> np.ndarray:
+def background_map(
+    image: np.ndarray, median_size: int = 41, sigma: float = 1.0, continued=None
+) -> np.ndarray:
     """``median(G) - G`` for an integer image, in units of the full grey range ([0, 1]).
 
-    Positive where the image is darker than its surroundings.
+    Positive where the image is darker than its surroundings. ``continued``: the same
+    median with continued borders, when at hand (:func:`textbook_map`: the same numbers).
     """
     top = 255.0 if image.dtype == np.uint8 else 65535.0
-    return textbook_map(image, median_size, sigma) / np.float32(top)
+    return textbook_map(image, median_size, sigma, continued) / np.float32(top)

@@ -126,7 +126,11 @@ class CropEvidence:
     @cached_property
     def textbook(self) -> np.ndarray:
         """The textbook filter's map exactly (:mod:`weld_anomaly.score.baseline`), [0, 1]."""
-        return background_map(self.pixels, self.settings.median_size, self.settings.sigma)
+        s = self.settings
+        # the normalisation's median (computed anyway for these scorers) saves the interior
+        shared = bool(s.residual.sigmas or s.residual.lines or s.contrast_sigmas or s.detector)
+        continued = self.normalized.median if shared else None
+        return background_map(self.pixels, s.median_size, s.sigma, continued)
 
     @cached_property
     def detector_logits(self) -> np.ndarray:

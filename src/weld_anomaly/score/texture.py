@@ -20,6 +20,7 @@ at 12 orientations, the largest response taken, is their matched filter.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -174,22 +175,34 @@ def innovation(residual: np.ndarray, masked: np.ndarray, kernel: np.ndarray) -> 
     return residual - prediction
 
 
-def filtered(image: np.ndarray, kernels: list[np.ndarray]):
+def fft_workers() -> int:
+    """The FFTs' threads: the job's thread budget (``OMP_NUM_THREADS``, which
+    :func:`weld_anomaly.model.backend.configure` sets from the job's threads), else 1."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS") or 1))
+    except ValueError:
+        return 1
+
+
+def filtered(image: np.ndarray, kernels: list[np.ndarray], dtype=np.float64):
     """``image`` convolved with each of the square, odd-sized ``kernels``, one at a time.
 
     Through the FFT with the image's spectrum computed once; the border mirrored
     (``symmetric``, like ``scipy.ndimage``'s ``reflect``); each result has the image's shape.
+    ``dtype`` float32 halves the FFTs' time and memory (errors ~1e-7 of the values).
     """
     from scipy import fft
 
     half = max(k.shape[0] for k in kernels) // 2
-    padded = np.pad(image.astype(np.float64), half, mode="symmetric")
+    padded = np.pad(image.astype(dtype), half, mode="symmetric")
     shape = [fft.next_fast_len(n + 2 * half, real=True) for n in padded.shape]
-    spectrum = fft.rfft2(padded, shape)
+    workers = fft_workers()
+    spectrum = fft.rfft2(padded, shape, workers=workers)
     height, width = image.shape
     for kernel in kernels:
         k = kernel.shape[0] // 2
-        full = fft.irfft2(spectrum * fft.rfft2(kernel, shape), shape)
+        kernel_spectrum = fft.rfft2(kernel.astype(dtype), shape, workers=workers)
+        full = fft.irfft2(spectrum * kernel_spectrum, shape, workers=workers)
         # the kernel's centre sits k pixels in: output pixel (y, x) is full[y + half + k, ...]
         yield full[half + k : half + k + height, half + k : half + k + width]
 
@@ -209,6 +222,7 @@ def line_response(image: np.ndarray, length: float) -> np.ndarray:
     """The largest response of the line filters of ``length`` over 12 orientations."""
     angles = np.arange(ORIENTATIONS) * (180.0 / ORIENTATIONS)
     best = None
-    for response in filtered(image, [line_kernel(a, length) for a in angles]):
+    kernels = [line_kernel(a, length) for a in angles]
+    for response in filtered(image, kernels, np.float32):  # a score: 1e-7 does not matter
         best = response if best is None else np.maximum(best, response)
     return best
