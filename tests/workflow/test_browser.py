@@ -65,6 +65,22 @@ def hostile_run(tiny_run, tmp_path_factory) -> Path:
     return work
 
 
+def watch(page, problems: list[str]) -> None:
+    """Collect console errors, page errors, dialogs (a script that ran) and any request
+    that leaves the disk (file:, data: and the review's blob: are the only ones allowed)."""
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith(("file:", "data:", "blob:"))
+            else problems.append(f"network request: {r.url}")
+        ),
+    )
+
+
 def screenshots(report: Path, out_dir: Path, width: int = 1280) -> dict[str, Path]:
     """Open ``report`` in Chromium; save the worklist and the first weld in the viewer,
     zoomed on its strongest finding."""
@@ -98,17 +114,7 @@ def test_report_in_a_real_browser(hostile_run):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(("file:", "data:"))
-                else problems.append(f"network request: {r.url}")
-            ),
-        )
+        watch(page, problems)
         page.goto(report.resolve().as_uri())
         page.wait_for_load_state("load")
         assert problems == []
@@ -196,17 +202,7 @@ def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(("file:", "data:", "blob:"))
-                else problems.append(f"network request: {r.url}")
-            ),
-        )
+        watch(page, problems)
         open_weld(page, report)
         weld = page.locator("header h1").inner_text().removeprefix("Weld ")
         mine = found[found["image"] == weld]

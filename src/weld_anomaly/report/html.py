@@ -1,8 +1,9 @@
-"""The HTML report: one self-contained file that opens offline.
+"""The HTML report: ``report.html`` and, beside it, the weld viewer's pages (``welds/``,
+:mod:`.viewer`); all open offline from disk.
 
 Every picture is inlined as a PNG data URI, every piece of text from the inputs (image ids,
-crop names, file names) is HTML-escaped by Jinja's autoescaping, and nothing is fetched from
-the network.
+crop names, file names) is HTML-escaped by Jinja's autoescaping (in the weld pages' script
+data, ``<``, ``>`` and ``&`` are escaped too), and nothing is fetched from the network.
 """
 
 from __future__ import annotations
