@@ -13,7 +13,14 @@ the preprocessing jobs merged into group jobs of 50 images). Each size is also p
 *trivial workflow* with the same number of jobs (pairs of shell rules, ``a -> b``, plain
 file names, no input functions, resources or scripts): the floor Snakemake itself sets.
 ``--rules-from REV`` adds the workflow with ``rules/`` and ``Snakefile`` as of git
-revision REV (a before/after comparison in one session).
+revision REV (a before/after comparison in one session). ``--images-per-job K`` adds this
+checkout with ``jobs.images_per_job: K`` (rules per batch of K images), and beside it a
+trivial workflow with the same batches (a rule per batch, per-image files, shell rules).
+
+Snakemake imports every executor plugin when it starts; the Slurm plugin runs
+``scontrol show config``, which waits ~9 s where Slurm's tools are installed but no
+controller answers (this VM with its local Slurm stopped). Start the local Slurm
+(``bash tests/slurm/slurm-local.sh start``) or run where no Slurm is installed.
 
 Sizes are interleaved across repeats (this VM's speed drifts); prints a Markdown table
 with the median per size and the time per image relative to the smallest size.
@@ -84,8 +91,28 @@ def make_trivial(workdir: Path, jobs: int) -> None:
     )
 
 
-def dry_run(workdir: Path, slurm: bool = False, trivial: bool = False) -> tuple[float, int]:
+def make_trivial_batches(workdir: Path, n: int, k: int) -> None:
+    """A workflow of ``n`` images in batches of ``k``: per batch, a rule ``a`` writing the
+    batch's ``.a`` files and a rule ``b`` turning them into ``.b`` files; one gathering rule."""
+    workdir.mkdir(parents=True)
+    (workdir / "Snakefile").write_text(
+        f"ids = [f'{{i:06d}}' for i in range({n})]\n"
+        f"batches = [ids[s : s + {k}] for s in range(0, len(ids), {k})]\n"
+        "rule all:\n    input: expand('t/{j}.b', j=ids)\n"
+        "for n, batch in enumerate(batches):\n"
+        "    rule:\n        name: f'a_{n}'\n"
+        "        output: [f't/{j}.a' for j in batch]\n        shell: 'touch {output}'\n"
+        "    rule:\n        name: f'b_{n}'\n        input: [f't/{j}.a' for j in batch]\n"
+        "        output: [f't/{j}.b' for j in batch]\n        shell: 'touch {output}'\n"
+    )
+
+
+def dry_run(
+    workdir: Path, slurm: bool = False, trivial: bool = False, per_job: int = 1
+) -> tuple[float, int]:
     config = [] if trivial else ["--configfile", "config/archive.yaml"]
+    if per_job > 1 and not trivial:
+        config += ["--config", f"jobs={{images_per_job: {per_job}}}"]
     profile = ["--workflow-profile", "profiles/slurm"] if slurm and not trivial else []
     command = [
         str(Path(sys.executable).parent / "snakemake"),
@@ -118,8 +145,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slurm", action="store_true", help="plan with profiles/slurm")
     parser.add_argument("--rules-from", help="also plan with rules/ of this git revision")
+    parser.add_argument("--images-per-job", type=int, help="also plan batches of this size")
     args = parser.parse_args()
+    k = args.images_per_job
     variants = ["this checkout", *([f"rules of {args.rules_from}"] if args.rules_from else [])]
+    batched = f"{k} images per job" if k else None
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {}
         for n in args.sizes:
@@ -128,20 +158,30 @@ def main() -> None:
                 make_archive(dirs[n, variant], n)
                 if v:
                     old_rules(dirs[n, variant], args.rules_from)
+            if batched:
+                dirs[n, batched] = dirs[n, variants[0]]
+                dirs[n, "trivial batches"] = Path(tmp) / f"n{n}-trivial-batches"
+                make_trivial_batches(dirs[n, "trivial batches"], n, k)
         times: dict = {}
         jobs: dict = {}
+
+        def plan(n, variant, **options):
+            elapsed, jobs[n, variant] = dry_run(dirs[n, variant], **options)
+            times.setdefault((n, variant), []).append(elapsed)
+            print(f"# {n} images, {variant}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+
         for _ in range(args.repeat):
             for n in args.sizes:
                 for variant in variants:
-                    elapsed, jobs[n, variant] = dry_run(dirs[n, variant], args.slurm)
-                    times.setdefault((n, variant), []).append(elapsed)
-                    print(f"# {n} images, {variant}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+                    plan(n, variant, slurm=args.slurm)
                 if (n, "trivial") not in dirs:
                     dirs[n, "trivial"] = Path(tmp) / f"n{n}-trivial"
                     make_trivial(dirs[n, "trivial"], jobs[n, variants[0]])
-                elapsed, jobs[n, "trivial"] = dry_run(dirs[n, "trivial"], trivial=True)
-                times.setdefault((n, "trivial"), []).append(elapsed)
-                print(f"# {n} images, trivial: {elapsed:.1f} s", file=sys.stderr, flush=True)
+                plan(n, "trivial", trivial=True)
+                if batched:
+                    plan(n, batched, slurm=args.slurm, per_job=k)
+                    plan(n, "trivial batches", trivial=True)
+    variants += ["trivial", *([batched, "trivial batches"] if batched else [])]
     print(
         f"CPU time / wall time of the dry runs: median {statistics.median(LOAD):.2f}, "
         f"lowest {min(LOAD):.2f} (Snakemake's scheduler waits: ~0.3 on an idle machine "
@@ -149,11 +189,16 @@ def main() -> None:
         f"{statistics.median(CALIBRATION):.3f} s, slowest {max(CALIBRATION):.3f} s, "
         f"quickest {min(CALIBRATION):.3f} s (slower than the quickest: the CPU was shared)"
     )
+    print("(vs trivial: against the trivial workflow with the same jobs and batches)")
     print("| images | workflow | jobs | dry run (median) | runs | per job | vs trivial |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
-        floor = statistics.median(times[n, "trivial"])
-        for variant in [*variants, "trivial"]:
+        for variant in variants:
+            floor = statistics.median(
+                times[
+                    n, "trivial batches" if variant in (batched, "trivial batches") else "trivial"
+                ]
+            )
             median = statistics.median(times[n, variant])
             runs = ", ".join(f"{t:.1f}" for t in times[n, variant])
             print(

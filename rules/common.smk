@@ -7,6 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from weld_anomaly.workflow import plan as _plan
+from weld_anomaly.workflow.batches import Unit, inherit_settings
+from weld_anomaly.workflow.batches import units as _units
 from weld_anomaly.workflow.codedeps import code_digest
 from weld_anomaly.errors import UserError as _UserError
 from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
@@ -52,6 +54,7 @@ def _stop(exc):
 
 
 try:
+    _plan.type_overrides(config, dict(workflow.config_settings.config))
     _plan.validate_config(
         config,
         Path(workflow.basedir) / "schemas" / "config.schema.yaml",
@@ -87,6 +90,33 @@ REPORT_HTML = "results/report/report.html"
 
 wildcard_constraints:
     image=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def units(step, image_ids):
+    """The rules of a per-image step: one ``{image}`` rule, or one per batch of
+    ``jobs.images_per_job`` images (weld_anomaly.workflow.batches)."""
+    return _units(step, list(image_ids), config["jobs"]["images_per_job"])
+
+
+def job_cache(unit):
+    """Where a batch's job keeps each image's outputs (None for a job of one image)."""
+    return config["jobs"]["cache"] if unit.batched else None
+
+
+def crop_previews(unit):
+    """The crop previews of a unit, each shown in Snakemake's report under its image."""
+    shown = dict(
+        caption="../report/crop_preview.rst", category="Data", subcategory="Crop previews"
+    )
+    if not unit.batched:
+        return report("results/crops/{image}.png", labels={"image": "{image}"}, **shown)
+    return [
+        flagged(f"results/crops/{image}.png", labels={"image": image}, **shown)
+        for image in unit.images
+    ]
+
+
+flagged = report  # (a line may not start with `report`: Snakemake's keyword)
 
 
 def canonical(value):

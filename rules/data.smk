@@ -50,27 +50,36 @@ rule sort_images:
         "../scripts/sort_images.py"
 
 
-rule convert_image:
-    input:
-        source=source_file,
-    output:
-        image="results/images/{image}.h5",
-    log:
-        "logs/convert_image/{image}.log",
-    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
-    group:
-        "preprocess"
-    conda:
-        "../envs/workflow.yaml"
-    resources:
-        mem_mb=retry_memory(2000),
-        runtime=10,
-        image_jobs=1,  # counts the images a grouped Slurm job runs at once
-    params:
-        code=code("convert_image"),
-        convert=group("convert"),
-    script:
-        "../scripts/convert_image.py"
+# A job per image, or per batch of jobs.images_per_job images (rules <step>_b00001, ...).
+for unit in units("convert_image", RECORDS):
+
+    rule:
+        name:
+            unit.name
+        input:
+            source=unit.each(source_file),
+        output:
+            image=unit.paths("results/images/{image}.h5"),
+        log:
+            unit.log("logs/convert_image"),
+        # one Slurm job runs many images' jobs (profiles/slurm: group-components)
+        group:
+            None if unit.batched else "preprocess"
+        conda:
+            "../envs/workflow.yaml"
+        resources:
+            mem_mb=retry_memory(2000),
+            runtime=unit.runtime(10),
+            image_jobs=1,  # counts the images a grouped Slurm job runs at once
+        params:
+            code=code("convert_image"),
+            convert=group("convert"),
+            images=unit.ids(),
+            cache=job_cache(unit),
+        script:
+            "../scripts/convert_image.py"
+
+    inherit_settings(workflow, unit)
 
 
 rule summarize_images:
@@ -93,43 +102,45 @@ rule summarize_images:
         "../scripts/summarize_images.py"
 
 
-rule crop_and_fragment:
-    input:
-        image="results/images/{image}.h5",
-        manifest=crop_manifest_input(),  # the same for every image: no per-job call
-    output:
-        crops="results/crops/{image}.h5",
-        preview=report(
-            "results/crops/{image}.png",
-            caption="../report/crop_preview.rst",
-            category="Data",
-            subcategory="Crop previews",
-            labels={"image": "{image}"},
-        ),
-        fragments="results/fragments/{image}.h5",
-    log:
-        "logs/crop_and_fragment/{image}.log",
-    # one Slurm job runs many images' jobs (profiles/slurm: group-components)
-    group:
-        "preprocess"
-    conda:
-        "../envs/workflow.yaml"
-    resources:
-        mem_mb=retry_memory(2000),
-        runtime=10,
-        image_jobs=1,  # counts the images a grouped Slurm job runs at once
-    params:
-        code=code("crop_and_fragment"),
-        crops=crops_of,
-        # the user's manifest, for messages (the demo's is the input `manifest`)
-        manifest_path=DATA.crops if USER_CROPS else "",
-        missing=config["crops"]["missing"],
-        preview_width=config["crops"]["preview_width"],
-        size=config["fragments"]["size"],
-        stride=config["fragments"]["stride"],
-        suggest_margin=config["crops"]["suggest_margin"] if SUGGESTED else None,
-    script:
-        "../scripts/crop_and_fragment.py"
+for unit in units("crop_and_fragment", RECORDS):
+
+    rule:
+        name:
+            unit.name
+        input:
+            image=unit.paths("results/images/{image}.h5"),
+            manifest=crop_manifest_input(),  # the same for every image: no per-job call
+        output:
+            crops=unit.paths("results/crops/{image}.h5"),
+            preview=crop_previews(unit),
+            fragments=unit.paths("results/fragments/{image}.h5"),
+        log:
+            unit.log("logs/crop_and_fragment"),
+        # one Slurm job runs many images' jobs (profiles/slurm: group-components)
+        group:
+            None if unit.batched else "preprocess"
+        conda:
+            "../envs/workflow.yaml"
+        resources:
+            mem_mb=retry_memory(2000),
+            runtime=unit.runtime(10),
+            image_jobs=1,  # counts the images a grouped Slurm job runs at once
+        params:
+            code=code("crop_and_fragment"),
+            crops=unit.values(crops_of),
+            # the user's manifest, for messages (the demo's is the input `manifest`)
+            manifest_path=DATA.crops if USER_CROPS else "",
+            missing=config["crops"]["missing"],
+            preview_width=config["crops"]["preview_width"],
+            size=config["fragments"]["size"],
+            stride=config["fragments"]["stride"],
+            suggest_margin=config["crops"]["suggest_margin"] if SUGGESTED else None,
+            images=unit.ids(),
+            cache=job_cache(unit),
+        script:
+            "../scripts/crop_and_fragment.py"
+
+    inherit_settings(workflow, unit)
 
 
 rule gather_suggested_crops:

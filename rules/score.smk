@@ -1,31 +1,40 @@
 # Score every validation and test fragment, then calibrate thresholds and evaluate.
 
 
-rule score_fragments:
-    input:
-        model="results/model/autoencoder.keras",
-        fragments="results/fragments/{image}.h5",
-        crops="results/crops/{image}.h5",
-        predictor=texture_predictor_input,
-        detector=detector_input,
-    output:
-        scores="results/scores/{image}.csv",
-        reconstructions="results/reconstructions/{image}.h5",
-    log:
-        "logs/score_fragments/{image}.log",
-    conda:
-        "../envs/train.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=retry_memory(4000),
-        runtime=10,
-    params:
-        code=code("score_fragments"),
-        backend=config["train"]["backend"],
-        score=group("score"),
-    script:
-        "../scripts/score_fragments.py"
+# A job per image, or per batch of jobs.images_per_job images (rules <step>_b00001, ...).
+for unit in units("score_fragments", ids("validation", "test")):
+
+    rule:
+        name:
+            unit.name
+        input:
+            model="results/model/autoencoder.keras",
+            fragments=unit.paths("results/fragments/{image}.h5"),
+            crops=unit.paths("results/crops/{image}.h5"),
+            predictor=texture_predictor_input,
+            detector=detector_input,
+        output:
+            scores=unit.paths("results/scores/{image}.csv"),
+            reconstructions=unit.paths("results/reconstructions/{image}.h5"),
+        log:
+            unit.log("logs/score_fragments"),
+        conda:
+            "../envs/train.yaml"
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=retry_memory(4000),
+            runtime=unit.runtime(10),
+        params:
+            code=code("score_fragments"),
+            backend=config["train"]["backend"],
+            score=group("score"),
+            images=unit.ids(),
+            cache=job_cache(unit),
+        script:
+            "../scripts/score_fragments.py"
+
+    inherit_settings(workflow, unit)
 
 
 rule evaluate:

@@ -1,4 +1,5 @@
-"""Score every fragment of one image with the autoencoder and the baseline."""
+"""Score every fragment of an image with the autoencoder and the baselines: one image, or a
+batch (the models are loaded once, and only when an image is not in the cache)."""
 
 import _package  # noqa: F401
 
@@ -6,32 +7,41 @@ from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
 
-from weld_anomaly.score.scoring import ResidualSettings, score_image  # noqa: E402
-from weld_anomaly.workflow.runner import run_step  # noqa: E402
+from weld_anomaly.score.scoring import ResidualSettings, load_model, score_image  # noqa: E402
+from weld_anomaly.workflow.batches import run_images  # noqa: E402
+
+settings = snakemake.params.score
+models = {}
 
 
-def score(settings, predictor, **kwargs):
-    return score_image(
-        residual=ResidualSettings.from_config(settings, predictor),
+def score(job):
+    if not models:
+        models["model"] = load_model(snakemake.input.model)
+        detector = snakemake.input.get("detector")
+        models["detector"] = load_model(detector) if detector else None
+        predictor = snakemake.input.get("predictor") or None
+        models["residual"] = ResidualSettings.from_config(settings, predictor)
+    score_image(
+        model_path=snakemake.input.model,
+        model=models["model"],
+        detector=models["detector"],
+        fragments_h5=job.input["fragments"],
+        crops_h5=job.input["crops"],
+        out_csv=job.output["scores"],
+        reconstructions_out=job.output["reconstructions"],
+        image_id=job.image,
+        residual=models["residual"],
         contrast_sigmas=tuple(settings["contrast_sigmas"]),
-        **kwargs,
+        batch_size=settings["batch_size"],
+        median_size=settings["baseline_median"],
+        sigma=settings["baseline_sigma"],
     )
 
 
-settings = snakemake.params.score
-run_step(
-    snakemake.log[0],
+run_images(
+    snakemake,
+    "score_fragments",
     score,
-    settings=settings,
-    predictor=snakemake.input.get("predictor") or None,
-    detector_path=snakemake.input.get("detector") or None,
-    model_path=snakemake.input.model,
-    fragments_h5=snakemake.input.fragments,
-    crops_h5=snakemake.input.crops,
-    out_csv=snakemake.output.scores,
-    image_id=snakemake.wildcards.image,
-    batch_size=settings["batch_size"],
-    median_size=settings["baseline_median"],
-    sigma=settings["baseline_sigma"],
-    reconstructions_out=snakemake.output.reconstructions,
+    inputs=["fragments", "crops"],
+    outputs=["scores", "reconstructions"],
 )

@@ -17,7 +17,7 @@ from slurm_harness import sacct, site_profile, start_cluster
 
 pytestmark = pytest.mark.slurm
 
-ARRAY = re.compile(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)")
+PER_JOB = 5  # images per job (the shipped profile: 50)
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: \S*/logs/slurm/(\w+)/")
 
 
@@ -44,13 +44,14 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     """The tiny workflow through sbatch: a run that fails on a corrupt file, then the fix.
 
     One scenario for several tests (each Slurm run costs minutes of status polling): the
-    first run goes up to the fragments with one truncated DICOM among two preprocessing
-    group jobs of 5 images; after the intact file is put back the whole workflow runs.
+    first run goes up to the fragments with one truncated DICOM among two batches of 5
+    images (the profile's jobs of many images, here 5 instead of 50); after the intact file
+    is put back the whole workflow runs.
     """
     tmp = tmp_path_factory.mktemp("slurm")
     repo = copy_repo(tmp / "repo")
     shrink_test_config(repo)  # Slurm's machinery is under test here, not the models
-    profile = site_profile(repo, **{"group-components": ["preprocess=5"]})
+    profile = site_profile(repo, config=[f"jobs={{images_per_job: {PER_JOB}}}"])
     snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
     bad = sorted((repo / "resources/demo-test/images").glob("*.dcm"))[3]
     good_copy = tmp / bad.name
@@ -65,29 +66,35 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     return SlurmRun(repo, profile, failed, bad, done, proc)
 
 
+def batch_of(repo: Path, path: Path) -> int:
+    """The number of the batch (rules <step>_b00001...) that holds an image."""
+    ids = sorted(p.stem for p in (repo / "results/images").glob("*.h5"))
+    return ids.index(path.stem) // PER_JOB + 1
+
+
 def test_tiny_workflow_runs_end_to_end_through_sbatch(slurm_run):
     repo, proc = slurm_run.repo, slurm_run.proc
     assert (repo / "results/report/report.html").stat().st_size > 0
     jobs = submissions(proc)
-    # the per-image preprocessing ran inside group jobs, not one sbatch each; after the
-    # failed first run only the group job that had failed was left to do
-    groups = [f for f in jobs if f.startswith("group_preprocess")]
-    assert groups == ["group_preprocess_convert_image_crop_and_fragment"]
-    assert len(jobs[groups[0]]) == 1
-    assert "rule_convert_image" not in jobs and "rule_generate_demo" not in jobs
-    # the scoring jobs went in as one Slurm job array (one sbatch call)
-    arrays = ARRAY.findall(proc.stdout + proc.stderr)
-    assert len(arrays) == 1 and "rule_score_fragments" not in jobs
+    # the per-image steps ran as jobs of 5 images; after the failed first run only the
+    # batch that had failed was left to convert and fragment
+    number = batch_of(repo, slurm_run.bad)
+    preprocessing = sorted(f for f in jobs if f.startswith(("rule_convert", "rule_crop")))
+    assert preprocessing == [
+        f"rule_convert_image_b{number:05d}",
+        f"rule_crop_and_fragment_b{number:05d}",
+    ]
+    assert "rule_generate_demo" not in jobs and not any(f.startswith("group_") for f in jobs)
+    # scoring: a GPU job per batch of validation/test images
     n_scored = len(list((repo / "results/scores").glob("*.csv")))
-    assert len(arrays[0][0].split(",")) == n_scored > 1
+    scoring = [f for f in jobs if f.startswith("rule_score_fragments_b")]
+    assert len(scoring) == -(-n_scored // PER_JOB) and n_scored > 1
     assert "rule_train_autoencoder" in jobs
-    # Slurm's accounting saw the jobs finish, the training job with a GPU allocated
+    # Slurm's accounting saw the jobs finish, the GPU jobs with a GPU allocated
     ids = {i for v in jobs.values() for i in v}
     records = {r["JobID"]: r for r in sacct("JobID", "State", "AllocTRES")}
     assert all(records[i]["State"] == "COMPLETED" for i in ids)
-    tasks = [r for key, r in records.items() if key.startswith(arrays[0][1] + "_")]
-    assert len(tasks) == n_scored and all(r["State"] == "COMPLETED" for r in tasks)
-    assert all("gres/gpu=1" in r["AllocTRES"] for r in tasks)
+    assert all("gres/gpu=1" in records[jobs[f][0]]["AllocTRES"] for f in scoring)
     (train_id,) = jobs["rule_train_autoencoder"]
     assert "gres/gpu=1" in records[train_id]["AllocTRES"]
 
@@ -105,7 +112,8 @@ def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_run):
     repo, bad, failed = slurm_run.repo, slurm_run.bad, slurm_run.failed
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0
-    assert "Error in group preprocess" in output, output[-3000:]
+    number = batch_of(repo, bad)
+    assert f"Error in rule convert_image_b{number:05d}" in output, output[-3000:]
     # the failed job's log, shown in the console, names the broken file and what to do
     assert re.search(rf"ERROR: \S*{bad.name}: .*Copy the file again", output), output[-3000:]
     n_images = len(list(bad.parent.glob("*.dcm")))
@@ -115,6 +123,13 @@ def test_failed_job_fails_the_run_and_the_rerun_keeps_finished_work(slurm_run):
         assert (repo / "results/fragments" / name).stat().st_mtime_ns == mtime, name
     assert (repo / "results/fragments" / f"{bad.stem}.h5").exists()
     assert slurm_run.proc.returncode == 0
+    # the images of the failed batch converted before the broken one came from the cache
+    ids = sorted(p.stem for p in (repo / "results/images").glob("*.h5"))
+    batch = ids[(number - 1) * PER_JOB : number * PER_JOB]
+    before = batch.index(bad.stem)
+    log = (repo / f"logs/convert_image/b{number:05d}.log").read_text()
+    line = f"{len(batch)} images: {len(batch) - before} computed, {before} restored from the cache"
+    assert line in log, log
 
 
 def test_gpu_request_on_a_cluster_without_gpus_fails_fast(slurm_run):

@@ -64,16 +64,15 @@ def test_environment_pins_the_lock_versions(env):
 
 
 def rule_scripts() -> dict[str, tuple[str, str]]:
-    """{rule: (environment file, script)} from the rules' ``conda:`` and ``script:``."""
-    found = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"\n(?=\s*rule )", smk.read_text()):
-            name = re.search(r"rule (\w+):", block)
-            env = re.search(r'conda:\s+"\.\./(envs/[\w.]+)"', block)
-            script = re.search(r'script:\s+"\.\./(scripts/[\w.]+)"', block)
-            if name and env and script:
-                found[name[1]] = (env[1], script[1])
-    return found
+    """{rule: (environment file, script)} from the rules' ``conda:`` and ``script:`` (a
+    per-image step's rules written in a loop under the step's name)."""
+    from weld_anomaly.workflow.dvcgen import rule_files
+
+    return {
+        name: (info["conda"], info["script"])
+        for name, info in rule_files(REPO).items()
+        if "conda" in info and "script" in info
+    }
 
 
 def third_party_imports(path: Path) -> set[str]:

@@ -167,6 +167,47 @@ def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_
     snakemake(tiny_run, *PROFILE, "--quiet")  # bring it back up to date
 
 
+def test_jobs_of_many_images_give_the_same_files_and_recompute_only_what_changed(
+    tiny_run, tmp_path
+):
+    """jobs.images_per_job: 4 (rules per batch of images, weld_anomaly.workflow.batches)."""
+    work = copy_repo(tmp_path / "repo")
+    batch = ("--config", "jobs={images_per_job: 4}")
+    proc = snakemake(work, *PROFILE, "stage_fragments", *batch, "--quiet", "rules")
+    counts = job_counts(proc)
+    n_images = len(list((tiny_run / "results/images").glob("*.h5")))
+    assert counts["convert_image_b00001"] == "1" and "convert_image" not in counts
+    assert sum(k.startswith("crop_and_fragment_b") for k in counts) == -(-n_images // 4)
+    # byte for byte what jobs of one image wrote (the tiny run)
+    for folder in ("images", "crops", "fragments"):
+        for path in sorted((tiny_run / "results" / folder).iterdir()):
+            assert (work / "results" / folder / path.name).read_bytes() == path.read_bytes()
+    # One radiograph changes: its batch's job runs again, the other images of the batch are
+    # restored from the cache (the same files: hard links), and no other batch runs.
+    ids = sorted(p.stem for p in (work / "results/images").glob("*.h5"))
+    records = read_manifest(tiny_run / "results/manifest.csv")
+    record = next(r for r in records if r.file.endswith(".dcm"))
+    number = ids.index(record.image_id) // 4 + 1
+    neighbours = [i for i in ids[(number - 1) * 4 : number * 4] if i != record.image_id]
+    inodes = {i: (work / f"results/fragments/{i}.h5").stat().st_ino for i in neighbours}
+    ds = pydicom.dcmread(work / record.file)
+    ds.PixelData = ds.pixel_array[::-1].tobytes()  # a new exposure: other pixels
+    ds.save_as(work / record.file)
+    proc = snakemake(work, *PROFILE, "stage_fragments", *batch, "--quiet", "rules")
+    counts = job_counts(proc)
+    assert counts[f"convert_image_b{number:05d}"] == "1"
+    assert counts[f"crop_and_fragment_b{number:05d}"] == "1"
+    assert sum(k.endswith("_b" + f"{number:05d}") for k in counts) == 2, counts
+    n = len(neighbours) + 1
+    for step in ("convert_image", "crop_and_fragment"):
+        log = (work / f"logs/{step}/b{number:05d}.log").read_text()
+        assert f"{n} images: 1 computed, {n - 1} restored from the cache" in log, log
+    assert {i: (work / f"results/fragments/{i}.h5").stat().st_ino for i in neighbours} == inodes
+    # and nothing left to do
+    proc = snakemake(work, *PROFILE, "stage_fragments", *batch, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
 def test_snakemake_report_builds(tiny_run, tmp_path):
     snakemake(tiny_run, *PROFILE, "--report", str(tmp_path / "report.html"))
     assert (tmp_path / "report.html").stat().st_size > 100_000

@@ -143,10 +143,14 @@ def dry_run_jobs(repo: Path) -> dict[str, dict[str, set[str]]]:
 
 
 def rule_files(repo: Path) -> dict[str, dict[str, str]]:
-    """rule -> the .smk file defining it, its conda environment and its script."""
+    """rule -> the .smk file defining it, its conda environment and its script.
+
+    A per-image step's rules, written in a loop (``for unit in units("step", ...)``, one
+    rule or one per batch), are listed under the step's name."""
     out: dict[str, dict[str, str]] = {}
     for smk in sorted((repo / "rules").glob("*.smk")):
-        blocks = re.split(r"^\s*rule (\w+):\s*$", smk.read_text(), flags=re.M)
+        text = re.sub(r'^for unit in units\("(\w+)".*$', r"rule \1:", smk.read_text(), flags=re.M)
+        blocks = re.split(r"^\s*rule (\w+):\s*$", text, flags=re.M)
         for name, body in zip(blocks[1::2], blocks[2::2], strict=True):
             info = {"smk": f"rules/{smk.name}"}
             for key, pattern in (

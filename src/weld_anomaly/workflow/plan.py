@@ -68,6 +68,34 @@ def _nearest(word: str, choices) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def type_overrides(config: dict, overrides: dict | None) -> None:
+    """Give ``--config`` values inside a group their YAML types, in ``config``.
+
+    Snakemake parses ``--config group='{key: 4}'`` (and a profile's ``config:``) with YAML's
+    base loader, so every value inside the group arrives as a string ('4', 'null'); a config
+    file gives the same value its type. Strings YAML reads as numbers, booleans, null or
+    lists become those; anything else stays as it was.
+    """
+
+    def walk(over: dict, target: dict) -> None:
+        for key, value in over.items():
+            if key not in target:
+                continue
+            if isinstance(value, dict) and isinstance(target[key], dict):
+                walk(value, target[key])
+            elif isinstance(value, str) and target[key] is value:
+                try:
+                    typed = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    continue
+                if typed is None or isinstance(typed, (bool, int, float, list)):
+                    target[key] = typed
+
+    for group, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(group), dict):
+            walk(value, config[group])
+
+
 def validate_config(
     config: dict,
     schema_path: str | Path,

@@ -8,11 +8,12 @@ exception is a bug and keeps its full traceback in the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,12 @@ def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> Non
     warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy")
 
 
-def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call ``func(**kwargs)`` with logging set up; exit 1 with one line on a user error."""
-    setup_logging(log_path)
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Exit 1 with one ``ERROR:`` line on a user error; log any other failure's traceback."""
     log = logging.getLogger("weld_anomaly")
     try:
-        return func(**kwargs)
+        yield
     except UserError as exc:
         log.error(exc.line())
         for handler in logging.getLogger().handlers:
@@ -55,3 +56,10 @@ def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: An
             traceback.format_exc(),
         )
         raise
+
+
+def run_step(log_path: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``func(**kwargs)`` with logging set up; exit 1 with one line on a user error."""
+    setup_logging(log_path)
+    with one_line_errors():
+        return func(**kwargs)
