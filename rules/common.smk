@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from weld_anomaly.workflow import plan as _plan
-from weld_anomaly.workflow.batches import Unit, inherit_settings
+from weld_anomaly.workflow.batches import inherit_settings
 from weld_anomaly.workflow.batches import units as _units
 from weld_anomaly.workflow.codedeps import code_digest
 from weld_anomaly.errors import UserError as _UserError
@@ -106,7 +106,9 @@ def job_cache(unit):
 def crop_previews(unit):
     """The crop previews of a unit, each shown in Snakemake's report under its image."""
     shown = dict(
-        caption="../report/crop_preview.rst", category="Data", subcategory="Crop previews"
+        caption="../report/crop_preview.rst",
+        category="Data",
+        subcategory="Crop previews",
     )
     if not unit.batched:
         return report("results/crops/{image}.png", labels={"image": "{image}"}, **shown)
