@@ -2,6 +2,8 @@
 
 In one process, with one batch size, medians of ``--repeat`` runs (fragments/s):
 
+(0) a bare Keras step loop: ``model.train_on_batch`` over float32 batches in memory (no
+    ``fit``, no callbacks, no data adapter): the reference the pipeline is held to;
 (a) ``model.fit`` on float32 tensors already in memory: what the model itself can do;
 (b) the project's pipeline (``FragmentBatches``) over the chunked HDF5 training set, both
     loaded into memory (the default when it fits) and streamed from disk;
@@ -29,6 +31,8 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import calibration  # noqa: E402
 
 
 def make_sets(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
@@ -129,7 +133,12 @@ def main() -> None:
             for i in range(len(batches)):
                 batches[i]
 
+        def step_loop():
+            for start in range(0, n, batch):
+                model.train_on_batch(tensors[start : start + batch], tensors[start : start + batch])
+
         cases = {
+            "(0) bare Keras step loop (train_on_batch), in memory": step_loop,
             "(a) model.fit, float32 tensors in memory": lambda: model.fit(
                 tensors, tensors, batch_size=batch, epochs=1, verbose=0, shuffle=False
             ),
@@ -142,7 +151,7 @@ def main() -> None:
             "scoring: pipeline reconstruct (batch 1024)": lambda: reconstruct(model, memory, 1024),
         }
         if args.training_only:
-            cases = {k: v for k, v in cases.items() if k.startswith(("(a)", "(b)"))}
+            cases = {k: v for k, v in cases.items() if k.startswith(("(0)", "(a)", "(b)"))}
         if thesis.exists() and not args.skip_thesis and not args.training_only:
             thesis_batches = ThesisBatches(thesis, n, batch, seed=1).dataset
             cases["(c) thesis layout, one dataset per fragment"] = lambda: model.fit(
@@ -155,13 +164,18 @@ def main() -> None:
         model.predict(tensors[:warm], batch_size=1024, verbose=0)
         # interleaved repeats, so that a machine whose speed drifts favours no case
         samples = {name: [] for name in cases}
+        loads, calibrations = [], []
         for _ in range(args.repeat):
             for name, func in cases.items():
-                start = time.perf_counter()
+                calibrations.append(calibration())
+                start, cpu = time.perf_counter(), time.process_time()
                 func()
-                samples[name].append(n / (time.perf_counter() - start))
+                elapsed = time.perf_counter() - start
+                loads.append((time.process_time() - cpu) / elapsed)
+                samples[name].append(n / elapsed)
         rows = [(name, statistics.median(rates)) for name, rates in samples.items()]
         rate = dict(rows)
+        bare = rate["(0) bare Keras step loop (train_on_batch), in memory"]
         a = rate["(a) model.fit, float32 tensors in memory"]
         b_mem = rate["(b) pipeline, training set in memory"]
         b_disk = rate["(b) pipeline, streamed from HDF5"]
@@ -175,6 +189,15 @@ def main() -> None:
             print(f"| {name} | {rate:,.0f} |")
         print()
         print(
+            f"CPU time / wall time of the cases: median {statistics.median(loads):.2f}, "
+            f"range {min(loads):.2f}-{max(loads):.2f} (the process's own threads; "
+            f"{os.cpu_count()} CPUs); calibration step before each: median "
+            f"{statistics.median(calibrations):.3f} s, slowest {max(calibrations):.3f} s, "
+            f"quickest {min(calibrations):.3f} s"
+        )
+        print(
+            f"(b) in memory / bare loop = {b_mem / bare:.2f}; (b) streamed / bare loop = "
+            f"{b_disk / bare:.2f}; (a) / bare loop = {a / bare:.2f}; "
             f"(b) in memory / (a) = {b_mem / a:.2f}; (b) streamed / (a) = {b_disk / a:.2f}"
             + (f"; (b) streamed / (c) = {b_disk / c:.2f}" if c else "")
             + (f"; scoring pipeline / predict = {s / p:.2f}" if p else "")
