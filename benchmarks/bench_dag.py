@@ -146,7 +146,12 @@ def main() -> None:
     parser.add_argument("--slurm", action="store_true", help="plan with profiles/slurm")
     parser.add_argument("--rules-from", help="also plan with rules/ of this git revision")
     parser.add_argument("--images-per-job", type=int, help="also plan batches of this size")
+    parser.add_argument(
+        "--batched-only", action="store_true", help="plan only the batches (and their trivial)"
+    )
     args = parser.parse_args()
+    if args.batched_only and not args.images_per_job:
+        parser.error("--batched-only needs --images-per-job")
     k = args.images_per_job
     variants = ["this checkout", *([f"rules of {args.rules_from}"] if args.rules_from else [])]
     batched = f"{k} images per job" if k else None
@@ -172,16 +177,18 @@ def main() -> None:
 
         for _ in range(args.repeat):
             for n in args.sizes:
-                for variant in variants:
+                for variant in [] if args.batched_only else variants:
                     plan(n, variant, slurm=args.slurm)
-                if (n, "trivial") not in dirs:
+                if (n, "trivial") not in dirs and not args.batched_only:
                     dirs[n, "trivial"] = Path(tmp) / f"n{n}-trivial"
                     make_trivial(dirs[n, "trivial"], jobs[n, variants[0]])
-                plan(n, "trivial", trivial=True)
+                if not args.batched_only:
+                    plan(n, "trivial", trivial=True)
                 if batched:
                     plan(n, batched, slurm=args.slurm, per_job=k)
                     plan(n, "trivial batches", trivial=True)
-    variants += ["trivial", *([batched, "trivial batches"] if batched else [])]
+    variants = [*([] if args.batched_only else [*variants, "trivial"])]
+    variants += [batched, "trivial batches"] if batched else []
     print(
         f"CPU time / wall time of the dry runs: median {statistics.median(LOAD):.2f}, "
         f"lowest {min(LOAD):.2f} (Snakemake's scheduler waits: ~0.3 on an idle machine "

@@ -41,6 +41,7 @@ def run(workdir: Path, targets: list[str], k: int, rule: str, dry: bool) -> tupl
         "1",
         "--forcerun",
         rule,
+        "--rerun-incomplete",  # after an interrupted run of this script
         "--rerun-triggers",
         "mtime",  # only the forced scoring: no re-run of upstream steps for code changes
         "--config",
@@ -92,7 +93,12 @@ def main() -> None:
             wall, busy = run(workdir, targets, per_job, rule, dry=False)
             results[name].append(wall - plan)
             loads.append(busy / wall)
-            print(f"# {name}: {wall - plan:.1f} s (+ {plan:.1f} s planning)", file=sys.stderr)
+            print(
+                f"# {name}: {wall - plan:.1f} s (+ {plan:.1f} s planning), CPU/wall "
+                f"{busy / wall:.2f}, calibration {calibrations[-1]:.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     t1 = statistics.median(results["a job per image"])
     tk = statistics.median(results[f"one job of {k}"])
     startup = (t1 - tk) / (k - 1)

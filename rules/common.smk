@@ -47,6 +47,36 @@ def _resources_per_job():
 _resources_per_job()
 
 
+def _constant_producers():
+    """Snakemake asks each candidate rule whether it writes a file by matching the file
+    against a regular expression of every output of the rule. For a rule without wildcards
+    (a batch's rule: 50 images x 4 outputs) that is an equality test, run for every file
+    of the batch: 3.6 million regex matches for 10,000 images, most of them recompiled
+    (Python's regex cache holds 512). Such a rule answers from the set of its outputs."""
+    try:
+        from snakemake.rules import Rule
+    except ImportError:
+        return
+    original = Rule.is_producer
+    if getattr(original, "constant_products", False):
+        return
+
+    def is_producer(self, requested_output):
+        if self.has_wildcards():
+            return original(self, requested_output)
+        products = self.__dict__.get("_constant_products")
+        if products is None:
+            products = frozenset(str(o) for o in self.products())
+            self.__dict__["_constant_products"] = products
+        return str(requested_output) in products
+
+    is_producer.constant_products = True
+    Rule.is_producer = is_producer
+
+
+_constant_producers()
+
+
 def _stop(exc):
     """Stop the workflow with the one-line message of a user error (no traceback)."""
     print(f"ERROR: {exc.line()}", file=sys.stderr, flush=True)
@@ -148,13 +178,19 @@ def ids(*splits, status=None):
     ]
 
 
+_CODE = {}
+
+
 def code(rule_name):
     """A digest of the package modules a rule's script imports, as a parameter of its jobs.
 
     Snakemake does not track imported code; with this parameter an edit to any module a
-    job runs re-runs that job (DVC lists the same files as stage dependencies).
+    job runs re-runs that job (DVC lists the same files as stage dependencies). Computed
+    once per script (the rules of batches share it).
     """
-    return code_digest(Path("scripts") / f"{rule_name}.py", "src")
+    if rule_name not in _CODE:
+        _CODE[rule_name] = code_digest(Path("scripts") / f"{rule_name}.py", "src")
+    return _CODE[rule_name]
 
 
 @per_job

@@ -1,5 +1,12 @@
 # One target per DVC stage (dvc.yaml runs `snakemake ... stage_<name>`). Every file a stage's
 # rules write lies under that stage's DVC outs; tests/workflow/test_dvc.py checks it.
+# Per-image lists are input functions: only a requested stage lists its files (a third of
+# the parse time for 100,000 images otherwise).
+
+
+def files_of(images, *patterns):
+    """An input function listing ``patterns`` (with ``{image}``) for every image."""
+    return lambda wildcards: [p.format(image=i) for i in images for p in patterns]
 
 
 rule stage_demo:
@@ -11,13 +18,17 @@ rule stage_images:
     input:
         "results/manifest.csv",
         "results/images.csv",
-        expand("results/images/{image}.h5", image=RECORDS),
+        files_of(RECORDS, "results/images/{image}.h5"),
 
 
 rule stage_fragments:
     input:
-        expand("results/crops/{image}.{ext}", image=RECORDS, ext=("h5", "png")),
-        expand("results/fragments/{image}.h5", image=RECORDS),
+        files_of(
+            RECORDS,
+            "results/crops/{image}.h5",
+            "results/crops/{image}.png",
+            "results/fragments/{image}.h5",
+        ),
 
 
 rule stage_train:
@@ -29,8 +40,11 @@ rule stage_train:
 
 rule stage_score:
     input:
-        expand("results/scores/{image}.csv", image=ids("validation", "test")),
-        expand("results/reconstructions/{image}.h5", image=ids("validation", "test")),
+        files_of(
+            ids("validation", "test"),
+            "results/scores/{image}.csv",
+            "results/reconstructions/{image}.h5",
+        ),
         rules.evaluate.output,
         rules.export_findings.output,
 
