@@ -52,7 +52,8 @@ def _constant_producers():
     against a regular expression of every output of the rule. For a rule without wildcards
     (a batch's rule: 50 images x 4 outputs) that is an equality test, run for every file
     of the batch: 3.6 million regex matches for 10,000 images, most of them recompiled
-    (Python's regex cache holds 512). Such a rule answers from the set of its outputs."""
+    (Python's regex cache holds 512). Such a rule answers from the set of its outputs.
+    """
     try:
         from snakemake.rules import Rule
     except ImportError:
@@ -149,6 +150,12 @@ def crop_previews(unit):
 
 
 flagged = report  # (a line may not start with `report`: Snakemake's keyword)
+
+
+def files_of(images, *patterns):
+    """An input function listing ``patterns`` (with ``{image}``) for every image (the DVC
+    stage targets: only a requested stage lists its files)."""
+    return lambda wildcards: [p.format(image=i) for i in images for p in patterns]
 
 
 def canonical(value):

@@ -4,11 +4,6 @@
 # the parse time for 100,000 images otherwise).
 
 
-def files_of(images, *patterns):
-    """An input function listing ``patterns`` (with ``{image}``) for every image."""
-    return lambda wildcards: [p.format(image=i) for i in images for p in patterns]
-
-
 rule stage_demo:
     input:
         demo_outputs(),
