@@ -120,3 +120,47 @@ def test_block_mad_is_the_nanmedians():
         expected = np.nanmedian(np.abs(blocks - centre), axis=2)
         got = _block_mad(blocks, np.isfinite(blocks).all(axis=2))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_median_is_the_rank_filters_on_unshifted_levels():
+    # the histograms start at the darkest level; the medians must be those of the plain
+    # rank filter, also where a mask leaves a window without a pixel (0, as before)
+    import warnings
+
+    from skimage.filters.rank import median
+    from skimage.morphology import footprint_rectangle
+
+    from weld_anomaly.ingest.normalize import median_background
+
+    rng = np.random.default_rng(8)
+    g = (120 + 30 * rng.standard_normal((90, 140))).clip(40, 250).astype(np.float32)
+    ignore = np.zeros(g.shape, bool)
+    ignore[5:80, 10:100] = True  # windows wholly inside it have no pixel to count
+    for mask in (None, ignore):
+        padded = np.pad(g, 5, mode="symmetric")
+        q = np.rint(np.clip(padded, 0, 255) * (511 / 255)).astype(np.uint16)
+        m = None if mask is None else np.pad(~mask, 5, "symmetric").astype(np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            plain = median(q, footprint_rectangle((11, 11)), mask=m)[5:-5, 5:-5]
+        expected = plain.astype(np.float32) * np.float32(255 / 511)
+        got = median_background(g, 255.0, 11, mask, border="symmetric")
+        np.testing.assert_array_equal(got, expected)
+    assert (got == 0).any()  # the empty windows were there
+
+
+def test_noise_interpolation_is_map_coordinates_bilinear():
+    from scipy import ndimage
+
+    from weld_anomaly.ingest.normalize import _linear_weights
+
+    rng = np.random.default_rng(9)
+    for h, w in [(300, 200), (64, 65), (10, 130), (1, 1)]:
+        ny, nx = -(-h // 64), -(-w // 64)
+        grid = rng.random((ny, nx)).astype(np.float32)
+        ys = (np.arange(h, dtype=np.float32) + 0.5) / 64 - 0.5
+        xs = (np.arange(w, dtype=np.float32) + 0.5) / 64 - 0.5
+        coords = np.meshgrid(ys, xs, indexing="ij")
+        expected = ndimage.map_coordinates(grid, coords, order=1, mode="nearest")
+        got = (_linear_weights(h, ny, 64) @ grid) @ _linear_weights(w, nx, 64).T
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

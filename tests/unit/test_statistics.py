@@ -41,3 +41,15 @@ def test_chunks_give_the_numbers_of_one_pass(monkeypatch):
     whole = fragment_statistics(f, r)
     for column in COLUMNS:
         np.testing.assert_array_equal(chunked[column], whole[column])
+
+
+def test_integer_fragments_are_scaled_as_the_model_sees_them():
+    from weld_anomaly.ingest.tiling import scale
+
+    rng = np.random.default_rng(3)
+    f = rng.integers(0, 256, (300, 16, 16), dtype=np.uint8)
+    r = rng.random((300, 16, 16)).astype(np.float32)
+    got = fragment_statistics(f, r)
+    expected = fragment_statistics(scale(f)[..., 0], r)
+    for c in COLUMNS:
+        np.testing.assert_array_equal(got[c], expected[c])

@@ -75,11 +75,26 @@ def median_background(
     else:
         padded = np.pad(g, half, mode="symmetric")
     q = np.rint(np.clip(padded, 0, top) * (levels / top)).astype(np.uint16)
+    # the filter searches each histogram from its first bin: start it at the darkest level
+    # (the same medians; a third of the filter's time on a weld crop)
+    low = int(q.min()) if q.size else 0
+    q -= np.uint16(low)
     mask = None if ignore is None else np.pad(~ignore, half, "symmetric").astype(np.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "bad performance": measured, fine
         out = median(q, footprint_rectangle((size, size)), mask=mask)[half:-half, half:-half]
-    return out.astype(np.float32) * np.float32(top / levels)
+    out = out.astype(np.float32) + np.float32(low)
+    if mask is not None and low:  # a window without a pixel to count gives 0, as before
+        out[_window_counts(mask, size) == 0] = 0.0
+    return out * np.float32(top / levels)
+
+
+def _window_counts(padded: np.ndarray, size: int) -> np.ndarray:
+    """How many pixels of ``padded`` (padded by ``size // 2``) are non-zero in the ``size`` x
+    ``size`` window around each pixel of the unpadded image (a summed-area table)."""
+    table = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(padded, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
+    return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
 
 
 def textbook_map(
@@ -167,23 +182,37 @@ def noise_map(residual: np.ndarray, valid: np.ndarray | None = None) -> np.ndarr
         mad = 1.4826 * _block_mad(blocks, counts == b * b)
         grid = np.where(counts >= b * b // 8, mad, np.nan)
         grid = _nanmedian3(grid)
-    overall = _clipped_sd(residual[valid]) if valid.any() else 1.0
-    grid = np.where(np.isfinite(grid) & (grid > 0), grid, overall)
-    ys = (np.arange(h, dtype=np.float32) + 0.5) / b - 0.5
-    xs = (np.arange(w, dtype=np.float32) + 0.5) / b - 0.5
-    coords = np.meshgrid(ys, xs, indexing="ij")
-    return ndimage.map_coordinates(grid, coords, order=1, mode="nearest").astype(np.float32)
+    usable = np.isfinite(grid) & (grid > 0)
+    if not usable.all():  # (the clipped sd of millions of pixels: only when it is needed)
+        grid = np.where(usable, grid, _clipped_sd(residual[valid]) if valid.any() else 1.0)
+    # bilinear between block centres, the edges held (map_coordinates' order 1, "nearest"),
+    # as two small matrix products: rows, then columns
+    along_y, along_x = _linear_weights(h, ny, b), _linear_weights(w, nx, b)
+    return (along_y @ grid.astype(np.float32)) @ along_x.T
 
 
-def edge_strips(g: np.ndarray, noise: float, depth: int = 64) -> np.ndarray:
+def _linear_weights(n: int, cells: int, block: int) -> np.ndarray:
+    """``(n, cells)`` weights that interpolate linearly between the centres of ``cells``
+    blocks of ``block`` pixels at each of ``n`` pixel centres (constant beyond the ends)."""
+    at = np.clip((np.arange(n, dtype=np.float64) + 0.5) / block - 0.5, 0, cells - 1)
+    low = np.minimum(np.floor(at).astype(np.int64), max(cells - 2, 0))
+    frac = at - low
+    out = np.zeros((n, cells), np.float32)
+    out[np.arange(n), low] = 1.0 - frac
+    if cells > 1:
+        out[np.arange(n), low + 1] += frac
+    return out
+
+
+def edge_strips(g: np.ndarray, depth: int = 64) -> np.ndarray:
     """Strips along the image's edges that scanning left darker (or brighter).
 
     A strip ends in a step: the median profile across the edge changes by more than 3 grey
     levels (of 255) per pixel within ``depth`` px of it (a bead's flank or a dark band
     beside it changes at most ~2 per pixel, a strip's edge 5-20), and beyond the step the
     film levels off (a steep bead flank running into the edge of a narrow weld crop keeps
-    climbing). The strip and 4 px more are left out. ``noise`` is unused (the profile is a
-    quartile of thousands of pixels).
+    climbing). The strip and 4 px more are left out. (No noise threshold: the profile is a
+    quartile of thousands of pixels.)
     """
     h, w = g.shape
     mask = np.zeros(g.shape, bool)
@@ -289,8 +318,7 @@ def normalize(pixels: np.ndarray, size: int = MEDIAN_SIZE, sigma: float = 1.0) -
     g = smoothed(pixels, sigma)
     background = median_background(g, top, size, border="odd")
     difference = background - g
-    noise0 = _clipped_sd(difference)
-    excluded = edge_strips(g, noise0) | unexposed(g, top)
+    excluded = edge_strips(g) | unexposed(g, top)
     noise = noise_map(difference, ~excluded)
     markers = bright_markers(difference / noise) & ~excluded
     if markers.any():  # the median again without the markers: no dark halo around them

@@ -58,19 +58,23 @@ class ResidualSettings:
 
 
 def stitch(shape: tuple[int, int], corners: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """One image from overlapping fragments: a weighted mean, borders weighted down."""
+    """One image from overlapping fragments: a weighted mean, borders weighted down.
+
+    In float32, like the reconstructions (a pixel sums at most four pieces)."""
     size = pieces.shape[1]
-    weight = np.ones((size, size))
+    weight = np.ones((size, size), np.float32)
     b = min(BORDER, size // 4)
     for edge in (slice(0, b), slice(size - b, size)):
-        weight[edge, :] *= BORDER_WEIGHT
-        weight[:, edge] *= BORDER_WEIGHT
-    total = np.zeros(shape, dtype=np.float64)
-    norm = np.zeros(shape, dtype=np.float64)
-    for (y, x), piece in zip(corners, pieces, strict=True):
-        total[y : y + size, x : x + size] += piece * weight
+        weight[edge, :] *= np.float32(BORDER_WEIGHT)
+        weight[:, edge] *= np.float32(BORDER_WEIGHT)
+    total = np.zeros(shape, dtype=np.float32)
+    norm = np.zeros(shape, dtype=np.float32)
+    for (y, x), piece in zip(corners.tolist(), pieces, strict=True):
+        window = total[y : y + size, x : x + size]
+        window += piece * weight
         norm[y : y + size, x : x + size] += weight
-    return total / np.maximum(norm, 1e-12)
+    np.maximum(norm, np.float32(1e-12), out=norm)
+    return np.divide(total, norm, out=total)
 
 
 def marker_mask(
@@ -99,9 +103,11 @@ def marker_mask(
 
 
 def residual_map(crop_pixels: np.ndarray, recon_map: np.ndarray) -> np.ndarray:
-    """Reconstruction - crop, in units of the full grey range: positive where darker."""
-    top = 255.0 if crop_pixels.dtype == np.uint8 else 65535.0
-    return recon_map - crop_pixels.astype(np.float64) / top
+    """Reconstruction - crop, in units of the full grey range: positive where darker.
+
+    float32 (the reconstructions' precision; half the memory of every map made from it)."""
+    top = np.float32(255.0 if crop_pixels.dtype == np.uint8 else 65535.0)
+    return recon_map.astype(np.float32, copy=False) - crop_pixels.astype(np.float32) / top
 
 
 def crop_residual(

@@ -45,7 +45,6 @@ import numpy as np
 
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.normalize import CONTRAST_RANGE, Normalized, normalize
-from weld_anomaly.ingest.tiling import scale
 from weld_anomaly.score import texture
 from weld_anomaly.score.baseline import background_map
 from weld_anomaly.score.metrics import robust_location_scale
@@ -106,7 +105,7 @@ class CropEvidence:
         """The thesis's 13 statistics of every fragment."""
         if not len(self.fragments):
             return {c: np.zeros(0) for c in COLUMNS}
-        return fragment_statistics(scale(self.fragments)[..., 0], self.reconstructions)
+        return fragment_statistics(self.fragments, self.reconstructions)
 
     @cached_property
     def reconstruction_map(self) -> np.ndarray:

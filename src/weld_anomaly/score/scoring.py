@@ -78,7 +78,7 @@ def _crop_evidence(frags, crops, recon, settings: ScoreSettings):
     """Each crop with its fragments (corners in crop coordinates) and their reconstructions."""
     size = frags.fragments.shape[1] if len(frags) else 64
     for i, crop in enumerate(crops):
-        sel = frags.crop_index == i
+        sel = _rows_of(frags.crop_index == i)
         yield (
             sel,
             CropEvidence(
@@ -90,6 +90,15 @@ def _crop_evidence(frags, crops, recon, settings: ScoreSettings):
                 settings,
             ),
         )
+
+
+def _rows_of(selected: np.ndarray) -> slice | np.ndarray:
+    """The rows a boolean selection picks: a slice (views, no copies of the fragments and
+    their reconstructions) when they are consecutive, as crop by crop they are."""
+    rows = np.flatnonzero(selected)
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return selected
 
 
 def _reconstruction_crop(crop: hdf5_io.Crop, evidence: CropEvidence) -> hdf5_io.Crop:

@@ -26,11 +26,15 @@ def fragment_statistics(
 ) -> dict[str, np.ndarray]:
     """The 13 statistics of each fragment, as columns of length N.
 
-    ``fragments`` and ``reconstructions`` are float arrays of shape ``(N, S, S)`` or
-    ``(N, S, S, 1)`` in [0, 1]. Computed in float64, ``CHUNK`` fragments at a time (each
-    row's numbers are the same as in one pass; the memory is not the whole image's 3×).
+    ``fragments`` and ``reconstructions`` are arrays of shape ``(N, S, S)`` or
+    ``(N, S, S, 1)``: floats in [0, 1], or for ``fragments`` the integer grey levels, scaled
+    here a chunk at a time as :func:`weld_anomaly.ingest.tiling.scale` does (no float copy of
+    every fragment). Computed in float64, ``CHUNK`` fragments at a time (each row's numbers
+    are the same as in one pass; the memory is not the whole image's 3×).
     """
-    f_all = fragments.reshape(len(fragments), -1)
+    from weld_anomaly.ingest.tiling import scale
+
+    f_all = fragments.reshape(len(fragments), -1)  # (a view: fragments are contiguous)
     r_all = reconstructions.reshape(len(reconstructions), -1)
     if f_all.shape != r_all.shape:
         raise ValueError(
@@ -39,7 +43,8 @@ def fragment_statistics(
     out = {c: np.empty(len(f_all)) for c in COLUMNS}
     for start in range(0, len(f_all), CHUNK):
         rows = slice(start, start + CHUNK)
-        f = f_all[rows].astype(np.float64)
+        f = f_all[rows]
+        f = (scale(f)[..., 0] if np.issubdtype(f.dtype, np.integer) else f).astype(np.float64)
         r = r_all[rows].astype(np.float64)
         d = r - f
         for name, a in zip(SOURCES, (f, r, d), strict=True):
