@@ -66,3 +66,20 @@ def test_train_and_score_on_backend(backend, tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend and result["epochs"] == 2 and result["rows"] == 2
     assert 0 < result["val"] < 0.2 and 0 < result["mse"] < 0.2
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units():
+    from weld_anomaly.model.backend import cpu_bf16_flags, resolve_precision
+
+    sapphire = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f amx_bf16 amx_tile\n"
+    zen4 = "flags\t\t: fpu avx2 avx512f avx512_bf16\n"
+    zen2 = "flags\t\t: fpu sse2 avx2 fma\n"
+    assert cpu_bf16_flags(sapphire) == ["amx_bf16"]
+    assert cpu_bf16_flags(zen4) == ["avx512_bf16"]
+    assert cpu_bf16_flags(zen2) == []
+    here = "mixed_bfloat16" if cpu_bf16_flags() else "float32"
+    assert resolve_precision("auto", gpus=[]) == here
+    assert resolve_precision("auto", gpus=["GPU:0"]) == "float32"  # a GPU: choose yourself
+    assert resolve_precision("mixed_float16", gpus=[]) == "mixed_float16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("bf16", gpus=[])

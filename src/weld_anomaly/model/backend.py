@@ -12,7 +12,11 @@ import os
 import sys
 
 BACKENDS = ("tensorflow", "jax", "torch")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+# CPU flags (Linux /proc/cpuinfo) of native bf16 matrix units: Intel AMX (Sapphire Rapids
+# and later), AVX-512 BF16 (Cooper Lake, AMD Zen 4 and later). Without them TensorFlow
+# emulates bf16 and mixed_bfloat16 is slower than float32.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 log = logging.getLogger(__name__)
 
 
@@ -38,13 +42,49 @@ def configure(backend: str, threads: int | None = None) -> None:
             os.environ.setdefault(var, str(threads))
 
 
-def set_precision(precision: str) -> None:
-    """Set the Keras dtype policy (``float32``, ``mixed_bfloat16`` or ``mixed_float16``)."""
-    import keras
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The native bf16 flags (:data:`BF16_FLAGS`) this CPU reports (none off Linux)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return []
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+            break  # every core reports the same
+    return [f for f in BF16_FLAGS if f in flags]
 
+
+def resolve_precision(precision: str, gpus: list[str] | None = None) -> str:
+    """The dtype policy that ``precision`` means here.
+
+    ``auto``: ``mixed_bfloat16`` on a CPU with native bf16 units (:data:`BF16_FLAGS`) and no
+    GPU, ``float32`` otherwise (GPUs: choose ``mixed_bfloat16`` or ``mixed_float16``
+    yourself; BENCHMARKS.md has what each does). Other values are returned as they are.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-    keras.mixed_precision.set_global_policy(precision)
+    if precision != "auto":
+        return precision
+    if gpus is None:
+        gpus = describe_devices()["gpus"]
+    return "mixed_bfloat16" if not gpus and cpu_bf16_flags() else "float32"
+
+
+def set_precision(precision: str) -> str:
+    """Set the Keras dtype policy (``float32``, ``mixed_bfloat16``, ``mixed_float16`` or
+    ``auto``, see :func:`resolve_precision`); returns the policy set."""
+    import keras
+
+    policy = resolve_precision(precision)
+    keras.mixed_precision.set_global_policy(policy)
+    if precision == "auto":
+        flags = ", ".join(cpu_bf16_flags()) or "none"
+        log.info("precision auto: %s (CPU bf16 flags: %s)", policy, flags)
+    return policy
 
 
 def describe_devices() -> dict:

@@ -196,7 +196,7 @@ def train_detector(
     from weld_anomaly.model.training import save_model
 
     keras.utils.set_random_seed(settings.seed)
-    set_precision(precision)
+    precision = set_precision(precision)  # ("auto": what it chose here)
     start = time.perf_counter()
     crops = _training_crops(crops_h5s, settings)
     prepared = time.perf_counter() - start

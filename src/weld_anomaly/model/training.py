@@ -412,7 +412,7 @@ def train(
         "fragments_per_epoch": fragments_per_epoch,
     }
     keras.utils.set_random_seed(seed)
-    set_precision(precision)
+    settings["precision"] = set_precision(precision)  # ("auto": what it chose here)
     batches, validation, info = _batches(
         train_h5, validation_h5, settings, memory_limit_mb=memory_limit_mb, workers=workers
     )
