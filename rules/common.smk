@@ -78,6 +78,43 @@ def _constant_producers():
 _constant_producers()
 
 
+def _quick_child_check():
+    """Snakemake checks that no output lies inside another job's output by sorting every
+    output as a ``pathlib`` path and comparing neighbours: ~10 % of planning 10,000 images.
+    The same check here with strings: each output's parent folders looked up among the
+    outputs (it also catches a file two places after its folder in sorted order).
+    """
+    try:
+        from snakemake.dag import DAG
+        from snakemake.exceptions import ChildIOException
+    except ImportError:
+        return
+    if getattr(DAG.check_directory_outputs, "by_parents", False):
+        return
+    import os
+
+    def check_directory_outputs(self):
+        producers = {}
+        for job in self.jobs:
+            for f in job.output:
+                producers.setdefault(os.path.abspath(f), job)
+        for path, job in producers.items():
+            parent, above = os.path.dirname(path), path
+            while parent != above:
+                other = producers.get(parent)
+                if other is not None and other != job:
+                    raise ChildIOException(
+                        parent=(Path(parent), other), child=(Path(path), job)
+                    )
+                parent, above = os.path.dirname(parent), parent
+
+    check_directory_outputs.by_parents = True
+    DAG.check_directory_outputs = check_directory_outputs
+
+
+_quick_child_check()
+
+
 def _stop(exc):
     """Stop the workflow with the one-line message of a user error (no traceback)."""
     print(f"ERROR: {exc.line()}", file=sys.stderr, flush=True)

@@ -101,3 +101,32 @@ def test_annotations(tmp_path):
     assert (box.x, box.y1, box.severity) == (1, 6, "possible")
     path.write_text("images:\n  w1:\n    - {x: 1, y: 2, width: 3, height: 4, severity: maybe}\n")
     assert "severity must be 'likely' or 'possible'" in error_line(load_annotations, path)
+
+
+def test_large_yaml_is_parsed_once_per_content(tmp_path, monkeypatch):
+    from weld_anomaly import files
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(files, "YAML_CACHE_MIN_BYTES", 10)
+    manifest = tmp_path / "crops.yaml"
+    manifest.write_text(
+        "version: 1\nimages:\n  a: [{name: w, x: 0, y: 1, width: 64, height: 64}]\n"
+    )
+    first = files.load_yaml(manifest)
+    kept = list((tmp_path / ".cache/yaml").glob("*.json"))
+    assert len(kept) == 1
+    assert files.load_yaml(manifest) == first  # from the cache
+    kept[0].write_text('{"version": 2}')  # (what the cache says is what is returned)
+    assert files.load_yaml(manifest) == {"version": 2}
+    manifest.write_text("version: 1\nimages: {}\n")  # new content: parsed again
+    assert files.load_yaml(manifest) == {"version": 1, "images": {}}
+    # a duplicate key is refused every time, never cached
+    manifest.write_text("version: 1\nversion: 2\n")
+    for _ in range(2):
+        with pytest.raises(ManifestError, match="duplicate key"):
+            files.load_yaml(manifest)
+    # numbers as keys: JSON would make them text, so such a tree is not kept
+    manifest.write_text("1: a\n2: b\n")
+    assert files.load_yaml(manifest) == {1: "a", 2: "b"}
+    assert files.load_yaml(manifest) == {1: "a", 2: "b"}
+    assert len(list((tmp_path / ".cache/yaml").glob("*.json"))) == 2  # the two manifests
