@@ -132,7 +132,7 @@ def _keep_tree(cached: Path, tree: Any) -> None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_text(cached, text)
     except (TypeError, ValueError, OSError):  # not JSON's types, or no room: parse next time
-        pass
+        return
 
 
 def load_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
