@@ -19,7 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import calibration  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -74,16 +73,7 @@ def main() -> None:
         cases[f"scoring (predict), {policy}"] = lambda m=model: m.predict(
             x, batch_size=1024, verbose=0
         )
-    rates = {name: [] for name in cases}
-    loads, calibrations = [], []
-    for _ in range(args.repeat):
-        for name, func in cases.items():
-            calibrations.append(calibration())
-            start, cpu = time.perf_counter(), time.process_time()
-            func()
-            wall = time.perf_counter() - start
-            loads.append((time.process_time() - cpu) / wall)
-            rates[name].append(n / wall)
+    rates, loads, calibrations = interleaved(cases, args.repeat, n)
     rate = {name: statistics.median(r) for name, r in rates.items()}
     print("| case | fragments/s (median) | runs |")
     print("| --- | ---: | --- |")

@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
@@ -32,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import calibration  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 
 def make_sets(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
@@ -163,16 +162,7 @@ def main() -> None:
         reconstruct(model, memory[:warm], 1024)
         model.predict(tensors[:warm], batch_size=1024, verbose=0)
         # interleaved repeats, so that a machine whose speed drifts favours no case
-        samples = {name: [] for name in cases}
-        loads, calibrations = [], []
-        for _ in range(args.repeat):
-            for name, func in cases.items():
-                calibrations.append(calibration())
-                start, cpu = time.perf_counter(), time.process_time()
-                func()
-                elapsed = time.perf_counter() - start
-                loads.append((time.process_time() - cpu) / elapsed)
-                samples[name].append(n / elapsed)
+        samples, loads, calibrations = interleaved(cases, args.repeat, n)
         rows = [(name, statistics.median(rates)) for name, rates in samples.items()]
         rate = dict(rows)
         bare = rate["(0) bare Keras step loop (train_on_batch), in memory"]

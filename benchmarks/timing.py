@@ -28,3 +28,23 @@ def calibration() -> float:
     for _ in range(20):
         np.sort(a)
     return time.perf_counter() - start
+
+
+def interleaved(cases: dict, repeat: int, items: int) -> tuple[dict, list, list]:
+    """Run each case of ``cases`` (name -> function) once per round, ``repeat`` rounds, so
+    that a machine whose speed drifts favours no case; a calibration step before each.
+
+    Returns the rates (``items`` per second of each run, per case), the CPU time / wall
+    time of every run and the calibration times.
+    """
+    rates: dict = {name: [] for name in cases}
+    loads, calibrations = [], []
+    for _ in range(repeat):
+        for name, func in cases.items():
+            calibrations.append(calibration())
+            start, cpu = time.perf_counter(), time.process_time()
+            func()
+            wall = time.perf_counter() - start
+            loads.append((time.process_time() - cpu) / wall)
+            rates[name].append(items / wall)
+    return rates, loads, calibrations
