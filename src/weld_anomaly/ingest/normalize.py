@@ -76,7 +76,7 @@ def median_background(
         padded = np.pad(g, half, mode="symmetric")
     q = np.rint(np.clip(padded, 0, top) * (levels / top)).astype(np.uint16)
     # the filter searches each histogram from its first bin: start it at the darkest level
-    # (the same medians; a third of the filter's time on a weld crop)
+    # (the same medians; about a seventh of the filter's time on a weld crop)
     low = int(q.min()) if q.size else 0
     q -= np.uint16(low)
     mask = None if ignore is None else np.pad(~ignore, half, "symmetric").astype(np.uint8)
