@@ -13,7 +13,8 @@ the preprocessing jobs merged into group jobs of 50 images). Each size is also p
 *trivial workflow* with the same number of jobs (pairs of shell rules, ``a -> b``, plain
 file names, no input functions, resources or scripts): the floor Snakemake itself sets.
 ``--rules-from REV`` adds the workflow with ``rules/`` and ``Snakefile`` as of git
-revision REV (a before/after comparison in one session). ``--images-per-job K`` adds this
+revision REV (a before/after comparison in one session; with ``--images-per-job``, in
+batches too). ``--images-per-job K`` adds this
 checkout with ``jobs.images_per_job: K`` (rules per batch of K images), and beside it a
 trivial workflow with the same batches (a rule per batch, per-image files, shell rules).
 
@@ -155,6 +156,8 @@ def main() -> None:
     k = args.images_per_job
     variants = ["this checkout", *([f"rules of {args.rules_from}"] if args.rules_from else [])]
     batched = f"{k} images per job" if k else None
+    # with --rules-from, the batches are also planned with the rules of that revision
+    old_batched = f"rules of {args.rules_from}, {k} per job" if k and args.rules_from else None
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {}
         for n in args.sizes:
@@ -165,6 +168,8 @@ def main() -> None:
                     old_rules(dirs[n, variant], args.rules_from)
             if batched:
                 dirs[n, batched] = dirs[n, variants[0]]
+                if old_batched:
+                    dirs[n, old_batched] = dirs[n, variants[1]]
                 dirs[n, "trivial batches"] = Path(tmp) / f"n{n}-trivial-batches"
                 make_trivial_batches(dirs[n, "trivial batches"], n, k)
         times: dict = {}
@@ -186,9 +191,11 @@ def main() -> None:
                     plan(n, "trivial", trivial=True)
                 if batched:
                     plan(n, batched, slurm=args.slurm, per_job=k)
+                    if old_batched:
+                        plan(n, old_batched, slurm=args.slurm, per_job=k)
                     plan(n, "trivial batches", trivial=True)
     variants = [*([] if args.batched_only else [*variants, "trivial"])]
-    variants += [batched, "trivial batches"] if batched else []
+    variants += [batched, *([old_batched] if old_batched else []), "trivial batches"] * bool(k)
     print(
         f"CPU time / wall time of the dry runs: median {statistics.median(LOAD):.2f}, "
         f"lowest {min(LOAD):.2f} (Snakemake's scheduler waits: ~0.3 on an idle machine "
@@ -201,11 +208,8 @@ def main() -> None:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
         for variant in variants:
-            floor = statistics.median(
-                times[
-                    n, "trivial batches" if variant in (batched, "trivial batches") else "trivial"
-                ]
-            )
+            in_batches = variant in (batched, old_batched, "trivial batches")
+            floor = statistics.median(times[n, "trivial batches" if in_batches else "trivial"])
             median = statistics.median(times[n, variant])
             runs = ", ".join(f"{t:.1f}" for t in times[n, variant])
             print(

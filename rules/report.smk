@@ -12,8 +12,11 @@ rule render_report:
         history="results/model/history.csv",
         crops=expand("results/crops/{image}.h5", image=ids("test")),
         reconstructions=expand("results/reconstructions/{image}.h5", image=ids("test")),
-        images=expand("results/images/{image}.h5", image=RECORDS),
-        previews=expand("results/crops/{image}.png", image=RECORDS),
+        # the weld viewer's films
+        images=expand("results/images/{image}.h5", image=ids("test")),
+        # the Data quality section's histograms and previews (report.quality_images)
+        quality=expand("results/images/{image}.h5", image=quality_images()),
+        previews=expand("results/crops/{image}.png", image=quality_images()),
         annotations=annotations_input,
         templates=[
             "src/weld_anomaly/report/templates/report.html.j2",

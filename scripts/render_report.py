@@ -24,6 +24,7 @@ run_step(
     size=snakemake.params.size,
     max_width=snakemake.params.max_width,
     images_h5=list(snakemake.input.images),
+    quality_h5=list(snakemake.input.quality),
     previews=list(snakemake.input.previews),
     reconstructions_h5=list(snakemake.input.reconstructions),
     experiments_json=snakemake.input.experiments[0] if snakemake.input.experiments else None,

@@ -32,7 +32,9 @@ def test_marked_crop_draws_flags_and_defects():
     assert tuple(image[38, 100]) == figures.SEVERITY_COLOURS["likely"]
 
 
-def test_report_is_self_contained_and_escapes_text(tmp_path):
+def _render(tmp_path, images_csv: str, **options) -> str:
+    """Render a report of two images (validation v1, test t1) with this results/images.csv;
+    returns the HTML."""
     records = [
         ImageRecord("v1", "v", "nonfaulty", "validation"),
         ImageRecord("t1", "t", "faulty", "test"),
@@ -78,11 +80,7 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         [hdf5_io.Crop("weld", 0, 0, 160, 64, np.zeros((64, 160), np.uint8))],
         {},
     )
-    (tmp_path / "images.csv").write_text(
-        "image,status,split,rejected,error_class,error\n"
-        "v1,nonfaulty,validation,False,,\nt1,faulty,test,False,,\n"
-        "x9,faulty,test,True,Truncated,x9.dcm: the file is empty. Copy it again.\n"
-    )
+    (tmp_path / "images.csv").write_text(images_csv)
     render_report(
         tmp_path / "manifest.csv",
         tmp_path / "images.csv",
@@ -96,8 +94,18 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         tmp_path / "r.html",
         tmp_path / "fig",
         size=64,
+        **options,
     )
-    html = (tmp_path / "r.html").read_text()
+    return (tmp_path / "r.html").read_text()
+
+
+def test_report_is_self_contained_and_escapes_text(tmp_path):
+    html = _render(
+        tmp_path,
+        "image,status,split,rejected,error_class,error\n"
+        "v1,nonfaulty,validation,False,,\nt1,faulty,test,False,,\n"
+        "x9,faulty,test,True,Truncated,x9.dcm: the file is empty. Copy it again.\n",
+    )
     assert (
         "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     )
@@ -110,6 +118,32 @@ def test_report_is_self_contained_and_escapes_text(tmp_path):
         "roc.png",
         "scatter.png",
     ]
+
+
+def test_quality_section_lists_the_shown_and_the_remarked_images_only(tmp_path):
+    """report.quality_images bounds the Data quality section for large archives: the images
+    given with previews get a row, and every rejected or remarked-on image (read from
+    results/images.csv, not from each image's file) gets one and a warning."""
+    from PIL import Image
+
+    Image.new("L", (40, 20), 128).save(tmp_path / "t1.png")
+    html = _render(
+        tmp_path,
+        "image,status,split,rejected,error_class,error,window_method,window_lo,window_hi,note\n"
+        "v1,nonfaulty,validation,False,,,percentile,0,4095,\n"
+        "t1,faulty,test,False,,,header,0,4095,\n"
+        "w1,nonfaulty,train,False,,,header-fallback-percentile,0,4095,\n"
+        "n1,nonfaulty,train,False,,,header,0,4095,Presentation LUT Shape INVERSE disagrees\n"
+        "x9,faulty,test,True,Truncated,x9.dcm: the file is empty. Copy it again.,,,,\n",
+        previews=[tmp_path / "t1.png"],
+    )
+    table = html[html.index('id="quality-table"') : html.index('id="quality-unlisted"')]
+    listed = {i for i in ("v1", "t1", "w1", "n1", "x9") if f"<td>{i}</td>" in table}
+    assert listed == {"t1", "w1", "n1", "x9"}
+    assert "1 more radiograph(s) converted without remark are not listed" in html
+    assert 'alt="crops of t1"' in html
+    assert "w1: the header window did not fit the data" in html
+    assert "n1: Presentation LUT Shape INVERSE disagrees" in html
 
 
 def test_the_readme_screenshots_follow_the_report():

@@ -317,6 +317,7 @@ SUMMARY_COLUMNS = (
     "window_hi",
     "bit_depth",
     "pixel_spacing_mm",
+    "note",  # a remark of the conversion (a header that disagreed with the pixels)
 )
 
 

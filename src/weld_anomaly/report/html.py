@@ -188,19 +188,23 @@ def dvc_hashes(lock: str | Path = "dvc.lock") -> list[dict]:
     return rows
 
 
-def _warnings(images: pd.DataFrame, image_attrs: dict, result: dict, train: dict) -> list[str]:
+FALLBACK_WINDOW = "header-fallback-percentile"
+
+
+def _remarks(row) -> list[str]:
+    """What the conversion of a radiograph (a row of results/images.csv) remarked on."""
+    out = [row.note] if row.note else []
+    if row.window_method == FALLBACK_WINDOW:
+        out.append("the header window did not fit the data; the percentile window was used")
+    return out
+
+
+def _warnings(images: pd.DataFrame, result: dict, train: dict) -> list[str]:
     out = []
     for row in images.itertuples():
         if str(row.rejected) == "True":
             out.append(f"{row.image} was rejected ({row.error_class}): {row.error}")
-    for image_id, attrs in image_attrs.items():
-        if attrs.get("note"):
-            out.append(f"{image_id}: {attrs['note']}")
-        if attrs.get("window_method") == "header-fallback-percentile":
-            out.append(
-                f"{image_id}: the header window did not fit the data; "
-                "the percentile window was used"
-            )
+    out += [f"{row.image}: {remark}" for row in images.itertuples() for remark in _remarks(row)]
     for image_id, lost in (result.get("lost_defects") or {}).items():
         out.append(
             f"{image_id}: {lost['pixels']} annotated defect pixel(s) of {lost['defects']} "
@@ -421,12 +425,18 @@ def _write_weld_pages(welds_dir, rows, found, annotations, paths: dict, images, 
 
 
 def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) -> list[dict]:
-    """One row per radiograph: how it was read and converted, its histogram and preview."""
+    """A row per radiograph shown (``image_attrs``: those given with their histograms, the
+    first ``report.quality_images``) or rejected or remarked on: how it was read and
+    converted, its histograms and preview. The other radiographs are counted, not listed
+    (results/images.csv lists them all)."""
     preview_files = {Path(p).stem: p for p in previews}
     files = {r.image_id: r.file for r in records}
     quality = []
     for row in images.itertuples():
         attrs = image_attrs.get(row.image, {})
+        shown = row.image in image_attrs or row.image in preview_files
+        if not (shown or str(row.rejected) == "True" or _remarks(row)):
+            continue
         quality.append(
             {
                 "image": row.image,
@@ -519,6 +529,7 @@ def render_report(
     size: int,
     max_width: int = 1600,
     images_h5: Sequence[str | Path] = (),
+    quality_h5: Sequence[str | Path] = (),
     previews: Sequence[str | Path] = (),
     reconstructions_h5: Sequence[str | Path] = (),
     experiments_json: str | Path | None = None,
@@ -527,6 +538,10 @@ def render_report(
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``),
     and the weld viewer's pages into ``welds_dir`` (default: ``welds/`` beside it).
+
+    ``images_h5``: the converted films of the test welds (the viewer shows them);
+    ``quality_h5`` and ``previews``: the converted files and crop previews of the
+    radiographs whose histograms and previews the Data quality section shows.
 
     ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
     worklist, the outlines. ``experiments_json``: the experiments' summary
@@ -555,8 +570,9 @@ def render_report(
         images,
         _run_id(findings_json, metrics_json),
     )
-    image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, images_h5)}
-    warnings = _warnings(images, image_attrs, result, train_info) + (
+    image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, quality_h5)}
+    quality = _quality_rows(images, image_attrs, records, previews)
+    warnings = _warnings(images, result, train_info) + (
         [] if has_viewer else [viewer.MISSING_VIEWER]
     )
     experiments = _experiments_section(experiments_json)
@@ -569,7 +585,8 @@ def render_report(
             counts=_image_counts(records, len(rejects)),
             pictures={k: _data_uri(v) for k, v in pictures.items()},
             inspections=inspections,
-            quality=_quality_rows(images, image_attrs, records, previews),
+            quality=quality,
+            quality_unlisted=len(images) - len(quality),
             warnings=warnings,
             rejects=rejects.to_dict("records"),
             worklist=worklist,
