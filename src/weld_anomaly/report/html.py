@@ -424,11 +424,12 @@ def _write_weld_pages(welds_dir, rows, found, annotations, paths: dict, images, 
     return script is not None
 
 
-def _quality_rows(images: pd.DataFrame, image_attrs: dict, records, previews) -> list[dict]:
-    """A row per radiograph shown (``image_attrs``: those given with their histograms, the
-    first ``report.quality_images``) or rejected or remarked on: how it was read and
-    converted, its histograms and preview. The other radiographs are counted, not listed
+def _quality_rows(images: pd.DataFrame, quality_h5, records, previews) -> list[dict]:
+    """A row per radiograph shown (``quality_h5``: the converted files whose histograms are
+    shown, the first ``report.quality_images``) or rejected or remarked on: how it was read
+    and converted, its histograms and preview. The other radiographs are counted, not listed
     (results/images.csv lists them all)."""
+    image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, quality_h5)}
     preview_files = {Path(p).stem: p for p in previews}
     files = {r.image_id: r.file for r in records}
     quality = []
@@ -539,10 +540,8 @@ def render_report(
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``),
     and the weld viewer's pages into ``welds_dir`` (default: ``welds/`` beside it).
 
-    ``images_h5``: the converted films of the test welds (the viewer shows them);
-    ``quality_h5`` and ``previews``: the converted files and crop previews of the
-    radiographs whose histograms and previews the Data quality section shows.
-
+    ``images_h5``: the test welds' films (the viewer); ``quality_h5``, ``previews``: the
+    radiographs whose histograms and crops the Data quality section shows.
     ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
     worklist, the outlines. ``experiments_json``: the experiments' summary
     (:mod:`weld_anomaly.workflow.experiments`), the "Experiments" section.
@@ -570,8 +569,7 @@ def render_report(
         images,
         _run_id(findings_json, metrics_json),
     )
-    image_attrs = {a["image_id"]: a for a in map(hdf5_io.read_image_attrs, quality_h5)}
-    quality = _quality_rows(images, image_attrs, records, previews)
+    quality = _quality_rows(images, quality_h5, records, previews)
     warnings = _warnings(images, result, train_info) + (
         [] if has_viewer else [viewer.MISSING_VIEWER]
     )
