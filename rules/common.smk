@@ -83,7 +83,7 @@ def _exact_output_index():
     constant prefix, walking the file's prefixes one bisection at a time (~10 per file,
     each calling a Python key function ~17 times). A batch's outputs have no wildcards:
     their prefix is the whole path, so a dictionary answers for them; only outputs with
-    wildcards stay in Snakemake's prefix list (~10 % of planning 10,000 images).
+    wildcards stay in Snakemake's prefix list (~4 % of planning 10,000 images, measured).
     """
     try:
         from snakemake.common.prefix_lookup import PrefixLookup

@@ -351,10 +351,12 @@ def choose_window(
             # use the header only when it covers a real part of the data's range
             if overlap > 0.25 * max(vmax - vmin, 1e-9):
                 return float(w_lo), float(w_hi), "header"
-        return lo, hi, "header-fallback-percentile"
+        return lo, hi, FALLBACK_WINDOW
     return lo, hi, "percentile"  # also "auto" for deeper data
 
 
+# the window method recorded when the header's window did not fit the data (the report warns)
+FALLBACK_WINDOW = "header-fallback-percentile"
 ROWS_PER_BLOCK = 1 << 22  # pixels per block when counting and mapping (bounded memory)
 
 

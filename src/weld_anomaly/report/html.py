@@ -23,6 +23,7 @@ import pandas as pd
 from weld_anomaly import __version__
 from weld_anomaly.files import write_bytes, write_text
 from weld_anomaly.ingest import hdf5_io
+from weld_anomaly.ingest.convert import FALLBACK_WINDOW
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import load_annotations
 from weld_anomaly.report import figures, viewer
@@ -188,9 +189,6 @@ def dvc_hashes(lock: str | Path = "dvc.lock") -> list[dict]:
     return rows
 
 
-FALLBACK_WINDOW = "header-fallback-percentile"
-
-
 def _remarks(row) -> list[str]:
     """What the conversion of a radiograph (a row of results/images.csv) remarked on."""
     out = [row.note] if row.note else []
@@ -204,7 +202,7 @@ def _warnings(images: pd.DataFrame, result: dict, train: dict) -> list[str]:
     for row in images.itertuples():
         if str(row.rejected) == "True":
             out.append(f"{row.image} was rejected ({row.error_class}): {row.error}")
-    out += [f"{row.image}: {remark}" for row in images.itertuples() for remark in _remarks(row)]
+        out += [f"{row.image}: {remark}" for remark in _remarks(row)]
     for image_id, lost in (result.get("lost_defects") or {}).items():
         out.append(
             f"{image_id}: {lost['pixels']} annotated defect pixel(s) of {lost['defects']} "
