@@ -16,6 +16,8 @@
 #   SLURM_LOCAL_PARTITION=name         partition name (default: debug)
 #   SLURM_LOCAL_ACCOUNT=name           account created for root in slurmdbd (default: testacct)
 set -euo pipefail
+# the daemons live in /usr/sbin, which a minimal PATH (env -i, cron, some CI runners) lacks
+export PATH="$PATH:/usr/sbin:/sbin"
 
 ACCOUNTING="${SLURM_LOCAL_ACCOUNTING:-dbd}"
 FAKE_GPUS="${SLURM_LOCAL_FAKE_GPUS:-2}"
