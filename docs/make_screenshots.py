@@ -1,13 +1,8 @@
 """Refresh the README's screenshots from a finished demo run, with the browser test's code.
 
 make demo && .venv/bin/python docs/make_screenshots.py
-
-Also records, in docs/screenshots.json, a digest of the report's templates and code the
-pictures were made with: tests/unit/test_report.py fails when they change and the
-screenshots were not made again.
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,8 +13,6 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "workflow"), str(ROOT 
 
 from test_browser import screenshots  # noqa: E402
 
-from weld_anomaly.report.html import report_digest  # noqa: E402
-
 shots = screenshots(ROOT / "results/report/report.html", ROOT / "docs", width=1280)
 for path in shots.values():  # keep them small for the repository
     with Image.open(path) as image:
@@ -27,5 +20,3 @@ for path in shots.values():  # keep them small for the repository
         image.thumbnail((960, 960))
         image.save(path, optimize=True)
     print(path, path.stat().st_size // 1024, "KiB")
-record = {"report_digest": report_digest(), "pictures": sorted(p.name for p in shots.values())}
-(ROOT / "docs/screenshots.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -69,6 +69,7 @@ rule train_detector:
     params:
         code=code("train_detector"),
         detector=group("detector"),
+        robust=config["score"]["robust_normalisation"],
         backend=config["train"]["backend"],
         precision=config["train"]["precision"],
     script:

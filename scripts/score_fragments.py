@@ -35,6 +35,7 @@ def score(job):
         batch_size=settings["batch_size"],
         median_size=settings["baseline_median"],
         sigma=settings["baseline_sigma"],
+        robust=settings["robust_normalisation"],
     )
 
 

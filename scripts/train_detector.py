@@ -6,6 +6,8 @@ from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
 
+from dataclasses import replace  # noqa: E402
+
 from weld_anomaly.model.detector import DetectorSettings, train_detector  # noqa: E402
 from weld_anomaly.workflow.runner import run_step  # noqa: E402
 
@@ -15,6 +17,8 @@ run_step(
     crops_h5s=list(snakemake.input.crops),
     model_out=snakemake.output.model,
     info_out=snakemake.output.info,
-    settings=DetectorSettings.from_config(snakemake.params.detector),
+    settings=replace(
+        DetectorSettings.from_config(snakemake.params.detector), robust=snakemake.params.robust
+    ),
     precision=snakemake.params.precision,
 )

@@ -2,6 +2,8 @@
 
 import hashlib
 
+from dataclasses import replace
+
 import numpy as np
 import pydicom
 import pytest
@@ -83,7 +85,7 @@ def test_films_and_crops_have_real_noise_levels_and_grey_levels(seed):
 
 
 def test_flaws_are_masked_dark_and_inside_the_image():
-    image = next(i for i in demo.plan(SMALL) if i.kind == "crop")
+    image = max((i for i in demo.plan(SMALL) if i.kind == "crop"), key=lambda i: i.flaw_events)
     radiograph = demo.render(SMALL, image)
     assert len(radiograph.flaws) >= 3
     assert radiograph.defect_mask.sum() == pytest.approx(
@@ -139,3 +141,25 @@ def test_written_demo_is_real_files_byte_identical_with_tables_and_masks(tmp_pat
     assert all(t["unmarked_flaws"] for t in hidden)  # "non-faulty" films with flaws
     labels = (out_a / "labels.csv").read_text().splitlines()
     assert labels[0] == "image,file,status" and len(labels) == 7
+
+
+def test_dense_crops_are_riddled_with_porosity_and_contrast_scales_the_flaws():
+    from weld_anomaly.ingest import tiling
+
+    settings = replace(SMALL, faulty_crops=3, dense_crops=1, crop_size=(320, 1280))
+    crops = [i for i in demo.plan(settings) if i.kind == "crop"]
+    assert [i.dense for i in crops] == [True, False, False]  # the first faulty crop
+    shares = []
+    for image in crops:
+        r = demo.render(settings, image)
+        _, corners = tiling.cut_fragments(r.grey, 64, 32)
+        shares.append(np.mean(tiling.max_per_fragment(r.defect_mask.astype(np.uint8), corners, 64)))
+    # the densest real crop: about half its fragments hold a flaw; a usual one a tenth or less
+    assert shares[0] > 0.3 and max(shares[1:]) < 0.2, shares
+    # flaw_contrast multiplies every flaw's contrast, nothing else changes
+    sparse = crops[1]
+    weak, strong = (demo.render(replace(settings, flaw_contrast=c), sparse) for c in (1.0, 2.0))
+    assert [f.box for f in weak.flaws] == [f.box for f in strong.flaws]
+    assert [2 * f.contrast for f in weak.flaws] == pytest.approx(
+        [f.contrast for f in strong.flaws], abs=0.002
+    )  # (rounded to 3 decimals)

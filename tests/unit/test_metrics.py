@@ -57,3 +57,15 @@ def test_threshold_calibration_on_a_known_distribution():
         assert t == pytest.approx(z, abs=0.03)
         fresh = rng.normal(0.0, 1.0, 200_000)
         assert np.mean(fresh > t) == pytest.approx(fpr, rel=0.15)
+
+
+def test_a_positive_tied_with_the_threshold_is_not_flagged():
+    """Recall at a fixed FPR flags strictly above the threshold: a positive that ties the
+    highest allowed negative does not count (``>=`` would count it)."""
+    negatives = np.arange(1000, dtype=float)  # 1 % FPR lets 10 through: threshold 989
+    labels = np.r_[np.zeros(1000, bool), np.ones(2, bool)]
+    tie = np.r_[negatives, [989.0, 989.5]]
+    assert metrics.recall_at_fpr(labels, tie, 0.01) == 0.5
+    assert metrics.threshold_at_fpr(negatives, 0.01) == 989.0
+    # and the calibrated threshold is exceeded by exactly 1 % of the normal scores
+    assert np.mean(negatives > metrics.threshold_at_fpr(negatives, 0.01)) == 0.01

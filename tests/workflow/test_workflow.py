@@ -83,8 +83,9 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
     filters = len(config["score"]["residual_sigmas"]) + len(config["score"]["residual_lines"])
     contrast = len(config["score"]["contrast_sigmas"])
     # 13 thesis statistics, a residual map per filter and their combination, the baseline,
-    # the noise-unit contrast scores, the flaw detector and its fusion with the contrast
-    assert len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 1 + 1
+    # the noise-unit contrast scores, the flaw detector and its fusions with the contrast and
+    # with the baseline
+    assert len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 1 + 1 + 1
     assert {"detector", "fused", "contrast_s1p5"} <= set(metrics["scorers"])
     assert set(metrics["any_pixel"]["test"]) == set(metrics["scorers"])
     assert "residual_multiscale" in metrics["scorers"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from weld_anomaly.ingest import films
 # Digital X-Ray Image Storage - For Presentation.
 DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 FAULTY, NONFAULTY = "faulty", "nonfaulty"
+DENSE_FACTOR = 8  # a dense crop's flaw events, times a usual crop's
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class DemoSettings:
     film_size: tuple[int, int] = (768, 2560)  # height, width
     crop_size: tuple[int, int] = (480, 2560)
     hidden_flaws: float = 0.3  # share of the non-faulty films with a few unmarked flaws
+    flaw_contrast: float = 1.0  # the flaws' contrast, times the measured distribution
+    dense_crops: int = 0  # faulty crops as densely flawed as the densest real one
     seed: int = 7
 
     @classmethod
@@ -60,6 +63,8 @@ class DemoSettings:
             film_size=tuple(demo["film_size"]),
             crop_size=tuple(demo["crop_size"]),
             hidden_flaws=float(demo["hidden_flaws"]),
+            flaw_contrast=float(demo["flaw_contrast"]),
+            dense_crops=int(demo["dense_crops"]),
             seed=int(demo["seed"]),
         )
 
@@ -73,6 +78,7 @@ class DemoImage:
     status: str
     kind: str
     flaw_events: int
+    dense: bool = False  # densely flawed (porosity everywhere)
 
     @property
     def file_name(self) -> str:
@@ -107,11 +113,17 @@ def plan(settings: DemoSettings) -> list[DemoImage]:
     for index, k in enumerate(order):
         kind, status = kinds[k], statuses[k]
         if status == FAULTY:
-            events = int(rng.integers(10, 20)) if kind == "crop" else int(rng.integers(3, 7))
+            events = int(rng.integers(4, 11)) if kind == "crop" else int(rng.integers(3, 7))
         else:
             events = int(rng.integers(1, 3)) if rng.random() < settings.hidden_flaws else 0
         events = max(int(round(events * per_length[kind])), 1 if events else 0)
         images.append(DemoImage(index, f"weld_{index + 1:0{width}d}", status, kind, events))
+    # the densest real crop: about half its fragments hold a flaw (193 flaws in 5,000 px)
+    faulty_crops = [i for i in images if i.kind == "crop" and i.status == FAULTY]
+    for image in faulty_crops[: settings.dense_crops]:
+        images[image.index] = replace(
+            image, flaw_events=DENSE_FACTOR * image.flaw_events, dense=True
+        )
     return images
 
 
@@ -119,7 +131,13 @@ def render(settings: DemoSettings, image: DemoImage) -> films.Radiograph:
     """Render one planned radiograph (a pure function of ``settings`` and ``image``)."""
     height, width = settings.crop_size if image.kind == "crop" else settings.film_size
     return films.render(
-        [settings.seed, image.index], image.kind, int(height), int(width), image.flaw_events
+        [settings.seed, image.index],
+        image.kind,
+        int(height),
+        int(width),
+        image.flaw_events,
+        settings.flaw_contrast,
+        image.dense,
     )
 
 

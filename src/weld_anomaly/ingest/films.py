@@ -32,9 +32,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import fft, ndimage
 
-from weld_anomaly.ingest.flaws import Flaw, FlawPainter, WeldLine, _lognormal
+from weld_anomaly.ingest.flaws import DENSE_EVENTS, EVENTS, Flaw, FlawPainter, WeldLine, _lognormal
 
 KINDS = ("film", "pipe", "crop")
+# the median noise sd of real films and of real weld crops (grey levels): the flaws'
+# contrast-to-noise figures were measured on crops, and a flaw's grey-level contrast
+# follows its kind of image, not the grain of the one film it is on
+TYPICAL_NOISE = {"film": 3.2, "pipe": 3.2, "crop": 1.45}
 
 _GLYPHS = {
     "0": ["01110", "10001", "10011", "10101", "11001", "10001", "01110"],
@@ -167,7 +171,7 @@ class FilmRenderer:
         x = np.arange(w, dtype=np.float64) - w / 2
         if self.kind == "crop":
             tilt, sag = rng.normal(0, 0.15), rng.normal(0, 4)
-            fwhm = rng.uniform(0.45, 0.65) * h
+            fwhm = rng.uniform(0.55, 0.75) * h
         else:
             tilt = _lognormal(rng, 0.95, 0.26, 4.2) * (1 if rng.random() < 0.5 else -1)
             tilt = float(np.clip(tilt, -6, 6))
@@ -199,9 +203,9 @@ class FilmRenderer:
     def levels(self) -> tuple[float, float]:
         """Base metal and crest grey levels (films: 21 / 50 / 107 and 107 / 166 / 213)."""
         rng = self.rng
-        if self.kind == "crop":
-            base = rng.uniform(28, 50)
-            return base, min(base + rng.uniform(110, 160), 215.0)
+        if self.kind == "crop":  # real crops: 1st percentile 6 / 22 / 37, 99th 168 / 185 / 238
+            base = rng.uniform(12, 38)
+            return base, min(base + rng.uniform(95, 140), 215.0)
         base = float(np.clip(_lognormal(rng, 50, 21, 107), 15, 110))
         crest = float(np.clip(_lognormal(rng, 166, 107, 213), base + 30, 225))
         return base, crest
@@ -333,7 +337,9 @@ class FilmRenderer:
         return WeldLine(lower.astype(np.float32), np.full(w, width, np.float32))
 
     # -- the whole radiograph ------------------------------------------------------------
-    def render(self, n_flaw_events: int) -> Radiograph:
+    def render(
+        self, n_flaw_events: int, flaw_contrast: float = 1.0, dense: bool = False
+    ) -> Radiograph:
         rng = self.rng
         tilt = sag = 0.0
         if self.kind == "pipe":
@@ -354,8 +360,11 @@ class FilmRenderer:
         else:
             noise_sd = float(np.clip(_lognormal(rng, 3.2, 2.2, 4.2), 1.8, 4.8))
             self.markers(grey, weld, crest)
-        painter = FlawPainter(rng, grey, weld, noise_sd)  # flaws keep their real size
-        flaws = painter.draw(n_flaw_events)
+        # flaws keep their real size
+        painter = FlawPainter(
+            rng, grey, weld, noise_sd, contrast=flaw_contrast, unit=TYPICAL_NOISE[self.kind]
+        )
+        flaws = painter.draw(n_flaw_events, DENSE_EVENTS if dense else EVENTS)
         if self.kind != "crop":
             self.edge_strips(grey)
         self.streaks_and_specks(grey, noise_sd)
@@ -397,7 +406,16 @@ def _shoulder(grey: np.ndarray, knee: float = 235.0) -> np.ndarray:
     return grey
 
 
-def render(seed: list[int], kind: str, height: int, width: int, n_flaw_events: int) -> Radiograph:
-    """One radiograph of ``kind``, a pure function of its arguments."""
+def render(
+    seed: list[int],
+    kind: str,
+    height: int,
+    width: int,
+    n_flaw_events: int,
+    flaw_contrast: float = 1.0,
+    dense: bool = False,
+) -> Radiograph:
+    """One radiograph of ``kind``, a pure function of its arguments (``flaw_contrast``:
+    the flaws' contrast, times the measured distribution; ``dense``: porosity everywhere)."""
     renderer = FilmRenderer(np.random.default_rng(seed), kind, height, width)
-    return renderer.render(n_flaw_events)
+    return renderer.render(n_flaw_events, flaw_contrast, dense)

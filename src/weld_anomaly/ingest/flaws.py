@@ -43,6 +43,10 @@ EVENTS = {
     "root concavity": 1,
 }
 
+# A densely flawed weld (the densest real crop: about half its fragments hold a flaw, 193
+# flaws in 5,000 px of weld): porosity, mostly in clusters and chains.
+DENSE_EVENTS = {"porosity field": 4, "clustered porosity": 3, "linear porosity": 2, "pore": 1}
+
 
 @dataclass
 class Flaw:
@@ -149,9 +153,23 @@ def _jagged(rng, cy, cx, length: float, angle: float, roughness: float) -> np.nd
 class FlawPainter:
     """Draws flaw events onto a film (grey levels) and records their masks."""
 
-    def __init__(self, rng, grey: np.ndarray, weld: WeldLine, noise_sd: float, scale: float = 1.0):
+    def __init__(
+        self,
+        rng,
+        grey: np.ndarray,
+        weld: WeldLine,
+        noise_sd: float,
+        scale: float = 1.0,
+        contrast: float = 1.0,
+        unit: float | None = None,
+    ):
         self.rng, self.grey, self.weld, self.noise = rng, grey, weld, noise_sd
         self.scale = scale  # size factor (small test films get smaller flaws)
+        self.contrast = contrast  # contrast factor (the demo's calibration)
+        # grey levels per unit of drawn contrast-to-noise: the typical noise of films of
+        # this kind, not this film's own (a flaw's grey-level contrast does not follow the
+        # grain of the film it is on); by default this film's noise
+        self.unit = noise_sd if unit is None else unit
         self.flaws: list[Flaw] = []
         self.mask = np.zeros(grey.shape, dtype=bool)
 
@@ -176,7 +194,8 @@ class FlawPainter:
         level = float(blurred[shape].mean() - (blurred[ring].mean() if ring.any() else 0.0))
         if level <= 1e-6:
             return
-        contrast = cnr * self.noise
+        contrast = cnr * self.unit
+        cnr = contrast / self.noise
         self.grey[y0:y1, x0:x1] += blurred * (contrast / level)
         ys, xs = np.nonzero(shape)
         box = (x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
@@ -185,7 +204,7 @@ class FlawPainter:
         self.flaws.append(Flaw(kind, box, round(contrast, 3), round(cnr, 3), mask))
 
     def _cnr(self, bright: bool = False, factor: float = 1.0) -> float:
-        value = _lognormal(self.rng, 3.8, 1.5, 14.0) * factor
+        value = _lognormal(self.rng, 3.8, 1.5, 14.0) * factor * self.contrast
         return value if bright else -value
 
     def _pore(self, kind, cy, cx, area, aspect=None, angle=None, cnr=None):
@@ -225,7 +244,7 @@ class FlawPainter:
             self._pore(kind, self.weld.place(rng, cx, _zone(rng)), cx, area)
         elif kind == "tungsten inclusion":
             self._pore(kind, self.weld.place(rng, cx, "centre"), cx, area / 2, cnr=self._cnr(True))
-        elif kind in ("clustered porosity", "linear porosity"):
+        elif kind in ("clustered porosity", "linear porosity", "porosity field"):
             self._group(kind, cx, along)
         elif kind in ("elongated cavity", "slag"):
             aspect = rng.uniform(3.0, 8.0)
@@ -256,6 +275,14 @@ class FlawPainter:
     def _group(self, kind: str, cx: float, along: float) -> None:
         """Pores in a cluster, or a chain along the centreline 15-40 px apart."""
         rng, s = self.rng, self.scale
+        if kind == "porosity field":  # a stretch of weld riddled with small pores
+            n = int(rng.integers(15, 40))
+            cy = self.weld.place(rng, cx, "centre")
+            for _ in range(n):
+                px, py = cx + rng.normal(0, 45 * s), cy + rng.normal(0, 18 * s)
+                area = float(np.clip(_lognormal(rng, 60, 20, 250), 10, 1500)) * s * s
+                self._pore("clustered porosity", py, px, area, cnr=self._cnr(factor=0.6))
+            return
         n = int(rng.integers(3, 12))
         cy = self.weld.place(rng, cx, "centre")
         spacing = rng.uniform(15, 40) * s
@@ -268,10 +295,11 @@ class FlawPainter:
             area = float(np.clip(_lognormal(rng, 110, 35, 450), 10, 2500)) * s * s
             self._pore("pore" if kind == "linear porosity" else kind, py, px, area)
 
-    def draw(self, n_events: int) -> list[Flaw]:
-        """``n_events`` events of random kinds (weighted as in real films' flaw lists)."""
-        kinds = list(EVENTS)
-        weights = np.array([EVENTS[k] for k in kinds], dtype=float)
+    def draw(self, n_events: int, events: dict[str, int] = EVENTS) -> list[Flaw]:
+        """``n_events`` events of random kinds (weighted as in real films' flaw lists, or
+        as ``events`` says)."""
+        kinds = list(events)
+        weights = np.array([events[k] for k in kinds], dtype=float)
         for _ in range(n_events):
             self.event(str(self.rng.choice(kinds, p=weights / weights.sum())))
         return self.flaws

@@ -53,6 +53,7 @@ class DetectorSettings:
     ignore_darkest: float = 0.002  # share of each training crop left out of the loss
     positive_weight: float = 3.0
     seed: int = 0
+    robust: bool = True  # the normalisation's (score.robust_normalisation)
 
     @classmethod
     def from_config(cls, group: dict) -> DetectorSettings:
@@ -106,7 +107,7 @@ def weighted_logistic(positive_weight: float):
     return loss
 
 
-def _prepared(pixels: np.ndarray, ignore_darkest: float, norm=None):
+def _prepared(pixels: np.ndarray, ignore_darkest: float, norm=None, robust: bool = True):
     """A training crop's contrast (float16) and where the loss looks.
 
     Left out: markers and edges, and the darkest ``ignore_darkest`` of the crop where it
@@ -115,7 +116,7 @@ def _prepared(pixels: np.ndarray, ignore_darkest: float, norm=None):
     """
     from scipy import ndimage
 
-    norm = normalize(pixels) if norm is None else norm
+    norm = normalize(pixels, robust=robust) if norm is None else norm
     contrast = np.clip(norm.contrast, *CLIP)
     smooth = ndimage.gaussian_filter(contrast, 1.5)
     inspectable = ~norm.ignored
@@ -174,7 +175,9 @@ def _training_crops(crops_h5s, settings: DetectorSettings):
     for path in crops_h5s:
         for crop in hdf5_io.read_crops(path)[0]:
             if min(crop.pixels.shape) >= settings.patch:
-                crops.append(_prepared(crop.pixels, settings.ignore_darkest))
+                crops.append(
+                    _prepared(crop.pixels, settings.ignore_darkest, robust=settings.robust)
+                )
     if not crops:
         raise UserError(
             "no training crop is large enough for the detector's patches",

@@ -33,18 +33,6 @@ from weld_anomaly.score.evaluation import scorer_columns
 log = logging.getLogger(__name__)
 
 
-def report_digest() -> str:
-    """A digest of what decides the report's look: its templates and this module (the
-    README's screenshots record it; a test says when they are out of date)."""
-    import hashlib
-
-    here = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in [here / "html.py", here / "viewer.py", *sorted((here / "templates").glob("*"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 

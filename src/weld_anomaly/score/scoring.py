@@ -121,10 +121,13 @@ def score_fragments(
     residual: ResidualSettings = DEFAULT_RESIDUAL,
     contrast_sigmas: tuple[float, ...] = (),
     detector=None,
+    robust: bool = True,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
     """Score the fragments of one image in memory with every registered crop scorer.
 
     ``detector``: the trained flaw detector (a Keras model), or None to leave it out.
+    ``robust``: the normalisation's background and noise from the sound part only
+    (:func:`weld_anomaly.ingest.normalize.normalize`).
 
     Returns the table, the stitched reconstruction of each crop and each crop's marker mask
     (``masked`` in the table: the share of a fragment's pixels under it).
@@ -132,7 +135,7 @@ def score_fragments(
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
-    settings = ScoreSettings(median_size, sigma, residual, tuple(contrast_sigmas), detector)
+    settings = ScoreSettings(median_size, sigma, residual, tuple(contrast_sigmas), detector, robust)
     scorers = crop_scorers(settings)
     columns = {s.name: np.zeros(len(frags)) for s in scorers}
     masked_share = np.zeros(len(frags))
@@ -189,6 +192,7 @@ def score_image(
     reconstructions_out: str | Path | None = None,
     model=None,
     detector=None,
+    robust: bool = True,
 ) -> pd.DataFrame:
     """Score every fragment of one image; write the table (and the reconstructions).
 
@@ -208,6 +212,7 @@ def score_image(
         residual=residual,
         contrast_sigmas=contrast_sigmas,
         detector=detector or (load_model(detector_path) if detector_path else None),
+        robust=robust,
     )
     if reconstructions_out is not None:
         hdf5_io.write_crops(

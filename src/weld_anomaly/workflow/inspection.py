@@ -206,6 +206,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
         residual=setup.residual,
         contrast_sigmas=tuple(score.get("contrast_sigmas") or ()),
         detector=setup.detector,
+        robust=bool(score.get("robust_normalisation", True)),
     )
     values = calibration.scores(table)
     flags = calibration.flags(values)
