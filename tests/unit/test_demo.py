@@ -1,7 +1,6 @@
 """The demo archive: deterministic, and built from the measured statistics of real films."""
 
 import hashlib
-
 from dataclasses import replace
 
 import numpy as np
