@@ -334,6 +334,42 @@ def detector_input(wildcards=None):
     return DETECTOR if config["score"]["detector"] else []
 
 
+SUPERVISED = "results/model/supervised"
+
+
+def supervised_images():
+    """The annotated images the supervised detector learns from: the faulty validation
+    images, when the detector, annotations and detector.supervised are on (two at least:
+    each is scored by a model trained on the others)."""
+    on = config["score"]["detector"] and config["detector"]["supervised"]["enabled"]
+    chosen = ids("validation", status="faulty") if on and DATA.annotations else []
+    return chosen if len(chosen) >= 2 else []
+
+
+def supervised_folds():
+    """The supervised detector's models: all (every annotated image), and one per image."""
+    return ["all", *supervised_images()] if supervised_images() else []
+
+
+@per_job
+def supervised_input(wildcards=None):
+    """The supervised detector trained on every annotated image (one path, or none)."""
+    return f"{SUPERVISED}/all.keras" if supervised_images() else []
+
+
+@per_job
+def cross_fitted_input(wildcards=None):
+    """The annotated validation images' scores by the models that did not see them."""
+    return "results/scores/cross_fitted.csv" if supervised_images() else []
+
+
+@per_job
+def supervised_masks(wildcards=None):
+    """The defect masks of the annotated images the supervised detector learns from."""
+    wanted = {f"{i}.png" for i in supervised_images()}
+    return [m for m in masks_input() if Path(m).name in wanted]
+
+
 @per_job
 def annotations_input(wildcards=None):
     return [DATA.annotations] if DATA.annotations else []

@@ -74,3 +74,62 @@ rule train_detector:
         precision=config["train"]["precision"],
     script:
         "../scripts/train_detector.py"
+
+
+# Learn from the lab's annotations (detector.supervised): the detector fine-tuned on the
+# annotated validation images, a model per left-out image besides the one trained on all.
+if supervised_images():
+
+    rule train_detector_supervised:
+        input:
+            detector=DETECTOR,
+            train=expand("results/crops/{image}.h5", image=ids("train")),
+            annotated=expand("results/crops/{image}.h5", image=supervised_images()),
+            annotations=annotations_input,
+            masks=supervised_masks,
+        output:
+            models=expand(SUPERVISED + "/{fold}.keras", fold=supervised_folds()),
+            info=SUPERVISED + "/info.json",
+        log:
+            "logs/train_detector_supervised.log",
+        conda:
+            "../envs/train.yaml"
+        threads: 4
+        resources:
+            gpu=1,
+            mem_mb=retry_memory(8000),
+            runtime=120,
+        params:
+            code=code("train_detector_supervised"),
+            detector=group("detector"),
+            robust=config["score"]["robust_normalisation"],
+            backend=config["train"]["backend"],
+            precision=config["train"]["precision"],
+            images=supervised_images(),
+            folds=supervised_folds(),
+        script:
+            "../scripts/train_detector_supervised.py"
+
+    rule score_cross_fitted:
+        input:
+            models=expand(SUPERVISED + "/{image}.keras", image=supervised_images()),
+            crops=expand("results/crops/{image}.h5", image=supervised_images()),
+            fragments=expand("results/fragments/{image}.h5", image=supervised_images()),
+        output:
+            scores="results/scores/cross_fitted.csv",
+        log:
+            "logs/score_cross_fitted.log",
+        conda:
+            "../envs/train.yaml"
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=retry_memory(4000),
+            runtime=30,
+        params:
+            code=code("score_cross_fitted"),
+            backend=config["train"]["backend"],
+            score=group("score"),
+            images=supervised_images(),
+        script:
+            "../scripts/score_cross_fitted.py"

@@ -13,6 +13,7 @@ for unit in units("score_fragments", ids("validation", "test")):
             crops=unit.paths("results/crops/{image}.h5"),
             predictor=texture_predictor_input,
             detector=detector_input,
+            supervised=supervised_input,
         output:
             scores=unit.paths("results/scores/{image}.csv"),
             reconstructions=unit.paths("results/reconstructions/{image}.h5"),
@@ -44,6 +45,7 @@ rule evaluate:
         scores=expand("results/scores/{image}.csv", image=ids("validation", "test")),
         annotations=annotations_input,
         masks=masks_input,
+        cross_fitted=cross_fitted_input,
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",

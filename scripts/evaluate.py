@@ -23,4 +23,5 @@ run_step(
     target_fpr=settings["target_fpr"],
     flag_statistic=settings["flag_statistic"],
     adaptive_k=settings["adaptive_k"],
+    cross_fitted=snakemake.input.get("cross_fitted") or None,
 )

@@ -19,6 +19,8 @@ def score(job):
         models["model"] = load_model(snakemake.input.model)
         detector = snakemake.input.get("detector")
         models["detector"] = load_model(detector) if detector else None
+        supervised = snakemake.input.get("supervised")
+        models["supervised"] = load_model(supervised) if supervised else None
         predictor = snakemake.input.get("predictor") or None
         models["residual"] = ResidualSettings.from_config(settings, predictor)
     score_image(
@@ -36,6 +38,7 @@ def score(job):
         median_size=settings["baseline_median"],
         sigma=settings["baseline_sigma"],
         robust=settings["robust_normalisation"],
+        supervised=models["supervised"],
     )
 
 

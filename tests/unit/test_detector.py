@@ -77,3 +77,68 @@ def test_detection_is_the_same_tiled_or_whole():
     whole = np.asarray(model.predict_on_batch(contrast[None, :600, :700, None]))[0, ..., 0]
     tiled = detect(model, contrast)
     assert tiled[100:500, 100:600] == pytest.approx(whole[100:500, 100:600], abs=1e-4)
+
+
+def _annotated_crop(tmp_path):
+    """A weld crop with real-looking flaws (the demo's painter), its crops file and mask."""
+    radiograph = films.render([5, 2], "crop", 192, 512, 8, flaw_contrast=1.6)
+    pixels = np.clip(np.rint(radiograph.grey), 0, 255).astype(np.uint8)
+    path = tmp_path / "annotated.h5"
+    hdf5_io.write_crops(path, "a", [hdf5_io.Crop("weld", 0, 0, 512, 192, pixels)], {})
+    return path, pixels, radiograph
+
+
+def test_annotation_targets_from_a_mask_or_from_the_dark_pixels_of_boxes(tmp_path):
+    from weld_anomaly.ingest.manifests import Annotation
+    from weld_anomaly.model.supervised import targets
+
+    _, pixels, radiograph = _annotated_crop(tmp_path)
+    mask = radiograph.defect_mask
+    _, from_mask = targets(pixels, 0, 0, [], mask)
+    # flaw pixels are targets (unless under a bright marker's mask: left out), none else
+    assert (from_mask[mask] != 0).all() and (from_mask[mask] == 1).mean() > 0.9
+    assert (from_mask[~mask] <= 0).all()
+    boxes = [Annotation(*f.box, severity="likely") for f in radiograph.flaws]
+    contrast, from_boxes = targets(pixels, 0, 0, boxes, None)
+    inside = np.zeros(mask.shape, bool)
+    for b in boxes:
+        inside[b.y : b.y1, b.x : b.x1] = True
+    assert (from_boxes[~inside] <= 0).all()  # outside every box: sound weld (or left out)
+    assert set(np.unique(from_boxes[inside])) <= {-1.0, 1.0}  # a box: flaw or left out
+    assert (from_boxes == 1).sum() > 0.3 * mask.sum()  # the dark part of the boxes is found
+    # the crop's place in its image: boxes and mask are in image pixels
+    shifted, target = targets(pixels[:, 100:], 100, 0, [], mask)
+    assert ((target == 1) <= mask[:, 100:]).all() and (target[mask[:, 100:]] != 0).all()
+
+
+def test_fine_tuning_on_annotated_flaws_raises_their_logits(tmp_path):
+    import json
+
+    import keras
+
+    from weld_anomaly.model.supervised import (
+        AnnotatedImage,
+        SupervisedSettings,
+        targets,
+        train_supervised,
+    )
+
+    train_path, _ = _crops_file(tmp_path)
+    annotated_path, pixels, radiograph = _annotated_crop(tmp_path)
+    train_detector([train_path], tmp_path / "d.keras", tmp_path / "d.json", TINY)
+    images = [AnnotatedImage("a", annotated_path, [], radiograph.defect_mask)]
+    settings = SupervisedSettings(epochs=3, steps_per_epoch=16, learning_rate=0.005)
+    info = train_supervised(
+        tmp_path / "d.keras", [train_path], images, {"all": tmp_path / "all.keras"},
+        tmp_path / "info.json", settings, TINY,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "info.json").read_text()) == info
+    assert info["folds"]["all"]["trained_on"] == ["a"]
+    contrast, target = targets(pixels, 0, 0, [], radiograph.defect_mask)
+    contrast = contrast.astype(np.float32)
+
+    def separation(path):
+        logits = detect(keras.saving.load_model(path, compile=False), contrast)
+        return logits[target == 1].mean() - logits[target == 0].mean()
+
+    assert separation(tmp_path / "all.keras") > separation(tmp_path / "d.keras") + 0.5

@@ -250,7 +250,7 @@ def test_the_filter_is_chosen_when_it_wins_validation():
 
 
 def test_a_scorer_replaces_the_filter_only_by_more_than_the_margin_and_no_less_recall():
-    from weld_anomaly.score.evaluation import CHOICE_MARGIN, _choose_flag_statistic
+    from weld_anomaly.score.evaluation import CHOICE_MARGIN, RECALL_MARGIN, _choose_flag_statistic
 
     names = ["detector", "fused", "contrast_s1p5", "baseline"]
     base = (0.90, 0.50)
@@ -266,9 +266,17 @@ def test_a_scorer_replaces_the_filter_only_by_more_than_the_margin_and_no_less_r
     assert why.startswith(
         "Flagging with detector: on the annotated validation images (the standard"
     )
-    # within the margin: the filter stays
-    close = _validation(baseline=base, detector=(0.90 + CHOICE_MARGIN / 2, 0.9))
+    # within both margins: the filter stays
+    close = _validation(baseline=base, detector=(0.90 + CHOICE_MARGIN / 2, 0.5 + RECALL_MARGIN / 2))
     assert _choose_flag_statistic(names, {}, close)[0] == "baseline"
+    # a clear lead in recall at 1 % FPR alone, not behind in AUROC: chosen
+    recall = _validation(
+        baseline=base, detector=(0.90 + CHOICE_MARGIN / 2, 0.5 + 2 * RECALL_MARGIN)
+    )
+    assert _choose_flag_statistic(names, {}, recall)[0] == "detector"
+    # ahead in recall but behind in AUROC: the filter stays
+    behind = _validation(baseline=base, detector=(0.899, 0.9))
+    assert _choose_flag_statistic(names, {}, behind)[0] == "baseline"
     # far ahead in AUROC but less recall at 1 % FPR: the filter stays
     lower = _validation(baseline=base, detector=(0.99, 0.49))
     assert _choose_flag_statistic(names, {}, lower)[0] == "baseline"
@@ -278,3 +286,16 @@ def test_a_scorer_replaces_the_filter_only_by_more_than_the_margin_and_no_less_r
     # without the standard protocol's table, the overlap protocol's likely defects decide
     likely = {s: {"likely": m} for s, m in far.items()}
     assert _choose_flag_statistic(names, likely, {})[0] == "detector"
+
+
+def test_a_box_larger_than_a_fragment_makes_every_fragment_it_touches_positive():
+    """The standard protocol: any defect pixel inside a fragment makes it positive, however
+    large the defect (a lack of penetration 150 px long never fits inside one fragment)."""
+    from weld_anomaly.score.evaluation import pixel_labels
+
+    corners = np.array([[y, x] for y in (0, 32, 64) for x in range(0, 288, 32)])
+    table = pd.DataFrame({"image": "a", "y": corners[:, 0], "x": corners[:, 1]})
+    boxes = {"a": [Annotation(70, 40, 150, 10, "likely")]}  # x 70..219, y 40..49
+    labels = pixel_labels(table, boxes, {}, 64)
+    touching = {(y, x) for y, x in corners if y < 50 and y + 64 > 40 and x < 220 and x + 64 > 70}
+    assert {tuple(c) for c in corners[labels]} == touching and len(touching) == 12

@@ -86,7 +86,8 @@ def test_a_synthetic_experiment_is_reproducible_and_writes_its_numbers(tmp_path)
         saved.pop("seconds")
         digests.append(hashlib.sha256(json.dumps(saved, sort_keys=True).encode()).hexdigest())
     assert digests[0] == digests[1]  # same numbers on the CPU
-    assert 0 <= out["auroc"]["mse"] <= 1 and out["thesis"] and out["finding"]
+    # the finding quotes the experiment's own primary AUROC, and the thesis's claim beside it
+    assert f"{out['auroc'][out['primary']]:.3f}" in out["finding"] and out["thesis"]
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

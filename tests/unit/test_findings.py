@@ -78,3 +78,25 @@ def test_the_worklist_ranks_welds_by_their_strongest_finding(tmp_path):
     assert list(csv.columns) == list(findings.COLUMNS) and len(csv) == 3
     data = json.loads((tmp_path / "f.json").read_text())
     assert data["scorer"] == "fused" and len(data["findings"][0]["outline"]) == 4
+
+
+def test_the_worklist_ranks_by_margin_not_by_number_or_size_of_findings():
+    """Weld a: three findings, the largest, all weak; b: one small strong finding; c: two
+    medium ones. Ranked by the strongest margin: b, c, a (by count it would be a, c, b)."""
+    rows_y = [0, 400, 800, 0, 0, 400]
+    table = pd.DataFrame(
+        {"image": ["a", "a", "a", "b", "c", "c"], "crop": "w", "y": rows_y, "x": [0] * 6}
+    )
+    # a's first finding spans two fragments side by side: the largest of the run
+    table = pd.concat(
+        [table, pd.DataFrame({"image": ["a"], "crop": "w", "y": [0], "x": [32]})],
+        ignore_index=True,
+    )
+    scores = np.array([3.5, 3.4, 3.3, 12.0, 6.0, 5.5, 3.5])
+    normal = np.random.default_rng(1).normal(0, 1, 5000)
+    found = findings.find(table, scores, np.ones(len(table), bool), 3.0, normal, 64, "x")
+    rows = findings.worklist(["a", "b", "c"], found)
+    assert [r["image"] for r in rows] == ["b", "c", "a"]
+    assert [r["findings"] for r in rows] == [1, 2, 3]
+    margins = [r["strongest_margin"] for r in rows]
+    assert margins == sorted(margins, reverse=True) and margins[0] > 3 * margins[2]

@@ -68,3 +68,31 @@ def test_missing_crops_whole_image_or_error(image_h5, tmp_path):
             missing="error",
         )
     assert not (tmp_path / "d.h5").exists()
+
+
+def test_crops_touching_every_edge_are_cut_and_covered_to_the_last_pixel(image_h5, tmp_path):
+    """Four crops, each flush with one edge of the 150 x 300 image (and one with all four):
+    every crop's pixels are the image's, and its fragments reach each of its edges."""
+    crops = [
+        {"name": "top", "x": 40, "y": 0, "width": 130, "height": 70},
+        {"name": "bottom", "x": 50, "y": 80, "width": 100, "height": 70},
+        {"name": "left", "x": 0, "y": 30, "width": 90, "height": 80},
+        {"name": "right", "x": 221, "y": 20, "width": 79, "height": 99},
+        {"name": "whole", "x": 0, "y": 0, "width": 300, "height": 150},
+    ]
+    preprocess.extract_crops(
+        image_h5, crops, None, tmp_path / "c.h5", tmp_path / "c.png", "w", 64, preview_width=200
+    )
+    preprocess.fragment_crops(tmp_path / "c.h5", tmp_path / "f.h5", 64, 32)
+    with h5py.File(tmp_path / "f.h5") as f, h5py.File(image_h5) as img:
+        frags, corners, index = f["fragments"][()], f["corners"][()], f["crop_index"][()]
+        image = img["image"][()]
+    for i, c in enumerate(crops):
+        mine = corners[index == i]
+        covered = np.zeros(image.shape, bool)
+        for frag, (y, x) in zip(frags[index == i], mine, strict=True):
+            np.testing.assert_array_equal(frag, image[y : y + 64, x : x + 64])
+            covered[y : y + 64, x : x + 64] = True
+        inside = np.zeros(image.shape, bool)
+        inside[c["y"] : c["y"] + c["height"], c["x"] : c["x"] + c["width"]] = True
+        assert (covered == inside).all(), c["name"]  # every crop pixel, nothing outside

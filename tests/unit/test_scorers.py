@@ -149,3 +149,101 @@ def test_a_scorer_without_score_cannot_be_made():
 
     with pytest.raises(TypeError):
         Incomplete()
+
+
+# --------------------------------------------------------------------------------------
+# Each scorer's behaviour on a small synthetic weld: the bugs that flip a sign or break a
+# scale fail here, not only on the tiny run.
+
+
+def _weld(pore: bool = True, marker: bool = True, seed: int = 3):
+    """A 192 x 640 sound weld (grain of sd 3 on a bead), a dark pore (8 noise sd deep, 5 px
+    across) at x ~ 160 and a bright lead numeral at x ~ 480; the pore-free, marker-free image."""
+    from scipy import ndimage
+
+    from weld_anomaly.ingest import films
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:192, 0:640].astype(np.float32)
+    sound = 60 + 90 * np.exp(-0.5 * ((yy - 96) / 45) ** 2) + 3 * films.grain(rng, (192, 640))
+    grey = sound.copy()
+    if pore:
+        grey -= 24 * np.exp(-0.5 * (((yy - 100) ** 2 + (xx - 160) ** 2) / 2.5**2))
+    if marker:
+        letter = ndimage.gaussian_filter(films._text_mask("8", 42), 0.5)
+        grey[60 : 60 + letter.shape[0], 470 : 470 + letter.shape[1]] += 80 * letter
+    as_pixels = lambda g: np.clip(np.rint(g), 0, 255).astype(np.uint8)  # noqa: E731
+    return as_pixels(grey), as_pixels(sound)
+
+
+def _evidence(pixels, expected, detector=None):
+    from weld_anomaly.ingest import tiling
+
+    frags, corners = tiling.cut_fragments(pixels, 64, 32)
+    recon = tiling.cut_fragments(expected, 64, 32)[0].astype(np.float32) / 255.0
+    settings = scorers.ScoreSettings(contrast_sigmas=(1.5,), detector=detector)
+    return scorers.CropEvidence(pixels, corners, 64, frags, recon, settings), corners
+
+
+def _holding(corners, y, x):
+    return (
+        (corners[:, 0] <= y)
+        & (corners[:, 0] + 64 > y)
+        & (corners[:, 1] <= x)
+        & (corners[:, 1] + 64 > x)
+    )
+
+
+@pytest.mark.parametrize("name", ["baseline", "contrast_s1p5", "residual_s2", "residual_s5"])
+def test_a_dark_pore_outscores_sound_weld_and_a_bright_marker(name):
+    pixels, sound = _weld()
+    crop, corners = _evidence(pixels, sound)
+    scorer = scorers.for_column(name)
+    values = scorer.score(crop)
+    pore, marker = _holding(corners, 100, 160), _holding(corners, 80, 480)
+    sound_only = ~pore & ~marker
+    # the pore's fragments score above every sound fragment, by a clear step
+    assert values[pore].min() > values[sound_only].max(), name
+    assert values[pore].min() > np.median(values[sound_only]) + 3 * np.std(values[sound_only])
+    # a bright numeral is no flaw: its fragments score like sound weld, far below the pore
+    assert values[marker].max() < values[pore].min(), name
+
+
+def test_a_bright_spot_does_not_score_like_a_dark_one():
+    """Sign: the scorers look for spots darker than expected (96 % of real flaws)."""
+    pixels, sound = _weld(pore=False, marker=False)
+    bright = pixels.astype(np.int16)
+    bright[98:103, 158:163] += 40
+    crop, corners = _evidence(np.clip(bright, 0, 255).astype(np.uint8), sound)
+    spot = _holding(corners, 100, 160)
+    for name in ("baseline", "contrast_s1p5", "residual_s2"):
+        values = scorers.for_column(name).score(crop)
+        assert values[spot].max() <= np.quantile(values[~spot], 0.95), name
+
+
+@pytest.mark.parametrize("cls", [scorers.Fused, scorers.FilterFused])
+def test_a_fused_score_rises_with_each_of_its_parts(cls):
+    parts = cls.from_columns(["detector", "contrast_s1p5", "baseline"]).parts
+    rng = np.random.default_rng(0)
+    normal = {c: rng.normal(0, 1 + i, 500) for i, c in enumerate(parts)}
+    fused = cls(parts)
+    fused.fit(normal)
+    base = {c: np.zeros(3) for c in parts}
+    low = fused.score(scorers.ScoredFragments(base))
+    for c in parts:
+        raised = fused.score(scorers.ScoredFragments({**base, c: np.array([0.0, 1.0, 2.0])}))
+        assert np.all(np.diff(raised) > 0) and raised[0] == pytest.approx(low[0]), c
+    # in robust z of the sound welds: a part's spread does not let it drown the other
+    z = fused.z(
+        scorers.ScoredFragments({c: np.full(1, 2.0 * (1 + i)) for i, c in enumerate(parts)})
+    )
+    assert z[0, 0] == pytest.approx(z[1, 0], rel=0.15)
+
+
+def test_multiscale_takes_the_strongest_residual_in_normal_units():
+    table = {"residual_s1": np.array([0.0, 5.0, 0.0]), "residual_s8": np.array([0.0, 0.0, 9.0])}
+    ms = scorers.Multiscale(list(table))
+    rng = np.random.default_rng(1)
+    ms.fit({"residual_s1": rng.normal(0, 1, 999), "residual_s8": rng.normal(0, 3, 999)})
+    z = ms.score(scorers.ScoredFragments(table))
+    assert np.argmax(z) == 1 and z[2] == pytest.approx(3.0, rel=0.15) and z[1] > 4

@@ -128,14 +128,15 @@ def test_report_in_a_real_browser(hostile_run):
         filters = len(score["residual_sigmas"]) + len(score["residual_lines"])
         contrast = len(score["contrast_sigmas"])
         # a row per scorer: 13 thesis statistics, the residual filters, their combination,
-        # the baseline, the noise-unit contrasts, the flaw detector and its fusion
-        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 2
+        # the baseline, the noise-unit contrasts, the flaw detector and its two fusions
+        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 3
         standard = page.locator("#any-pixel-table tbody tr").all()
         assert len(standard) == len(metrics["scorers"])  # the standard protocol's table
         assert page.locator("#scorer-glossary dt").count() == len(metrics["scorers"])
-        for row in cells:
+        for row in cells:  # each row shows its scorer's test AUROC as the evaluation wrote it
             values = row.locator("td").all_inner_texts()
-            assert 0.0 <= float(values[3]) <= 1.0  # test AUROC, a number
+            auroc = metrics["scorers"][values[0].split(" ◀")[0]]["likely"]["auroc"]
+            assert values[3] == ("–" if auroc is None else f"{auroc:.3f}"), values
         # the worklist opens the report: every test weld, ranked by its strongest finding
         # (confidence in σ above the threshold), and a click leads to that weld
         rows = page.locator("#worklist-table tbody tr").all()

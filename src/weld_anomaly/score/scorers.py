@@ -68,6 +68,7 @@ class ScoreSettings:
     contrast_sigmas: tuple[float, ...] = ()  # training-free scores in noise units
     detector: object | None = None  # the trained flaw detector (a Keras model), if any
     robust: bool = True  # background and noise from the sound part only (normalize)
+    supervised: object | None = None  # the detector fine-tuned on annotations, if any
 
 
 @dataclass(eq=False)
@@ -137,6 +138,13 @@ class CropEvidence:
     def detector_logits(self) -> np.ndarray:
         """The flaw detector's logit at every pixel (markers, edges: the lowest logit)."""
         logits = detect(self.settings.detector, self.normalized.contrast)
+        logits[self.normalized.ignored] = float(logits.min()) if logits.size else 0.0
+        return logits
+
+    @cached_property
+    def supervised_logits(self) -> np.ndarray:
+        """The supervised detector's logit at every pixel (markers, edges: the lowest)."""
+        logits = detect(self.settings.supervised, self.normalized.contrast)
         logits[self.normalized.ignored] = float(logits.min()) if logits.size else 0.0
         return logits
 
@@ -495,6 +503,27 @@ class Detector(Scorer):
 
     def score(self, crop):
         return crop.max_per_fragment(crop.detector_logits)
+
+
+@register
+class DetectorSupervised(Scorer):
+    """The flaw detector fine-tuned on the lab's annotated images
+    (:mod:`weld_anomaly.model.supervised`)."""
+
+    name = "detector_supervised"
+    family = "learned flaw detector, supervised"
+    description = (
+        "how sure the flaw detector fine-tuned on the lab's annotated welds is that the "
+        "fragment holds a flaw (its largest logit); annotated validation images are scored "
+        "by a model that did not see them"
+    )
+
+    @classmethod
+    def instances(cls, settings):
+        return [cls()] if settings.supervised is not None else []
+
+    def score(self, crop):
+        return crop.max_per_fragment(crop.supervised_logits)
 
 
 def residual_scores(

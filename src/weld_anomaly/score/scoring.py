@@ -122,12 +122,14 @@ def score_fragments(
     contrast_sigmas: tuple[float, ...] = (),
     detector=None,
     robust: bool = True,
+    supervised=None,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
     """Score the fragments of one image in memory with every registered crop scorer.
 
     ``detector``: the trained flaw detector (a Keras model), or None to leave it out.
     ``robust``: the normalisation's background and noise from the sound part only
-    (:func:`weld_anomaly.ingest.normalize.normalize`).
+    (:func:`weld_anomaly.ingest.normalize.normalize`). ``supervised``: the detector
+    fine-tuned on annotated images (:mod:`weld_anomaly.model.supervised`), or None.
 
     Returns the table, the stitched reconstruction of each crop and each crop's marker mask
     (``masked`` in the table: the share of a fragment's pixels under it).
@@ -135,7 +137,9 @@ def score_fragments(
     start = time.perf_counter()
     recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
     seconds = time.perf_counter() - start
-    settings = ScoreSettings(median_size, sigma, residual, tuple(contrast_sigmas), detector, robust)
+    settings = ScoreSettings(
+        median_size, sigma, residual, tuple(contrast_sigmas), detector, robust, supervised
+    )
     scorers = crop_scorers(settings)
     columns = {s.name: np.zeros(len(frags)) for s in scorers}
     masked_share = np.zeros(len(frags))
@@ -193,6 +197,7 @@ def score_image(
     model=None,
     detector=None,
     robust: bool = True,
+    supervised=None,
 ) -> pd.DataFrame:
     """Score every fragment of one image; write the table (and the reconstructions).
 
@@ -213,6 +218,7 @@ def score_image(
         contrast_sigmas=contrast_sigmas,
         detector=detector or (load_model(detector_path) if detector_path else None),
         robust=robust,
+        supervised=supervised,
     )
     if reconstructions_out is not None:
         hdf5_io.write_crops(

@@ -102,6 +102,18 @@ class _Setup:
     manifest: dict
     manifest_path: str
     detector: object | None = None
+    supervised: object | None = None
+
+
+def _supervised(detector_path) -> object | None:
+    """The detector fine-tuned on annotations (``supervised/all.keras`` beside the detector),
+    when the workflow trained one."""
+    path = Path(detector_path).parent / "supervised" / "all.keras" if detector_path else None
+    if path is None or not path.is_file():
+        return None
+    from weld_anomaly.score.scoring import load_model
+
+    return load_model(path)
 
 
 def _detector(config: dict, path) -> object | None:
@@ -143,6 +155,7 @@ def _setup(
         load_crop_manifest(crop_manifest, size) if crop_manifest else {},
         str(crop_manifest or "whole image"),
         _detector(config, detector_path),
+        _supervised(detector_path) if config["score"].get("detector") else None,
     )
 
 
@@ -207,6 +220,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
         contrast_sigmas=tuple(score.get("contrast_sigmas") or ()),
         detector=setup.detector,
         robust=bool(score.get("robust_normalisation", True)),
+        supervised=setup.supervised,
     )
     values = calibration.scores(table)
     flags = calibration.flags(values)
