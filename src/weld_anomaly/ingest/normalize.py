@@ -298,9 +298,11 @@ class Normalized:
         return self.markers | self.excluded
 
 
-def _without_markers(g, background, markers, top: float, size: int) -> np.ndarray:
+def _without_markers(g, background, markers, top: float, size: int, ignore=None) -> np.ndarray:
     """The median background recomputed near the markers with their pixels replaced by the
-    background, so that a bright numeral does not raise the median around it."""
+    background, so that a bright numeral does not raise the median around it (``ignore``:
+    the pixels left out of those medians, the markers by default)."""
+    ignore = markers if ignore is None else ignore
     out = background.copy()
     reach = size  # the median of a pixel within ``size // 2`` of a marker sees it
     labels, _ = ndimage.label(ndimage.binary_dilation(markers, iterations=reach // 2 + 1))
@@ -308,7 +310,7 @@ def _without_markers(g, background, markers, top: float, size: int) -> np.ndarra
         ys, xs = region
         y0, y1 = max(ys.start - reach, 0), min(ys.stop + reach, g.shape[0])
         x0, x1 = max(xs.start - reach, 0), min(xs.stop + reach, g.shape[1])
-        local = median_background(g[y0:y1, x0:x1], top, size, markers[y0:y1, x0:x1], border="odd")
+        local = median_background(g[y0:y1, x0:x1], top, size, ignore[y0:y1, x0:x1], border="odd")
         out[ys, xs] = local[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
     return out
 
@@ -365,18 +367,24 @@ def normalize(
     difference = background - g
     excluded = edge_strips(g) | unexposed(g, top)
     noise = noise_map(difference, ~excluded)
-    markers = bright_markers(difference / noise) & ~excluded
-    if markers.any():  # the median again without the markers: no dark halo around them
-        difference = _without_markers(g, background, markers, top, size) - g
-        noise = noise_map(difference, ~(excluded | markers))  # markers inflate the noise
+    dark = np.zeros(g.shape, bool)
+    # first the flaws: where they crowd, they pull the median down, so that the sound weld
+    # between them looks bright (like a marker) and the flaws look shallower than they are
+    median = background
     for _ in range(2 if robust else 0):
-        dark = dark_spots(difference / noise) & ~(excluded | markers)
+        dark = dark_spots(difference / noise) & ~excluded
         if not dark.any():
             break
-        left_out = markers | dark
         crowded = ndimage.uniform_filter(dark.astype(np.float32), size) > DARK_SHARE
         if crowded.any():  # where flaws fill the median's window: the median without them
-            difference = _median_without(g, background, left_out, crowded, top, size) - g
-        noise = noise_map(difference, ~(excluded | left_out))
+            median = _median_without(g, background, dark, crowded, top, size)
+            difference = median - g
+        noise = noise_map(difference, ~(excluded | dark))
+    markers = bright_markers(difference / noise) & ~excluded
+    if markers.any():  # the median again without the markers: no dark halo around them
+        # (dark spots within the median's reach of a marker may be that halo: kept in)
+        dark &= ~ndimage.maximum_filter(markers, size)
+        difference = _without_markers(g, median, markers, top, size, markers | dark) - g
+        noise = noise_map(difference, ~(excluded | markers | dark))  # markers inflate it
     contrast = np.where(excluded | markers, 0.0, difference / noise).astype(np.float32)
     return Normalized(contrast, difference.astype(np.float32), noise, markers, excluded, background)
