@@ -40,7 +40,7 @@ class ImageError(UserError):
     """A radiograph cannot be read or converted."""
 
 
-# The kinds of bad radiograph (shared/research/dicom.md §5). Each is an ImageError, so it is
+# The kinds of bad radiograph. Each is an ImageError, so it is
 # reported as one line; the class name goes into the rejects table when convert.on_error is
 # "skip".
 

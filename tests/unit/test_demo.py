@@ -45,7 +45,7 @@ def test_plan_is_deterministic_and_mixes_kinds():
 
 
 def _noise_sd(grey: np.ndarray) -> float:
-    """The real-films.md definition: image minus a 41 x 41 median, 3-sigma-clipped sd."""
+    """docs/real-films.md's definition: image minus a 41 x 41 median, 3-sigma-clipped sd."""
     r = -textbook_map(np.clip(np.rint(grey), 0, 255).astype(np.uint8), 41, 0.0)
     r = r[20:-20, 20:-20].ravel()
     for _ in range(5):

@@ -1,6 +1,6 @@
 """Convert a radiograph (DICOM, PNG or TIFF) into a display-ready 8- or 16-bit array.
 
-The order of operations follows ``shared/research/dicom.md`` §3.2:
+The order of operations follows the DICOM standard's grayscale pipeline (PS3.4):
 
 1. validate the header and check the size before decoding (:mod:`weld_anomaly.ingest.dicom_io`);
 2. decode the stored values (pydicom masks unused high bits and fixes signedness);

@@ -4,7 +4,7 @@ Whole films of plate welds and double-wall pipe welds (16-bit DICOM, as a film d
 or detector writes them: 12 to 16 bits stored, MONOCHROME1 or 2, rescale slope and
 intercept, a header window) and separate crops of weld regions (8-bit PNG, the way many
 flaw archives ship them), rendered by :mod:`weld_anomaly.ingest.films` from the measured
-statistics of real films (``shared/research/real-films.md``). As in real archives, the
+statistics of real films (``docs/real-films.md``). As in real archives, the
 flaws are annotated on the faulty images only, and a share of the "non-faulty" films carry
 a few flaws nobody marked.
 

@@ -1,6 +1,6 @@
 """Synthetic weld radiographs that look like real digitised weld films.
 
-Every figure here comes from ``shared/research/real-films.md`` (measured on real films kept
+Every figure here comes from ``docs/real-films.md`` (measured on real films kept
 for independent evaluation; p10 / p50 / p90 over films). Three kinds of image:
 
 - ``film``: a whole film, landscape, the weld along the long side, tilted (|tilt| 0.26 /

@@ -1,6 +1,6 @@
 """Weld flaws for the demo's films, drawn from what hand-masked real flaws measure.
 
-``shared/research/real-films.md`` gives the figures this follows (p10 / p50 / p90): area
+``docs/real-films.md`` gives the figures this follows (p10 / p50 / p90): area
 40 / 174 / 1104 px; axis ratio 1.18 / 1.79 / 4.39, elongated ones mostly along the weld,
 about a third across it; contrast to noise (mean minus a ring 3-6 px out) -1.5 / -3.8 /
 -14; edge blur sigma 1.4 / 2.85 / 4.5 px; 58 % on the bead's centre, 33 % at its toes, 9 %

@@ -133,7 +133,7 @@ def textbook_map(
 
 
 def _clipped_sd(values: np.ndarray) -> float:
-    """Standard deviation after clipping at 3 sd, iterated (the real-films.md definition)."""
+    """Standard deviation after clipping at 3 sd, iterated (docs/real-films.md's definition)."""
     v = values[np.isfinite(values)]
     if v.size < 16:
         return 1.0

@@ -1,6 +1,6 @@
 """Find the weld in a radiograph and suggest the crops around it, or say that it can't.
 
-Real films (``shared/research/real-films.md``) are landscape with the weld along the long
+Real films (``docs/real-films.md``) are landscape with the weld along the long
 side, tilted up to ~4 deg and sometimes arc-shaped (sag up to ~500 px); the bead is a
 rounded bright band 140-450 px wide with darker bands beside it; lead numerals as bright as
 the bead sit in rows near the edges; some films are double-wall pipe exposures (a pipe band

@@ -2,7 +2,7 @@
 
 The detector learns what a flaw looks like from sound welds with made-up flaws added, so no
 annotated flaw is ever needed for training. The flaws are drawn from broad priors around
-what hand-masked real flaws measure (``shared/research/real-films.md``): areas from ~12 to
+what hand-masked real flaws measure (``docs/real-films.md``): areas from ~12 to
 ~3,000 px (median ~150), axis ratios up to ~8, thin lines (cracks, lack of fusion) in a
 fifth of them, contrast 1 to 25 noise standard deviations darker than the surroundings
 (median ~3.5), edges blurred by 1.2-4.5 px, often several close together. They are
