@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from weld_anomaly.ingest import calibration
 
@@ -50,10 +51,10 @@ def default_table(result: dict) -> str:
 
 
 def main(release: str, default: str) -> None:
-    rows = calibration.compare(json.loads(open(release).read()))
+    rows = calibration.compare(json.loads(Path(release).read_text()))
     print(calibration.markdown(rows))
     print()
-    result = json.loads(open(default).read())
+    result = json.loads(Path(default).read_text())
     print(default_table(result))
     print()
     print(result["flag_statistic_chosen_by"])
