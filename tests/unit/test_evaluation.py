@@ -48,6 +48,7 @@ def test_evaluate_calibrates_chooses_and_measures(tmp_path):
     records = [
         ImageRecord("val", "v", "nonfaulty", "validation"),
         ImageRecord("vbad", "vb", "faulty", "validation"),
+        ImageRecord("wbad", "wb", "faulty", "validation"),
         ImageRecord("ok", "o", "nonfaulty", "test"),
         ImageRecord("bad", "b", "faulty", "test"),
     ]
@@ -56,6 +57,7 @@ def test_evaluate_calibrates_chooses_and_measures(tmp_path):
         _image("val", 2000, rng),
         _image("vbad", 100, rng, 9.0),
         _image("ok", 2000, rng),
+        _image("wbad", 100, np.random.default_rng(5), 9.5),
         _image("bad", 100, rng, 8.0),
     ]
     paths = []
@@ -67,6 +69,7 @@ def test_evaluate_calibrates_chooses_and_measures(tmp_path):
     (tmp_path / "ann.yaml").write_text(
         "images:\n"
         "  vbad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
+        "  wbad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
         "  bad:\n    - {x: 5, y: 5, width: 10, height: 10, severity: likely}\n"
     )
     result = evaluate(
@@ -299,3 +302,13 @@ def test_a_box_larger_than_a_fragment_makes_every_fragment_it_touches_positive()
     labels = pixel_labels(table, boxes, {}, 64)
     touching = {(y, x) for y, x in corners if y < 50 and y + 64 > 40 and x < 220 and x + 64 > 70}
     assert {tuple(c) for c in corners[labels]} == touching and len(touching) == 12
+
+
+def test_one_annotated_validation_image_is_too_few_to_replace_the_filter():
+    from weld_anomaly.score.evaluation import _choose_flag_statistic
+
+    names = ["detector", "baseline"]
+    far = _validation(baseline=(0.80, 0.4), detector=(0.95, 0.8))
+    flag, why = _choose_flag_statistic(names, {}, far, images=1)
+    assert flag == "baseline" and "only 1 annotated validation image(s) hold defects" in why
+    assert _choose_flag_statistic(names, {}, far, images=2)[0] == "detector"

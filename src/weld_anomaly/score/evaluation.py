@@ -436,6 +436,7 @@ def _any_pixel_results(table, oriented, thresholds, flag, defects, size, splits)
 REFERENCE = "baseline"
 CHOICE_MARGIN = 0.01
 RECALL_MARGIN = 0.03
+MIN_IMAGES = 2  # annotated validation images with defects needed to replace the filter
 
 
 def _choice_metrics(names, validation: dict, validation_any: dict) -> tuple[dict, str]:
@@ -448,7 +449,7 @@ def _choice_metrics(names, validation: dict, validation_any: dict) -> tuple[dict
 
 
 def _choose_flag_statistic(
-    names: list[str], validation: dict, validation_any: dict
+    names: list[str], validation: dict, validation_any: dict, images: int = MIN_IMAGES
 ) -> tuple[str, str]:
     """The flagging scorer, and one plain sentence saying why.
 
@@ -457,7 +458,8 @@ def _choose_flag_statistic(
     the margin rule above. The metrics are the standard protocol's (a fragment with any
     defect pixel is positive, every fragment of the annotated validation images counts)
     when those images hold defects, else the overlap protocol's. Without annotated
-    validation images the first of :data:`DEFAULT_FLAG` present flags."""
+    validation images the first of :data:`DEFAULT_FLAG` present flags; with fewer than
+    :data:`MIN_IMAGES` of them (``images``: how many hold defects) the reference stays."""
     defaults = [s for s in DEFAULT_FLAG if s in names] or list(names)
     reference = REFERENCE if REFERENCE in names else defaults[0]
     table, protocol = _choice_metrics(names, validation, validation_any)
@@ -485,6 +487,13 @@ def _choose_flag_statistic(
         return f"AUROC {m['auroc']:.3f}, recall at 1 % FPR {m['recall_at_fpr_1pct']:.3f}"
 
     leaders = [s for s in table if s != reference and leads(s)]
+    if leaders and images < MIN_IMAGES:
+        return reference, (
+            f"Flagging with the training-free filter ({reference}): only {images} annotated "
+            f"validation image(s) hold defects, too few to tell scorers apart ({MIN_IMAGES} "
+            f"needed; {figures(reference)} there). Annotate another validation weld to let "
+            "the workflow choose"
+        )
     if leaders:
         flag = max(leaders, key=lambda s: (table[s]["auroc"], table[s]["recall_at_fpr_1pct"]))
         return flag, (
@@ -707,7 +716,13 @@ def evaluate(
     validation_any = _any_pixel_scores(table, oriented, splits["validation"] & faulty)
     chosen_by = "configuration (evaluate.flag_statistic)"
     if flag_statistic == "auto":
-        flag_statistic, chosen_by = _choose_flag_statistic(names, validation, validation_any)
+        holding = splits["validation"] & faulty
+        if "defect_pixels" in table:
+            holding &= table["defect_pixels"].to_numpy()
+        images = int(table.loc[holding, "image"].nunique())
+        flag_statistic, chosen_by = _choose_flag_statistic(
+            names, validation, validation_any, images
+        )
 
     thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in names}
     z, k = _flag(
