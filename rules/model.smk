@@ -77,42 +77,50 @@ rule train_detector:
 
 
 # Learn from the lab's annotations (detector.supervised): the detector fine-tuned on the
-# annotated validation images, a model per left-out image besides the one trained on all.
-if supervised_images():
+# annotated validation images, a model per left-out image besides the one trained on all
+# (none, and an info file saying why, when there are no such images).
+rule train_detector_supervised:
+    input:
+        detector=DETECTOR if supervised_images() else [],
+        train=(
+            expand("results/crops/{image}.h5", image=ids("train"))
+            if supervised_images()
+            else []
+        ),
+        annotated=expand("results/crops/{image}.h5", image=supervised_images()),
+        annotations=annotations_input if supervised_images() else [],
+        masks=supervised_masks,
+    output:
+        info="results/model/supervised/info.json",
+        models=expand("results/model/supervised/{fold}.keras", fold=supervised_folds()),
+    log:
+        "logs/train_detector_supervised.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=retry_memory(8000),
+        runtime=120,
+    params:
+        code=code("train_detector_supervised"),
+        detector=group("detector"),
+        robust=config["score"]["robust_normalisation"],
+        backend=config["train"]["backend"],
+        precision=config["train"]["precision"],
+        images=supervised_images(),
+        folds=supervised_folds(),
+    script:
+        "../scripts/train_detector_supervised.py"
 
-    rule train_detector_supervised:
-        input:
-            detector=DETECTOR,
-            train=expand("results/crops/{image}.h5", image=ids("train")),
-            annotated=expand("results/crops/{image}.h5", image=supervised_images()),
-            annotations=annotations_input,
-            masks=supervised_masks,
-        output:
-            models=expand(SUPERVISED + "/{fold}.keras", fold=supervised_folds()),
-            info=SUPERVISED + "/info.json",
-        log:
-            "logs/train_detector_supervised.log",
-        conda:
-            "../envs/train.yaml"
-        threads: 4
-        resources:
-            gpu=1,
-            mem_mb=retry_memory(8000),
-            runtime=120,
-        params:
-            code=code("train_detector_supervised"),
-            detector=group("detector"),
-            robust=config["score"]["robust_normalisation"],
-            backend=config["train"]["backend"],
-            precision=config["train"]["precision"],
-            images=supervised_images(),
-            folds=supervised_folds(),
-        script:
-            "../scripts/train_detector_supervised.py"
+
+if supervised_images():
 
     rule score_cross_fitted:
         input:
-            models=expand(SUPERVISED + "/{image}.keras", image=supervised_images()),
+            models=expand(
+                "results/model/supervised/{image}.keras", image=supervised_images()
+            ),
             crops=expand("results/crops/{image}.h5", image=supervised_images()),
             fragments=expand("results/fragments/{image}.h5", image=supervised_images()),
         output:

@@ -31,6 +31,7 @@ rule stage_train:
         rules.build_training_set.output,
         rules.train_autoencoder.output,
         rules.train_detector.output,
+        rules.train_detector_supervised.output,
 
 
 rule stage_score:
@@ -42,6 +43,7 @@ rule stage_score:
         ),
         rules.evaluate.output,
         rules.export_findings.output,
+        cross_fitted_input(),
 
 
 rule stage_report:

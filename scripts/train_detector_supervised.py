@@ -17,6 +17,18 @@ from weld_anomaly.model.supervised import (  # noqa: E402
 from weld_anomaly.workflow.runner import run_step  # noqa: E402
 
 detector = snakemake.params.detector
+if not snakemake.params.images:  # nothing to learn from: say why, train nothing
+    import json
+
+    from weld_anomaly.files import write_text
+
+    reason = (
+        "detector.supervised is off"
+        if not detector["supervised"]["enabled"]
+        else "fewer than two annotated faulty validation images (data.annotations)"
+    )
+    write_text(snakemake.output.info, json.dumps({"enabled": False, "reason": reason}) + "\n")
+    raise SystemExit(0)
 run_step(
     snakemake.log[0],
     train_supervised,

@@ -59,7 +59,12 @@ STAGES: dict[str, dict] = {
         "params": ["crops", "fragments"],
     },
     "train": {
-        "rules": ["build_training_set", "train_autoencoder", "train_detector"],
+        "rules": [
+            "build_training_set",
+            "train_autoencoder",
+            "train_detector",
+            "train_detector_supervised",
+        ],
         "outs": [
             "results/train",
             "results/model/autoencoder.keras",
@@ -69,11 +74,18 @@ STAGES: dict[str, dict] = {
             "results/model/train.json",
             "results/model/detector.keras",
             "results/model/detector.json",
+            "results/model/supervised",
         ],
         "params": ["data", "model", "train", "detector"],
     },
     "score": {
-        "rules": ["fit_texture_predictor", "score_fragments", "evaluate", "export_findings"],
+        "rules": [
+            "fit_texture_predictor",
+            "score_fragments",
+            "score_cross_fitted",
+            "evaluate",
+            "export_findings",
+        ],
         "outs": [
             "results/model/texture_predictor.json",
             "results/scores",
