@@ -6,7 +6,7 @@ from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
 
-from weld_anomaly.model.supervised import score_folds  # noqa: E402
+from weld_anomaly.score.cross_fit import score_folds  # noqa: E402
 from weld_anomaly.score.scorers import ScoreSettings  # noqa: E402
 from weld_anomaly.workflow.runner import run_step  # noqa: E402
 

@@ -20,6 +20,7 @@ Every mistake is reported with the file, the image, the entry and the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,3 +268,22 @@ def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:
             )
         out[str(image_id)] = boxes
     return out
+
+
+def load_masks(paths: Sequence[str | Path]) -> dict:
+    """Binary defect masks by image id (the PNG's name): nonzero = defect pixel."""
+    import numpy as np
+    from PIL import Image
+
+    masks = {}
+    for path in map(Path, paths):
+        try:
+            with Image.open(path) as image:
+                masks[path.stem] = np.asarray(image.convert("L")) > 0
+        except (OSError, ValueError) as exc:
+            raise ManifestError(
+                f"cannot read the defect mask ({exc})",
+                where=str(path),
+                fix="write the mask as a greyscale PNG, nonzero where a defect is",
+            ) from exc
+    return masks

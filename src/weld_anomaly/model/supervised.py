@@ -14,7 +14,8 @@ Evaluation stays honest:
 - the annotated validation images choose the flagging scorer, so each of them is scored by
   a model that did not see it: one model per left-out image (leave-one-out folds), besides
   the model trained on all of them, which scores everything else (sound validation images,
-  test images, new radiographs).
+  test images, new radiographs); :func:`weld_anomaly.score.cross_fit.score_folds` scores
+  them.
 
 Targets: a defect mask's pixels (``data.annotation_masks``) are flaw pixels; with boxes
 only, the pixels of a box that stand out darker than their surroundings (1 noise sd after
@@ -203,69 +204,12 @@ def train_supervised(
     return info
 
 
-def score_folds(
-    models: dict[str, str | Path],
-    crops_h5s: dict[str, str | Path],
-    fragments_h5s: dict[str, str | Path],
-    out_csv: str | Path,
-    settings,
-) -> int:
-    """``detector_supervised`` of each annotated image by the model of its own fold (the
-    one that did not see it): a CSV of image, fragment, detector_supervised.
-
-    ``settings``: the :class:`~weld_anomaly.score.scorers.ScoreSettings` of the scoring."""
-    import dataclasses
-
-    import pandas as pd
-
-    from weld_anomaly.score.scorers import CropEvidence, DetectorSupervised
-    from weld_anomaly.score.scoring import load_model, write_table
-
-    rows = []
-    for image_id in sorted(crops_h5s):
-        model = load_model(models[image_id])
-        frags = hdf5_io.read_fragments(fragments_h5s[image_id])
-        crops, _ = hdf5_io.read_crops(crops_h5s[image_id])
-        values = np.zeros(len(frags))
-        size = frags.fragments.shape[1] if len(frags) else 64
-        for i, crop in enumerate(crops):
-            sel = frags.crop_index == i
-            empty = np.zeros((0, size, size))
-            evidence = CropEvidence(
-                crop.pixels,
-                frags.corners[sel] - np.array([crop.y, crop.x]),
-                size,
-                empty,
-                empty,
-                dataclasses.replace(settings, supervised=model),
-            )
-            values[sel] = DetectorSupervised().score(evidence)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "image": image_id,
-                    "fragment": np.arange(len(frags)),
-                    DetectorSupervised.name: values,
-                }
-            )
-        )
-        log.info("%s: scored by the model that did not see it", image_id)
-    table = (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["image", "fragment", DetectorSupervised.name])
-    )
-    write_table(out_csv, table)
-    return len(table)
-
-
 def annotated_images(
     crops_h5s: dict[str, str | Path], annotations_path: str | Path, mask_pngs: list
 ) -> list[AnnotatedImage]:
     """The annotated images to learn from: each image's crops, boxes and mask (if any);
     images without an annotation are left out."""
-    from weld_anomaly.ingest.manifests import load_annotations
-    from weld_anomaly.score.evaluation import load_masks
+    from weld_anomaly.ingest.manifests import load_annotations, load_masks
 
     boxes = load_annotations(annotations_path)
     masks = load_masks(mask_pngs)

@@ -35,7 +35,7 @@ import pandas as pd
 from weld_anomaly.files import write_text
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
-from weld_anomaly.ingest.manifests import Annotation, load_annotations
+from weld_anomaly.ingest.manifests import Annotation, load_annotations, load_masks
 from weld_anomaly.score import findings, metrics, scorers
 from weld_anomaly.score.scorers import DEFAULT_FLAG, ScoredFragments
 
@@ -141,26 +141,6 @@ def _f1_at(labels: pd.Series, scores: np.ndarray, threshold: float) -> float:
     flagged = scores[keep] > threshold
     tp = int((flagged & y).sum())
     return 2 * tp / max(int(flagged.sum()) + int(y.sum()), 1)
-
-
-def load_masks(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    """Binary defect masks by image id (the PNG's name): nonzero = defect pixel."""
-    from PIL import Image
-
-    from weld_anomaly.errors import ManifestError
-
-    masks = {}
-    for path in map(Path, paths):
-        try:
-            with Image.open(path) as image:
-                masks[path.stem] = np.asarray(image.convert("L")) > 0
-        except (OSError, ValueError) as exc:
-            raise ManifestError(
-                f"cannot read the defect mask ({exc})",
-                where=str(path),
-                fix="write the mask as a greyscale PNG, nonzero where a defect is",
-            ) from exc
-    return masks
 
 
 def pixel_labels(
@@ -309,11 +289,17 @@ def defect_recall(
 
 
 def _scores_table(
-    manifest_csv: str | Path, images_csv: str | Path | None, score_csvs: Sequence[str | Path]
+    manifest_csv: str | Path,
+    images_csv: str | Path | None,
+    score_csvs: Sequence[str | Path],
+    cross_fitted: str | Path | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Every image's scores in one table with its split and status; rejected images left out."""
+    """Every image's scores in one table with its split and status; rejected images left
+    out; scores of images a model learnt from replaced by cross-fitted ones (:func:`cross_fit`)."""
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
-    table = pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True)
+    table = cross_fit(
+        pd.concat([pd.read_csv(p) for p in score_csvs], ignore_index=True), cross_fitted
+    )
     rejected: list[str] = []
     if images_csv is not None:
         images = pd.read_csv(images_csv)
@@ -516,6 +502,14 @@ def _choose_flag_statistic(
     )
 
 
+def _images_with_defects(table: pd.DataFrame, splits: dict) -> int:
+    """How many annotated validation images hold defects (those that choose the scorer)."""
+    holding = splits["validation"] & (table["status"] == "faulty").to_numpy()
+    if "defect_pixels" in table:
+        holding &= table["defect_pixels"].to_numpy()
+    return int(table.loc[holding, "image"].nunique())
+
+
 def _test_results(
     table, oriented, thresholds, flag, annotations, size, validation_labels, masks
 ) -> dict:
@@ -693,8 +687,7 @@ def evaluate(
     ``(csv, json)`` for the findings (merged flagged fragments, :mod:`.findings`).
     ``cross_fitted``: scores of the annotated images a supervised model was trained on, by
     models that did not see them (:func:`cross_fit`)."""
-    table, rejected = _scores_table(manifest_csv, images_csv, score_csvs)
-    table = cross_fit(table, cross_fitted)
+    table, rejected = _scores_table(manifest_csv, images_csv, score_csvs, cross_fitted)
     splits = _split_masks(table)
     normal_val = splits["normal_validation"]
     if not normal_val.any():
@@ -716,23 +709,13 @@ def evaluate(
     validation_any = _any_pixel_scores(table, oriented, splits["validation"] & faulty)
     chosen_by = "configuration (evaluate.flag_statistic)"
     if flag_statistic == "auto":
-        holding = splits["validation"] & faulty
-        if "defect_pixels" in table:
-            holding &= table["defect_pixels"].to_numpy()
-        images = int(table.loc[holding, "image"].nunique())
         flag_statistic, chosen_by = _choose_flag_statistic(
-            names, validation, validation_any, images
+            names, validation, validation_any, _images_with_defects(table, splits)
         )
 
     thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in names}
-    z, k = _flag(
-        table,
-        oriented[flag_statistic],
-        thresholds[flag_statistic],
-        normal_val,
-        target_fpr,
-        adaptive_k,
-    )
+    flag_scores, flag_threshold = oriented[flag_statistic], thresholds[flag_statistic]
+    z, k = _flag(table, flag_scores, flag_threshold, normal_val, target_fpr, adaptive_k)
     result = _summary(
         table,
         splits,
@@ -749,8 +732,8 @@ def evaluate(
         write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     if findings_out is not None:
         result["findings"] = _write_findings(
-            table, oriented[flag_statistic], thresholds[flag_statistic], normal_val, size,
-            (flag_statistic, images_csv), findings_out,
+            table, flag_scores, flag_threshold, normal_val, size, (flag_statistic, images_csv),
+            findings_out,
         )  # fmt: skip
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)
