@@ -127,9 +127,13 @@ def test_report_in_a_real_browser(hostile_run):
         score = yaml.safe_load((hostile_run / "config/test.yaml").read_text())["score"]
         filters = len(score["residual_sigmas"]) + len(score["residual_lines"])
         contrast = len(score["contrast_sigmas"])
+        info = json.loads((hostile_run / "results/model/supervised/info.json").read_text())
+        supervised = 0 if info.get("enabled") is False else 1
         # a row per scorer: 13 thesis statistics, the residual filters, their combination,
-        # the baseline, the noise-unit contrasts, the flaw detector and its two fusions
-        assert len(cells) == len(metrics["scorers"]) == 13 + filters + 1 + 1 + contrast + 3
+        # the baseline, the noise-unit contrasts, the flaw detector and its two fusions, and
+        # the supervised detector when there were annotated validation images to learn from
+        assert len(cells) == len(metrics["scorers"])
+        assert len(cells) == 13 + filters + 1 + 1 + contrast + 3 + supervised
         standard = page.locator("#any-pixel-table tbody tr").all()
         assert len(standard) == len(metrics["scorers"])  # the standard protocol's table
         assert page.locator("#scorer-glossary dt").count() == len(metrics["scorers"])
