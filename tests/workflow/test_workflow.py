@@ -113,7 +113,7 @@ def test_tiny_run_produces_sane_outputs(tiny_run):
 # Every scorer's test AUROC and recall at 1 % FPR on the tiny run (standard protocol, the
 # annotated test images), as measured with config/test.yaml (float32, CPU) on 2026-12-06:
 # FLOORS_MEASURED. Each must stay within AUROC_MARGIN / RECALL_MARGIN of it: a scorer whose
-# sign, scale or training breaks falls far below (a flipped contrast: recall 0.56 -> 0.03;
+# sign, scale or training breaks falls far below (a flipped contrast: recall 0.32 -> 0.03;
 # a negated fusion: AUROC 0.78 -> 0.27). A new scorer needs its line here.
 FLOORS_MEASURED = {
     "frag_sum": (0.664, 0.000),
@@ -144,7 +144,7 @@ FLOORS_MEASURED = {
     "fused": (0.781, 0.288),
     "fused_filter": (0.770, 0.295),
 }
-AUROC_MARGIN, RECALL_MARGIN = 0.05, 0.15
+AUROC_MARGIN, RECALL_MARGIN = 0.05, 0.2
 
 
 def _separation(scorer: str, auroc: float) -> float:
