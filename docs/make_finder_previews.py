@@ -12,18 +12,21 @@ from weld_anomaly.ingest import films
 from weld_anomaly.ingest.suggest import suggest_crops
 
 CASES = [
-    ("film", (1300, 4984), 100, "tilted film, lettering, edge strips"),
-    ("film", (1300, 4984), 101, "arc-shaped weld: boxes along it"),
-    ("pipe", (1300, 4984), 100, "double-wall pipe film: the ring"),
-    ("crop", (716, 4966), 100, "weld crop: left whole"),
+    ("film", (1300, 4984), 100, "", "tilted film, lettering, edge strips"),
+    ("film", (1300, 4984), 101, "", "arc-shaped weld: boxes along it"),
+    ("film", (1300, 4984), 100, "wide", "wide bead, lettering rows outside"),
+    ("film", (1300, 4984), 103, "rough", "rough bead: boxes follow it"),
+    ("pipe", (1300, 4984), 100, "", "double-wall pipe film: the ring"),
+    ("pipe", (1300, 4984), 100, "flat", "pipe film, the ring's arcs merged"),
+    ("crop", (716, 4966), 100, "", "weld crop: left whole"),
 ]
 WIDTH = 1200
 
 
 def main() -> None:
     rows = []
-    for kind, size, seed, title in CASES:
-        radiograph = films.render([seed, 7], kind, *size, 0)
+    for kind, size, seed, style, title in CASES:
+        radiograph = films.render([seed, 7], kind, *size, 0, style=style)
         pixels = np.clip(np.rint(radiograph.grey), 0, 255).astype(np.uint8)
         crops = suggest_crops(pixels, title, fragment_size=64)
         f = WIDTH / size[1]

@@ -76,12 +76,18 @@ def _inspect_parser(sub) -> None:
 
 def _crops_parser(sub) -> None:
     crops = sub.add_parser("crops", help="draft, preview and check crop manifests")
-    crops_sub = crops.add_subparsers(dest="crops_command", required=True)
+    crops_sub = crops.add_subparsers(
+        dest="crops_command", required=True, metavar="{suggest,preview}"
+    )
     suggest = crops_sub.add_parser(
         "suggest",
         help="find the weld in each radiograph and draft a crop manifest",
         description="Find the weld bead in each radiograph and write a draft crop manifest "
-        "(YAML) with one box per image, plus a preview PNG per image to review it on.",
+        "(YAML): a box around the weld (several boxes along a curved weld), the weld ring of "
+        "a double-wall pipe film, or the whole image when it is a weld crop already or the "
+        "finder is not sure (a WARNING line says why). Each image gets a preview PNG to "
+        "review it on: the boxes, the finder's confidence or doubt, and, given annotations, "
+        "the defects (green) and those the boxes leave out (red).",
     )
     suggest.add_argument("images", nargs="+", type=Path, help="radiograph files")
     suggest.add_argument("-o", "--output", type=Path, required=True, help="manifest to write")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from weld_anomaly.errors import ManifestError
 from weld_anomaly.files import write_text
 from weld_anomaly.ingest.convert import ConvertSettings, convert
@@ -21,7 +23,7 @@ from weld_anomaly.ingest.manifests import (
 )
 from weld_anomaly.ingest.preprocess import crops_for_image
 from weld_anomaly.ingest.previews import crop_preview
-from weld_anomaly.ingest.suggest import manifest_text, suggest_crops
+from weld_anomaly.ingest.suggest import manifest_text, suggest
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +42,32 @@ def _read(images: list[Path]):
         yield image_id, path, convert(path, ConvertSettings()).pixels
 
 
-def _check_defects(image_id, specs, pixels, annotations, strict: bool) -> int:
-    """Warn (or, ``strict``, stop) when annotated defect pixels fall outside every crop."""
-    if annotations is None or not annotations.get(image_id):
-        return 0
-    pixels_lost, defects_lost = defects_outside(specs, annotations[image_id], pixels.shape)
-    if pixels_lost:
-        line = (
-            f"{image_id}: {pixels_lost} annotated defect pixel(s) of {defects_lost} "
-            "defect(s) lie outside every crop"
-        )
-        if strict:
-            raise ManifestError(line, where=image_id, fix="widen or add crops so they hold it")
-        log.warning("%s: they would not be inspected", line)
-    return pixels_lost
+def _check_defects(image_id, specs, pixels, annotations, strict: bool) -> tuple[list, list, str]:
+    """The image's annotated defects, those the crops leave out (partly), and the warning
+    line (empty when none is lost); ``strict``: stop instead of warning."""
+    defects = (annotations or {}).get(image_id) or []
+    if not defects:
+        return [], [], ""
+    pixels_lost, defects_lost = defects_outside(specs, defects, pixels.shape)
+    covered = np.zeros(pixels.shape, dtype=bool)
+    for c in specs:
+        covered[c.y : c.y + c.height, c.x : c.x + c.width] = True
+    lost = [d for d in defects if not covered[d.y : d.y1, d.x : d.x1].all()]
+    if not pixels_lost:
+        return defects, [], ""
+    line = (
+        f"{image_id}: {pixels_lost} annotated defect pixel(s) of {defects_lost} "
+        "defect(s) lie outside every crop"
+    )
+    if strict:
+        raise ManifestError(line, where=image_id, fix="widen or add crops so they hold it")
+    log.warning("%s: they would not be inspected", line)
+    return defects, lost, line
+
+
+def _header(image_id: str, line: str) -> str:
+    """A log line without its leading image id (the preview's title says it)."""
+    return line.removeprefix(f"{image_id}: ")
 
 
 def suggest_manifest(
@@ -65,16 +79,32 @@ def suggest_manifest(
     annotations: Path | None = None,
     strict: bool = False,
 ) -> int:
-    """Suggest the crops of ``images``; write the draft manifest and one preview per image.
+    """Suggest the crops of ``images``; write the draft manifest and one preview per image
+    (the crops, the finder's confidence or why it is not sure, the annotated defects and
+    those the crops leave out).
 
     ``annotations``: count the annotated defect pixels the suggested crops leave out (a
     warning per image; ``strict``: stop)."""
     known = load_annotations(annotations) if annotations else None
     found = {}
     for image_id, _, pixels in _read(images):
-        found[image_id] = suggest_crops(pixels, image_id, fragment_size, margin)
-        _check_defects(image_id, found[image_id], pixels, known, strict)
-        crop_preview(pixels, found[image_id], previews / f"{image_id}.png", title=image_id)
+        suggestion = suggest(pixels, image_id, fragment_size, margin)
+        found[image_id] = suggestion.crops
+        defects, lost, line = _check_defects(image_id, suggestion.crops, pixels, known, strict)
+        lines = [(_header(image_id, suggestion.message), not suggestion.sure)]
+        if line:
+            lines.append((_header(image_id, line) + " (red)", True))
+        elif defects:
+            lines.append((f"{len(defects)} annotated defect(s), all inside the crops", False))
+        crop_preview(
+            pixels,
+            suggestion.crops,
+            previews / f"{image_id}.png",
+            title=image_id,
+            lines=lines,
+            defects=defects,
+            lost=lost,
+        )
     write_text(out_yaml, manifest_text(found, f"{len(found)} image(s)"))
     return len(found)
 
@@ -107,7 +137,16 @@ def preview_manifest(
         specs = crops_for_image(
             crops, image_id, pixels.shape[0], pixels.shape[1], "whole_image", str(manifest)
         )
-        _check_defects(image_id, specs, pixels, known, strict)
-        crop_preview(pixels, specs, out_dir / f"{image_id}.png", title=image_id)
+        defects, lost, line = _check_defects(image_id, specs, pixels, known, strict)
+        lines = [(_header(image_id, line) + " (red)", True)] if line else []
+        crop_preview(
+            pixels,
+            specs,
+            out_dir / f"{image_id}.png",
+            title=image_id,
+            lines=lines,
+            defects=defects,
+            lost=lost,
+        )
         n += 1
     return n

@@ -18,6 +18,14 @@ for independent evaluation; p10 / p50 / p90 over films). Three kinds of image:
 - ``crop``: a crop of the weld region of another film: the bead fills most of the height,
   half the films' noise (1.45 grey), a 2.5x coarser grain (smoothed when re-digitised).
 
+Styles (``STYLES``) give the harder cases a weld finder meets, drawn only when asked for (the
+default style, ``""``, is what the demo uses): films whose bead is wide (FWHM 28-36 % of the
+height, the bright bead 35-50 %) with rows of lettering above and below it (``wide``);
+rough beads whose width changes locally and whose centre wanders off a smooth curve
+(``rough``); pipe films whose ring's two arcs merge into one band (``flat``), whose pipe
+band fills nearly all the height (``tall``), or whose faint ring sits off the film's middle
+(``offset``).
+
 Sizes are the configuration's (real films are ~1300 x 5000 px; the demo uses shorter
 sections of weld to stay quick); pixel-scale figures (bead width, grain, flaws, markers)
 are the real ones, scaled down only when an image is too small for them (the tiny test
@@ -35,6 +43,7 @@ from scipy import fft, ndimage
 from weld_anomaly.ingest.flaws import DENSE_EVENTS, EVENTS, Flaw, FlawPainter, WeldLine, _lognormal
 
 KINDS = ("film", "pipe", "crop")
+STYLES = {"film": ("", "wide", "rough"), "pipe": ("", "flat", "tall", "offset"), "crop": ("",)}
 # the median noise sd of real films and of real weld crops (grey levels): the flaws'
 # contrast-to-noise figures were measured on crops, and a flaw's grey-level contrast
 # follows its kind of image, not the grain of the one film it is on
@@ -75,6 +84,7 @@ class Radiograph:
     sag_px: float = 0.0
     fwhm_px: float = 0.0
     weld: WeldLine | None = None  # the bead's centre and width along the image
+    markers: list[tuple[int, int, int, int]] = field(default_factory=list)  # x, y, w, h
 
     def weld_region(self) -> np.ndarray:
         """The true weld region: within one FWHM of the bead's centre (the toes and the
@@ -146,21 +156,29 @@ def _text_mask(text: str, height: int) -> np.ndarray:
     return ndimage.gaussian_filter(mask.astype(np.float32), 0.8)
 
 
-def _paste(target: np.ndarray, patch: np.ndarray, y: int, x: int, value: float) -> None:
+def _paste(target: np.ndarray, patch: np.ndarray, y: int, x: int, value: float):
+    """Add ``value * patch`` at (y, x); the box it covers (x, y, w, h) or None."""
     h, w = patch.shape
     y0, x0 = max(y, 0), max(x, 0)
     y1, x1 = min(y + h, target.shape[0]), min(x + w, target.shape[1])
     if y1 > y0 and x1 > x0:
         target[y0:y1, x0:x1] += value * patch[y0 - y : y1 - y, x0 - x : x1 - x]
+        return (x0, y0, x1 - x0, y1 - y0)
+    return None
 
 
 class FilmRenderer:
     """Renders one radiograph of a kind; all randomness from one seeded generator."""
 
-    def __init__(self, rng: np.random.Generator, kind: str, height: int, width: int):
+    def __init__(
+        self, rng: np.random.Generator, kind: str, height: int, width: int, style: str = ""
+    ):
         if kind not in KINDS:
             raise ValueError(f"unknown radiograph kind {kind!r}")
-        self.rng, self.kind, self.h, self.w = rng, kind, height, width
+        if style not in STYLES[kind]:
+            raise ValueError(f"unknown style {style!r} of {kind!r} radiographs")
+        self.rng, self.kind, self.h, self.w, self.style = rng, kind, height, width, style
+        self.marker_boxes: list[tuple[int, int, int, int]] = []
         self.scale = min(1.0, height / 1000) if kind == "film" else min(1.0, height / 480)
         self.yy, self.xx = np.mgrid[0:height, 0:width].astype(np.float32)
 
@@ -177,6 +195,8 @@ class FilmRenderer:
             tilt = float(np.clip(tilt, -6, 6))
             sag = _lognormal(rng, 27, 2, 518) * (w / 4984) ** 2 * (1 if rng.random() < 0.5 else -1)
             fwhm = float(np.clip(_lognormal(rng, 272, 142, 454) * self.scale, 40, 0.45 * h))
+            if self.style == "wide":
+                fwhm = rng.uniform(0.28, 0.36) * h
         # keep the whole bead on the film: limit tilt and sag to what the height allows
         room = max(h / 2 - 1.2 * fwhm - 20, 0)
         swing = abs(math.tan(math.radians(tilt))) * w / 2 + abs(sag)
@@ -187,9 +207,13 @@ class FilmRenderer:
         centre = h / 2 + math.tan(math.radians(tilt)) * x + sag * (1 - (2 * x / w) ** 2)
         centre += rng.uniform(-0.5, 0.5) * max(room - swing, 0)
         cv = float(np.clip(_lognormal(rng, 0.22, 0.03, 0.43), 0.02, 0.45)) * 0.35
-        if self.kind == "crop":
+        if self.kind == "crop" or self.style == "wide":
             cv *= 0.3
         widths = fwhm * np.clip(1 + cv * _smooth_series(rng, w, 600), 0.6, 1.5)
+        if self.style == "rough":  # the width changes locally; the centre wanders off a curve
+            cv = rng.uniform(0.25, 0.45)
+            widths = fwhm * np.clip(1 + cv * _smooth_series(rng, w, 400), 0.5, 1.8)
+            centre = centre + rng.uniform(0.1, 0.25) * fwhm * _smooth_series(rng, w, 700)
         return WeldLine(centre.astype(np.float32), widths.astype(np.float32)), tilt, sag
 
     def distance(self, weld: WeldLine) -> np.ndarray:
@@ -273,6 +297,7 @@ class FilmRenderer:
         """A row of lead numerals along the top or bottom edge (as bright as the crest),
         sometimes on the bead, and a wire IQI's label with its faint wires."""
         rng, h, w = self.rng, self.h, self.w
+        boxes = self.marker_boxes
         n = int(np.clip(round(_lognormal(rng, 8, 3, 15) * w / 4984), 1, 15))
         height = int(np.clip(_lognormal(rng, 96, 44, 192) * self.scale, 14, 0.3 * h))
         text = "".join(rng.choice(list("0123456789AB-"), n))
@@ -281,17 +306,24 @@ class FilmRenderer:
         top = rng.random() < 0.5
         y = int(rng.integers(8, 40)) if top else h - mask.shape[0] - int(rng.integers(8, 40))
         x = int(rng.integers(20, max(w - mask.shape[1] - 20, 21)))
-        _paste(grey, mask, y, x, bright)
+        if self.style == "wide":  # rows of lettering above and below a wide bead
+            for row_top in (True, False):
+                row = _text_mask(text, int(rng.uniform(0.04, 0.06) * h))
+                yr = int(rng.integers(6, 12))
+                yr = yr if row_top else h - row.shape[0] - yr
+                boxes.append(_paste(grey, row, yr, int(rng.integers(20, w // 3)), bright))
+            return
+        boxes.append(_paste(grey, mask, y, x, bright))
         if rng.random() < 0.2:  # a numeral on the bead itself
             small = _text_mask(str(rng.integers(1, 99)), max(height // 2, 14))
             xc = int(rng.integers(40, w - 40 - small.shape[1]))
             yc = int(weld.centre[xc]) - small.shape[0] // 2
-            _paste(grey, small, yc, xc, 0.6 * bright)
+            boxes.append(_paste(grey, small, yc, xc, 0.6 * bright))
         if rng.random() < 0.68:  # wire IQI: the label clear, the wires barely visible
             label = _text_mask("10ISO16", max(height // 2, 14))
             xi = int(rng.integers(20, max(w - label.shape[1] - 100, 21)))
             yi = 10 if not top else h - label.shape[0] - 10
-            _paste(grey, label, yi, xi, 0.8 * bright)
+            boxes.append(_paste(grey, label, yi, xi, 0.8 * bright))
             for i, radius in enumerate([1.6, 1.25, 1.0, 0.8, 0.63, 0.5, 0.4]):
                 cx = xi + 20 + 12 * i
                 wire = np.clip(1 - ((self.xx[0] - cx) / radius) ** 2, 0, None) ** 0.5
@@ -320,6 +352,8 @@ class FilmRenderer:
         """A double-wall pipe: band, bright walls, black outside, an elliptical weld ring."""
         rng, h, w = self.rng, self.h, self.w
         top, bottom = rng.uniform(0.12, 0.2) * h, rng.uniform(0.8, 0.88) * h
+        if self.style == "tall":  # the pipe band fills nearly all the height
+            top, bottom = rng.uniform(0.02, 0.05) * h, rng.uniform(0.95, 0.98) * h
         inside = ((self.yy > top) & (self.yy < bottom)).astype(np.float32)
         rel = (self.yy - top) / (bottom - top)  # 0 .. 1 across the pipe
         wall = np.exp(-0.5 * (np.minimum(rel, 1 - rel) * (bottom - top) / 12) ** 2)
@@ -328,9 +362,17 @@ class FilmRenderer:
         cx, cy = w / 2, (top + bottom) / 2
         a, b = rng.uniform(0.3, 0.42) * w, rng.uniform(0.25, 0.38) * (bottom - top)
         width = rng.uniform(70, 140) * self.scale
+        if self.style == "flat":  # the two arcs merge into one band
+            b = rng.uniform(0.03, 0.08) * (bottom - top)
+        if self.style == "offset":  # a faint ring off the film's middle
+            cx += rng.choice([-1, 1]) * rng.uniform(0.05, 0.1) * w
+            a = rng.uniform(0.3, 0.36) * w
         radial = np.sqrt(((self.xx - cx) / a) ** 2 + ((self.yy - cy) / b) ** 2)
         ring = np.exp(-0.5 * ((radial - 1) * min(a, b) / (width / 2.3548)) ** 2)
-        grey += inside * float(np.clip(_lognormal(rng, 147, 63, 189), 60, 200)) * ring
+        contrast = float(np.clip(_lognormal(rng, 147, 63, 189), 60, 200))
+        if self.style == "offset":
+            contrast = rng.uniform(60, 80)
+        grey += inside * contrast * ring
         xs = np.arange(w, dtype=np.float32)
         lower = cy + b * np.sqrt(np.clip(1 - ((xs - cx) / a) ** 2, 0, None))
         self.ring = (cy - b - width, cy + b + width)  # rows the ring spans
@@ -384,6 +426,7 @@ class FilmRenderer:
             float(sag),
             float(np.median(weld.fwhm)),
             weld,
+            [b for b in self.marker_boxes if b is not None],
         )
 
     def weld_box(self, weld: WeldLine) -> tuple[int, int, int, int]:
@@ -414,8 +457,10 @@ def render(
     n_flaw_events: int,
     flaw_contrast: float = 1.0,
     dense: bool = False,
+    style: str = "",
 ) -> Radiograph:
     """One radiograph of ``kind``, a pure function of its arguments (``flaw_contrast``:
-    the flaws' contrast, times the measured distribution; ``dense``: porosity everywhere)."""
-    renderer = FilmRenderer(np.random.default_rng(seed), kind, height, width)
+    the flaws' contrast, times the measured distribution; ``dense``: porosity everywhere;
+    ``style``: one of ``STYLES[kind]``)."""
+    renderer = FilmRenderer(np.random.default_rng(seed), kind, height, width, style)
     return renderer.render(n_flaw_events, flaw_contrast, dense)

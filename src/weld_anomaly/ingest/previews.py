@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from weld_anomaly.files import write_bytes
 
@@ -38,24 +38,62 @@ def fit_width(image: Image.Image, max_width: int) -> tuple[Image.Image, float]:
     return image.resize((max_width, max(1, round(image.height * factor))), Image.LANCZOS), factor
 
 
+CROP = (0, 200, 255)
+DEFECT = (60, 220, 60)
+LOST = (255, 60, 60)
+WARN = (255, 170, 0)
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
 def crop_preview(
-    pixels: np.ndarray, crops: Sequence, out_png: str | Path, title: str = "", max_width: int = 1600
+    pixels: np.ndarray,
+    crops: Sequence,
+    out_png: str | Path,
+    title: str = "",
+    max_width: int = 1600,
+    lines: Sequence[tuple[str, bool]] = (),
+    defects: Sequence = (),
+    lost: Sequence = (),
 ) -> None:
-    """The whole image with its crops drawn and named, like the thesis's cropping tool."""
+    """The whole image with its crops drawn and named, like the thesis's cropping tool.
+
+    Above the image, a header: the ``title`` (the image id) and ``lines`` (text, warning?),
+    so nothing is written over the radiograph but the crops' names inside their boxes.
+    ``defects``: annotated defects (boxes with x, y, x1, y1), outlined in green; ``lost``:
+    those the crops leave out (partly), outlined in red."""
     image, f = fit_width(to_rgb8(pixels), max_width)
-    draw = ImageDraw.Draw(image)
+    size = max(14, min(22, image.width // 60))
+    rows = ([(title, False)] if title else []) + list(lines)
+    header = (size + 6) * len(rows) + (6 if rows else 0)
+    canvas = Image.new("RGB", (image.width, image.height + header), (24, 24, 24))
+    canvas.paste(image, (0, header))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(size)
+    for i, (text, warning) in enumerate(rows):
+        colour = WARN if warning else ((255, 255, 0) if i == 0 and title else (230, 230, 230))
+        draw.text((6, 4 + i * (size + 6)), text, fill=colour, font=font)
+
+    def rect(x0, y0, x1, y1, colour, width):
+        draw.rectangle(
+            [x0 * f, y0 * f + header, max(x1 * f - 1, x0 * f), max(y1 * f - 1, y0 * f) + header],
+            outline=colour,
+            width=width,
+        )
+
     for crop in crops:
-        box = [
-            crop.x * f,
-            crop.y * f,
-            (crop.x + crop.width) * f - 1,
-            (crop.y + crop.height) * f - 1,
-        ]
-        draw.rectangle(box, outline=(0, 200, 255), width=2)
-        draw.text((box[0] + 4, box[1] + 3), crop.name, fill=(0, 200, 255))
-    if title:
-        draw.text((6, 4), title, fill=(255, 255, 0))
-    write_bytes(out_png, png_bytes(image))
+        rect(crop.x, crop.y, crop.x + crop.width, crop.y + crop.height, CROP, 2)
+        draw.text(
+            (crop.x * f + 4, crop.y * f + header + 3), crop.name, fill=CROP, font=_font(size - 2)
+        )
+    grow = 3 / f  # at least a few screen pixels around a small defect
+    lost_ids = {id(d) for d in lost}
+    for d in defects:
+        colour, width = (LOST, 2) if id(d) in lost_ids else (DEFECT, 1)
+        rect(d.x - grow, d.y - grow, d.x1 + grow, d.y1 + grow, colour, width)
+    write_bytes(out_png, png_bytes(canvas))
 
 
 def rejected_preview(out_png: str | Path, image_id: str, reason: str, width: int = 800) -> None:

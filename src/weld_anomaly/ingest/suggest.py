@@ -9,23 +9,28 @@ the bead fills most of the image, are a separate kind of input. The finder:
 
 1. takes the long axis as the weld's direction (a square image: the axis along which the
    band is more continuous);
-2. an image with large nearly black areas above and below a band is a pipe film: the crop
-   is the pipe band;
-3. cuts the image into strips across the weld; in each, a ridge score says how much a row
-   is brighter than the rows about a bead's half-width away on both sides (median over the
-   strip, so a numeral in part of a strip barely counts);
+2. looks for the evidence of a double-wall pipe film: nearly black rows above and below a
+   band whose body is brightest at its walls (a weld crop's dark edges have no walls: its
+   body is brightest in the middle, on the bead). On a pipe film it takes each row's body
+   away and boxes the rows the weld ring crosses (both arcs, or the one band they merge
+   into), or says it is not sure when no ring stands out;
+3. otherwise cuts the image into strips across the weld; in each, a ridge score says how
+   much a row is brighter than the rows about a bead's half-width away on both sides
+   (median over the strip, so a numeral in part of a strip barely counts);
 4. follows the band from strip to strip by dynamic programming: the path that is bright in
    every strip and moves little between neighbours wins over short bright blobs (lettering,
    an IQI) that a strip-by-strip maximum would pick;
-5. fits a smooth curve (tilt and sag) through the path and measures the bead's width;
-6. if the band fills most of the image across, the image is a weld crop: it is left whole;
-7. boxes the band (centre +- its full width at half maximum, plus ``margin``): one box, or
-   several along the weld when an arc would make one box more than 30 % larger than the
-   band;
-8. rates its confidence: the band's contrast in noise units, how well the strips agree
-   with the curve, whether another band is nearly as strong, whether the width is
-   plausible. When unsure it says why in one line and suggests the whole image: it never
-   silently returns a doubtful box.
+5. fits a smooth curve (tilt and sag) through the path where the path follows one, else
+   follows the path itself, and measures the bead's width strip by strip (half maximum
+   above the base metal beyond its toes);
+6. if the band (its centre +- ``REACH`` widths) fills the image across, the image is a weld
+   crop: it is left whole;
+7. boxes the band: one box, or several along the weld when an arc would make one box more
+   than ``EXTRA`` larger than the band, each as wide as the bead is where it runs;
+8. checks that the boxes hold each strip's own band and rates its confidence: the band's
+   contrast in noise units, how well the strips agree, whether another band is nearly as
+   strong, whether the boxes would cut the bead. When unsure it says why in one line (a
+   WARNING) and suggests the whole image: it never silently returns a doubtful box.
 """
 
 from __future__ import annotations
@@ -46,9 +51,10 @@ STRIPS = 32
 MIN_CONTRAST = 4.0  # noise sd the band's ridge must stand out by
 MIN_AGREEMENT = 0.6  # share of strips whose own ridge lies on the fitted band
 MAX_RIVAL = 0.8  # a second band at least this strong (relative) makes it ambiguous
-CROP_FILL = 0.7  # a band this wide (FWHM x 2, of the height) fills the image: a weld crop
-EXTRA = 0.12  # one box may be this much larger than the band; else several boxes
-REACH = 0.95  # the weld region: this many FWHM either side of the centre line (toes, bands)
+CROP_FILL = 0.9  # a band (centre +- REACH x FWHM) this share of the height: a weld crop
+EXTRA = 0.2  # one box may be this much larger than the band; else several boxes
+MAX_UNEVEN = 0.75  # base metal's two sides differing by this much of the bead's height: unsure
+REACH = 1.0  # the weld region: this many FWHM either side of the centre line (toes, bands)
 
 
 @dataclass(frozen=True)
@@ -147,51 +153,96 @@ def _robust_quadratic(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.n
 
 
 def _fwhm(profile: np.ndarray, at: int) -> float:
-    """Full width at half maximum of the bump at ``at`` above the profile's lower half."""
-    base = float(np.percentile(profile, 25))
-    level = base + 0.5 * (profile[at] - base)
-    below = np.flatnonzero(profile < level)
-    top = below[below < at].max() + 1 if (below < at).any() else 0
-    bottom = below[below > at].min() if (below > at).any() else len(profile)
+    """Full width at half maximum of the bump at ``at`` (see :func:`_half_maximum`)."""
+    top, bottom, _ = _half_maximum(profile, at)
     return float(bottom - top)
 
 
-def _boxes(centre: np.ndarray, half: float, margin: float, shape, parts: int) -> list[Box]:
+def _half_maximum(profile: np.ndarray, at: int) -> tuple[int, int, float]:
+    """Where the bump at ``at`` crosses half its height on either side, and how uneven its
+    base is (the two sides' difference over the bump's height above the higher one). Each
+    side's half maximum above its
+    own base metal (the two sides of a weld often differ): the profile's level beyond the
+    toes (1.2 widths from ``at``), or that side's 5th percentile when the bump fills it (a
+    weld crop)."""
+    n = len(profile)
+    idx = np.arange(n)
+    peak = float(profile[at])
+
+    def edges(upper: float, lower: float) -> tuple[int, int]:
+        above = idx[:at][profile[:at] < upper + 0.5 * (peak - upper)]
+        below = idx[at + 1 :][profile[at + 1 :] < lower + 0.5 * (peak - lower)]
+        return (int(above.max()) + 1 if len(above) else 0), (int(below.min()) if len(below) else n)
+
+    def base(far: np.ndarray, side: np.ndarray) -> float:
+        if far.sum() >= 0.03 * n:
+            return float(np.median(profile[far]))
+        return float(np.percentile(profile[side], 5)) if side.any() else peak
+
+    quartile = float(np.percentile(profile, 25))
+    top, bottom = edges(quartile, quartile)
+    for _ in range(3):
+        upper = base(idx < at - 2.4 * (at - top), idx < at)
+        lower = base(idx > at + 2.4 * (bottom - at), idx > at)
+        top, bottom = edges(upper, lower)
+    uneven = abs(upper - lower) / max(peak - max(upper, lower), 1e-6)
+    return top, bottom, uneven
+
+
+def _boxes(centre: np.ndarray, half: np.ndarray, margin: float, shape, parts: int) -> list[Box]:
     """``parts`` boxes along the band ``centre +- half`` (+ margin), clipped to the image."""
     h, w = shape
     edges = np.linspace(0, w, parts + 1).astype(int)
     out = []
     for a, b in zip(edges[:-1], edges[1:], strict=True):
-        top = float(centre[a:b].min()) - half - margin
-        bottom = float(centre[a:b].max()) + half + margin
+        top = float((centre[a:b] - half[a:b]).min()) - margin
+        bottom = float((centre[a:b] + half[a:b]).max()) + margin
         y0, y1 = max(0, int(math.floor(top))), min(h, int(math.ceil(bottom)))
         out.append(Box(x=int(a), y=y0, width=int(b - a), height=max(y1 - y0, 1)))
     return out
 
 
-def _split_band(centre: np.ndarray, half: float, margin: float, shape) -> list[Box]:
+def _split_band(centre: np.ndarray, half: np.ndarray, margin: float, shape) -> list[Box]:
     """One box when it is at most ``EXTRA`` larger than the band, else the fewest that are."""
     h = shape[0]
     band = float(np.sum(np.minimum(centre + half, h) - np.maximum(centre - half, 0)))
-    for parts in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16):
+    for parts in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24):
         boxes = _boxes(centre, half, margin, shape, parts)
         if sum(b.width * b.height for b in boxes) <= (1 + EXTRA) * band:
             return boxes
     return boxes
 
 
-def _pipe_band(img: np.ndarray) -> tuple[int, int] | None:
-    """Rows of a pipe band between nearly black areas above and below it, if any."""
-    # most of each row nearly black (the image is scaled to its 1-99 % range); lettering
-    # in the black area covers only part of a row
-    rows = np.percentile(img, 25, axis=1)
-    dark = rows < 0.06
-    h = len(rows)
-    top = int(np.argmin(dark)) if dark[0] else 0
-    bottom = h - int(np.argmin(dark[::-1])) if dark[-1] else h
-    if top >= 0.08 * h and h - bottom >= 0.08 * h and bottom - top >= 0.3 * h:
-        return top, bottom
-    return None
+def _pipe_band(img: np.ndarray, noise: float) -> tuple[int, int, float] | None:
+    """Rows of a pipe band between nearly black areas above and below it, and how strong
+    the evidence is (0..1); None when there is no pipe.
+
+    The evidence is the pipe's own: rows nearly black on both sides (direct exposure), and
+    a pipe body brightest at its walls (edge-on, the longest path through metal) and darkest
+    in its middle. A weld crop, whose edges are dark too, is brightest in its middle: its
+    bead. The body is each row's 10th percentile, which the weld ring (crossing only part of
+    every row) leaves out."""
+    body = ndimage.gaussian_filter1d(np.percentile(img, 10, axis=1), 1.5)
+    h = len(body)
+    lo, mid = float(np.percentile(body, 2)), float(np.median(body))
+    if mid - lo < 10 * noise:
+        return None
+    dark = body < lo + 0.3 * (mid - lo)
+    if not (dark[0] and dark[-1]):
+        return None
+    top = int(np.argmin(dark))
+    bottom = h - int(np.argmin(dark[::-1]))
+    if top < 0.015 * h or h - bottom < 0.015 * h or bottom - top < 0.3 * h:
+        return None
+    band = body[top:bottom]
+    n = len(band)
+    edge = max(int(0.1 * n), 2)
+    middle = float(np.median(_without_bumps(band)[int(0.3 * n) : int(0.7 * n)]))
+    walls = min(float(band[:edge].max()), float(band[-edge:].max())) - middle
+    darkness = float(np.median(body[dark])) - lo
+    if walls < 4 * noise or darkness > 0.3 * (middle - lo):
+        return None
+    return top, bottom, float(np.clip(walls / (12 * noise), 0, 1))
 
 
 def _orient(img: np.ndarray) -> bool:
@@ -233,40 +284,96 @@ def find_weld(pixels: np.ndarray, margin: int = 8, blocks: int = STRIPS) -> Weld
     small, f = _shrunk(img)
     h, w = small.shape
     full = (img.shape[0], img.shape[1])
-    pipe = _pipe_band(small)
+    pipe = _pipe_band(small, _noise(small))
     if pipe is not None:
-        fit = _pipe(small, f, full, pipe, margin, blocks)
+        fit = _pipe(small, f, full, pipe, margin)
         return _transposed(fit) if vertical else fit
     return _band(small, f, full, vertical, margin, blocks)
 
 
-def _pipe(small, f: int, full, pipe: tuple[int, int], margin: int, blocks: int) -> WeldFit:
-    """A double-wall pipe film: the weld is an elliptical ring across the pipe band. In the
-    middle of the film its two arcs are furthest apart: the two brightest ridges there (the
-    walls' bright edges left out) bound it, each widened by its FWHM."""
-    top, bottom = pipe
-    inset = max(int(0.06 * (bottom - top)), 2)
-    h, w = small.shape
-    middle = ndimage.gaussian_filter(small, 2.0)[
-        top + inset : bottom - inset, int(0.4 * w) : int(0.6 * w)
-    ]
-    profile = ndimage.gaussian_filter1d(np.median(middle, axis=1), 2.0)
-    ridge = _ridge(profile, 0.06 * (bottom - top))
-    first = int(np.argmax(ridge))
-    apart = int((bottom - top) / 6)
-    other = ridge.copy()
-    other[max(first - apart, 0) : first + apart + 1] = -np.inf
-    second = int(np.argmax(other))
-    box = Box(0, top * f, full[1], min(bottom * f, full[0]) - top * f)
+def _without_bumps(profile: np.ndarray) -> np.ndarray:
+    """``profile`` (a pipe body across the pipe: brightest at the walls) with bright bumps
+    taken off: a weld ring merged into one band across the whole pipe lifts every column
+    of its rows. A quadratic is fitted to the profile's lower envelope; rows above it by
+    more than 2 % of the profile's range are brought down to it."""
+    x = np.linspace(-1, 1, len(profile))
+    keep = np.ones(len(profile), dtype=bool)
+    for _ in range(6):
+        fit = np.polyval(np.polyfit(x[keep], profile[keep], 2), x)
+        residual = profile - fit
+        scale = max(1.4826 * float(np.median(np.abs(residual[keep]))), 1e-6)
+        keep = residual < 2 * scale
+        if keep.sum() < 0.3 * len(profile):
+            break
+    tolerance = 0.02 * max(float(np.ptp(profile)), 1e-6)
+    return np.minimum(profile, fit + tolerance)
+
+
+def _ring_half_width(left: np.ndarray, threshold: float) -> float:
+    """Half the weld ring's FWHM (rows), on the outer flank of its top arc: at the column
+    where the arc is highest, 1.64 times the rise from half its height to 90 % of it (as on
+    a Gaussian)."""
+    rows, cols = left.shape
+    over = left >= threshold
+    first = np.where(over.any(axis=0), over.argmax(axis=0), rows).astype(np.float64)
+    span = max(int(0.02 * cols), 3)
+    column = int(np.argmin(ndimage.median_filter(first, span, mode="nearest")))
+    a, b = max(column - span, 0), min(column + span + 1, cols)
+    profile = ndimage.gaussian_filter1d(np.median(left[:, a:b], axis=1), 1.0)
+    start = int(np.argmax(profile >= threshold))
+    peak = start
+    while peak + 1 < rows and profile[peak + 1] >= profile[peak]:
+        peak += 1
+    top = float(profile[peak])
+    flank = profile[: peak + 1]
+    half = int(np.flatnonzero(flank < 0.5 * top).max(initial=-1)) + 1
+    nearly = int(np.argmax(flank >= 0.9 * top))
+    return 1.64 * max(nearly - half, 1)
+
+
+def _pipe(small, f: int, full, pipe: tuple[int, int, float], margin: int) -> WeldFit:
+    """A double-wall pipe film: the weld is an elliptical ring across the pipe band (its two
+    arcs apart, or merged into one band when the exposure is nearly edge-on). Lettering is
+    taken off, then each row's pipe body; the rows the ring crosses are those where what is
+    left is at least half the ring's height somewhere along the row, widened by the ring's
+    outer half width (:func:`_ring_half_width`)."""
+    top, bottom, evidence = pipe
+    noise = _noise(small)
+    # lettering's strokes (a seventh of its height) are narrower than the ring: an opening
+    # by a twenty-fifth of the pipe's height takes them off and leaves the ring
+    stroke = max(int(0.04 * (bottom - top)), 3)
+    smooth = ndimage.grey_opening(ndimage.gaussian_filter(small, 2.0), size=(stroke, stroke))
+    inset = max(int(0.04 * (bottom - top)), 2)
+    rows = np.arange(top + inset, bottom - inset)
+    body = _without_bumps(np.percentile(smooth[rows], 10, axis=1))
+    left = smooth[rows] - body[:, None]
+    profile = ndimage.gaussian_filter1d(np.percentile(left, 98, axis=1), 1.0)
+    peak = int(np.argmax(profile))
+    height = float(profile[peak])
+    contrast = height / noise
     reason = "a double-wall pipe film: the weld ring across the pipe band"
-    if not np.isfinite(other[second]) or other[second] <= 0.3 * ridge[first]:
-        return WeldFit(box, False, 0.0, 0.0, 0, "pipe", (box,), 0.5, True, reason)
-    widths = [_fwhm(profile, first), _fwhm(profile, second)]
-    y0 = (min(first, second) - widths[0 if first < second else 1] + top + inset) * f - margin
-    y1 = (max(first, second) + widths[1 if first < second else 0] + top + inset) * f + margin
-    ring = Box(0, max(int(y0), 0), full[1], min(int(y1), full[0]) - max(int(y0), 0))
-    contrast = float(ridge[first]) / _noise(small)
-    return WeldFit(ring, False, 0.0, contrast, 0, "pipe", (ring,), 0.8, True, reason)
+
+    def unsure(why: str, confidence: float) -> WeldFit:
+        whole = Box(0, 0, full[1], full[0])
+        return WeldFit(whole, False, 0.0, contrast, 0, "pipe", (), confidence, False, why)
+
+    if contrast < MIN_CONTRAST:
+        return unsure(f"a pipe film, but no weld ring stands out ({contrast:.1f} noise sd)", 0.0)
+    above = profile >= 0.5 * height
+    first, last = peak, peak
+    while first > 0 and above[first - 1]:
+        first -= 1
+    while last < len(profile) - 1 and above[last + 1]:
+        last += 1
+    half = _ring_half_width(left, 0.5 * height)
+    y0 = (rows[first] - half) * f - margin
+    y1 = (rows[last] + 1 + half) * f + margin
+    y0, y1 = max(int(y0), 0), min(int(math.ceil(y1)), full[0])
+    ring = Box(0, y0, full[1], y1 - y0)
+    confidence = float(np.clip(contrast / (2 * MIN_CONTRAST), 0, 1) * (0.5 + 0.5 * evidence))
+    if y0 <= top * f or y1 >= bottom * f:
+        return unsure("a pipe film, but the ring seems to reach the pipe's walls", confidence)
+    return WeldFit(ring, False, 0.0, contrast, 0, "pipe", (ring,), confidence, True, reason)
 
 
 def _transposed(fit: WeldFit) -> WeldFit:
@@ -289,15 +396,18 @@ def _transposed(fit: WeldFit) -> WeldFit:
     )
 
 
-def _band_width(small: np.ndarray, path: np.ndarray, blocks: int) -> float:
-    """The bead's FWHM along the path: the median over strips."""
+def _band_widths(small: np.ndarray, path: np.ndarray, blocks: int):
+    """The bead's FWHM in each strip along the path, its centre there (midway between its
+    half-maximum points: a bead on base metal brighter on one side has its ridge pulled
+    towards that side), and how uneven the base metal beside it is."""
     smooth = ndimage.gaussian_filter(small, 2.0)
     edges = np.linspace(0, small.shape[1], blocks + 1).astype(int)
-    widths = [
-        _fwhm(np.median(smooth[:, a:b], axis=1), int(path[s]))
+    halves = [
+        _half_maximum(np.median(smooth[:, a:b], axis=1), int(path[s]))
         for s, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
     ]
-    return float(np.median(widths))
+    tops, bottoms, uneven = np.array(halves, dtype=np.float64).T
+    return bottoms - tops, (tops + bottoms) / 2, uneven
 
 
 def _rival(scores: np.ndarray, path: np.ndarray, fwhm: float, max_step: int, total: float):
@@ -308,6 +418,54 @@ def _rival(scores: np.ndarray, path: np.ndarray, fwhm: float, max_step: int, tot
         masked[s, max(lo, 0) : max(hi, 0)] = -1e9
     _, rival_total = _best_path(masked, max_step, 0.2)
     return rival_total / total if total > 0 else 1.0
+
+
+def _missed_strips(boxes, centres, halves, blocks: int, shape) -> int:
+    """Strips whose own band (centre +- half, full-image rows) the boxes cover less than
+    90 % of."""
+    h, w = shape
+    edges = np.linspace(0, w, blocks + 1).astype(int)
+    missed = 0
+    for s, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        lo, hi = max(centres[s] - halves[s], 0), min(centres[s] + halves[s], h)
+        over = [bx for bx in boxes if bx.x < b and bx.x1 > a]
+        if not over or hi <= lo:
+            missed += 1
+            continue
+        inside = min(hi, min(bx.y1 for bx in over)) - max(lo, max(bx.y for bx in over))
+        missed += inside < 0.9 * (hi - lo)
+    return missed
+
+
+def _centre_line(xs, mids, fwhm: float, columns) -> tuple[np.ndarray, np.ndarray]:
+    """The bead's centre in every column: a smooth curve (tilt and sag) through the strips'
+    centres where it follows them (a straight, tilted or arc-shaped weld), else the strips'
+    centres themselves (a weld that wanders); and the curve's coefficients."""
+    coef = _robust_quadratic(xs, mids, np.ones(len(xs)))
+    follows = np.abs(mids - np.polyval(coef, xs)) <= max(0.15 * fwhm, 3)
+    if follows.mean() >= 0.9:
+        return np.polyval(coef, columns), coef
+    return np.interp(columns, xs, mids), coef
+
+
+def _doubts(contrast: float, agree, rival: float, uneven: float, missed: int) -> list[str]:
+    """Why a band found is doubtful (none: sure)."""
+    blocks = len(agree)
+    reasons = []
+    if contrast < MIN_CONTRAST:
+        reasons.append(f"the band stands only {contrast:.1f} noise sd out")
+    if agree.mean() < MIN_AGREEMENT:
+        reasons.append(f"only {int(agree.sum())} of {blocks} strips agree on where it runs")
+    if rival > MAX_RIVAL:
+        reasons.append(f"a second band is nearly as strong ({rival:.0%})")
+    if uneven > MAX_UNEVEN:
+        reasons.append(
+            "the base metal differs on the two sides by more than the bead stands out "
+            "(its width is uncertain)"
+        )
+    if missed > 1:
+        reasons.append(f"the boxes would cut the bead in {missed} of {blocks} strips")
+    return reasons
 
 
 def _band(small, f: int, full, vertical: bool, margin: int, blocks: int) -> WeldFit | None:
@@ -324,18 +482,26 @@ def _band(small, f: int, full, vertical: bool, margin: int, blocks: int) -> Weld
         return None
     xs = (np.arange(blocks) + 0.5) * strip_w
     own = scores.argmax(axis=1)
-    fwhm = _band_width(small, path, blocks)
+    raw_widths, raw_mids, uneven = _band_widths(small, path, blocks)
+    widths = ndimage.median_filter(raw_widths, 3, mode="nearest")
+    mids = ndimage.median_filter(raw_mids, 3, mode="nearest")
+    fwhm = float(np.median(widths))
+    reach = REACH * widths
     agree = np.abs(own - path) <= max(0.25 * fwhm, 3)
-    coef = _robust_quadratic(xs, path.astype(np.float64), np.ones(blocks))
-    centre_small = np.polyval(coef, np.arange(w))
+    columns = np.arange(w)
+    centre_small, coef = _centre_line(xs, mids, fwhm, columns)
     rival = _rival(scores / noise, path, fwhm, max_step, total)
     slope = float(np.polyval(np.polyder(coef), w / 2))
     tilt = math.degrees(math.atan(slope))
     confidence = float(
         np.clip(contrast / (2 * MIN_CONTRAST), 0, 1) * agree.mean() * np.clip(1.5 - rival, 0, 1)
     )
-    centre = np.interp(np.arange(full[1]) / f, np.arange(w), centre_small) * f
-    if 2 * fwhm >= CROP_FILL * h:
+    full_columns = np.arange(full[1]) / f
+    centre = np.interp(full_columns, columns, centre_small) * f
+    half = np.interp(full_columns, xs, reach) * f
+    if np.mean(np.minimum(centre + half, full[0]) - np.maximum(centre - half, 0)) >= (
+        CROP_FILL * full[0]
+    ):
         box = Box(0, 0, full[1], full[0])
         fit = WeldFit(
             box,
@@ -352,16 +518,11 @@ def _band(small, f: int, full, vertical: bool, margin: int, blocks: int) -> Weld
             fwhm * f,
         )
         return _transposed(fit) if vertical else fit
-    reasons = []
-    if contrast < MIN_CONTRAST:
-        reasons.append(f"the band stands only {contrast:.1f} noise sd out")
-    if agree.mean() < MIN_AGREEMENT:
-        reasons.append(f"only {int(agree.sum())} of {blocks} strips agree on where it runs")
-    if rival > MAX_RIVAL:
-        reasons.append(f"a second band is nearly as strong ({rival:.0%})")
-    if fwhm > 0.5 * h:
-        reasons.append(f"the band is too wide ({fwhm * f:.0f} px of {full[0]})")
-    boxes = _split_band(centre, REACH * fwhm * f, margin, full)
+    boxes = _split_band(centre, half, margin, full)
+    # does every strip's own band, as measured there, lie in the boxes?
+    missed = _missed_strips(boxes, raw_mids * f, REACH * raw_widths * f, blocks, full)
+    confidence *= 1 - missed / blocks
+    reasons = _doubts(contrast, agree, rival, float(np.median(uneven)), missed)
     union = Box(
         0, min(b.y for b in boxes), full[1], max(b.y1 for b in boxes) - min(b.y for b in boxes)
     )
@@ -395,43 +556,53 @@ def _widened(box: Box, size: int, shape) -> Box:
     return Box(x, y, bw, bh)
 
 
-def suggest_crops(
-    pixels: np.ndarray, image_id: str, fragment_size: int, margin: int = 8
-) -> list[CropSpec]:
+@dataclass(frozen=True)
+class Suggestion:
+    """The crops suggested for one image and the one line that says why."""
+
+    crops: list[CropSpec]
+    sure: bool  # False: not sure where the weld is, the whole image suggested
+    message: str  # the line logged (INFO when sure, WARNING when not)
+    confidence: float = 0.0
+
+
+def suggest(pixels: np.ndarray, image_id: str, fragment_size: int, margin: int = 8) -> Suggestion:
     """The suggested crops of one image: the weld (``weld``, or ``weld_1``... along an arc),
-    the pipe band, or the whole image (``image``) when it is a weld crop already or the
-    finder is not sure (it says why in one line)."""
+    the pipe film's weld ring, or the whole image (``image``) when it is a weld crop already
+    or the finder is not sure. Logs one line: INFO with its confidence and evidence when
+    sure, WARNING saying why when not."""
     h, w = pixels.shape
     fit = find_weld(pixels, margin=margin)
     whole = [CropSpec(x=0, y=0, width=w, height=h, name="image")]
-    if fit is None:
-        log.warning(
-            "%s: not sure where the weld is (no band); suggesting the whole image", image_id
-        )
-        return whole
-    if not fit.sure:
-        log.warning(
-            "%s: not sure where the weld is (%s); suggesting the whole image", image_id, fit.reason
-        )
-        return whole
+    if fit is None or not fit.sure:
+        why = "no band" if fit is None else fit.reason
+        line = f"{image_id}: not sure where the weld is ({why}); suggesting the whole image"
+        log.warning("%s", line)
+        return Suggestion(whole, False, line, 0.0 if fit is None else fit.confidence)
+    evidence = f"confidence {fit.confidence:.2f}, contrast {fit.contrast:.1f} noise sd"
+    if fit.kind != "pipe":
+        evidence += f", {fit.strips} of {STRIPS} strips agree"
     if fit.kind == "crop":
-        log.info("%s: %s", image_id, fit.reason)
-        return whole
+        line = f"{image_id}: {fit.reason} ({evidence})"
+        log.info("%s", line)
+        return Suggestion(whole, True, line, fit.confidence)
     boxes = [_widened(b, fragment_size, (h, w)) for b in (fit.boxes or (fit.box,))]
     names = ["weld"] if len(boxes) == 1 else [f"weld_{i + 1}" for i in range(len(boxes))]
-    log.info(
-        "%s: %s (confidence %.2f, contrast %.1f noise sd, %d strips agree): %s",
-        image_id,
-        fit.reason,
-        fit.confidence,
-        fit.contrast,
-        fit.strips,
-        ", ".join(f"x={b.x} y={b.y} {b.width}x{b.height}" for b in boxes),
-    )
-    return [
+    where = ", ".join(f"x={b.x} y={b.y} {b.width}x{b.height}" for b in boxes)
+    line = f"{image_id}: {fit.reason} ({evidence}): {where}"
+    log.info("%s", line)
+    crops = [
         CropSpec(x=b.x, y=b.y, width=b.width, height=b.height, name=n)
         for b, n in zip(boxes, names, strict=True)
     ]
+    return Suggestion(crops, True, line, fit.confidence)
+
+
+def suggest_crops(
+    pixels: np.ndarray, image_id: str, fragment_size: int, margin: int = 8
+) -> list[CropSpec]:
+    """The crops of :func:`suggest`."""
+    return suggest(pixels, image_id, fragment_size, margin).crops
 
 
 def iou(a: Box, b: Box) -> float:
