@@ -1,4 +1,4 @@
-"""The package's command line: ``weld-anomaly inspect ...`` and ``weld-anomaly crops ...``.
+"""weld-anomaly: inspect radiographs with a trained model, or draft and check crop manifests.
 
 Every user error ends in one ``ERROR:`` line and exit status 1 (no traceback).
 """
@@ -65,6 +65,12 @@ def _inspect_parser(sub) -> None:
         type=Path,
         default=None,
         help="crop manifest (YAML); default: inspect each whole image",
+    )
+    inspect.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="inspect the readable images and exit 0 when some cannot be read (default: "
+        "inspect them, then exit 1 naming those that could not be read)",
     )
     inspect.add_argument(
         "--out",
@@ -150,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             from weld_anomaly.files import load_yaml
             from weld_anomaly.workflow.plan import validate_config
 
+            if not args.config.is_file():
+                raise UserError(
+                    "configuration not found",
+                    where=str(args.config),
+                    fix="run from the workflow's folder, or pass --config with the "
+                    "configuration the model was trained with",
+                )
             config = load_yaml(args.config, "configuration")
             if SCHEMA.is_file():  # a checkout of the workflow (not a bare wheel install)
                 validate_config(config, SCHEMA, str(args.config))
@@ -169,10 +182,19 @@ def main(argv: list[str] | None = None) -> int:
                 detector_path=args.detector,
             )
             flagged = sum(s["flagged"] for s in summary)
+            unread = [s for s in summary if s.get("rejected")]
             print(
-                f"{len(summary)} image(s), {flagged} flagged fragment(s). "
+                f"{len(summary) - len(unread)} image(s) inspected, {flagged} flagged "
+                f"fragment(s)" + (f", {len(unread)} not readable" if unread else "") + ". "
                 f"Report: {(args.out / 'report.html').resolve()}"
             )
+            if unread and not args.skip_unreadable:
+                raise UserError(
+                    f"{len(unread)} of {len(summary)} image(s) could not be read (the first: "
+                    f"{unread[0]['rejected'].rstrip('.')})",
+                    fix="fix or leave them out, or pass --skip-unreadable; the others' "
+                    "results are written",
+                )
         elif args.command == "crops":
             from weld_anomaly.ingest.crop_tools import preview_manifest, suggest_manifest
 

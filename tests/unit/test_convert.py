@@ -122,3 +122,12 @@ def test_lookup_conversion_equals_per_pixel_arithmetic(tmp_path):
     assert out.attrs["window_lo"] == pytest.approx(lo) and out.attrs["window_hi"] == pytest.approx(
         hi
     )
+
+
+def test_the_conversion_defaults_are_the_configuration_s(repo):
+    """`crops suggest` and `crops preview` read images with the defaults: they must window
+    them as the workflow does with the default configuration."""
+    import yaml
+
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    assert ConvertSettings() == ConvertSettings.from_config(config["convert"])

@@ -532,3 +532,44 @@ def test_refusals_carry_the_decoders_reasons_and_the_logs_no_tracebacks(tmp_path
     assert any(f"{plugin}: " in reasons for plugin in ("pylibjpeg", "gdcm", "pillow")), line
     assert len(reasons.split(": ", 1)[1]) > 10, line  # the decoder's own words, not just a name
     assert "Traceback" not in log.read_text() and " ERROR " not in log.read_text()
+
+
+def test_header_values_pydicom_warns_about_never_reach_a_log_and_each_notice_is_logged_once(
+    tmp_path, capfd
+):
+    """pydicom quotes the value it finds invalid; a UID or a name must not reach the job's
+    log or the console, and its notice (logged and warned by pydicom) appears once."""
+    from weld_anomaly.workflow.runner import run_step
+
+    source = write_dicom(tmp_path / "odd.dcm")
+    ds = pydicom.dcmread(source)
+    ds.SOPInstanceUID = "1.2.840.SECRETUID99"  # letters: not a valid UI
+    ds.PatientName = "Kowalski^Jan=" + "Z" * 70  # a component over 64 characters: invalid PN
+    ds.StudyInstanceUID = "1.2.840.SECRETSTUDY7"
+    ds.save_as(source)
+    log = tmp_path / "convert.log"
+    run_step(
+        log,
+        convert_image,
+        source=source,
+        out_h5=tmp_path / "o.h5",
+        settings=SETTINGS,
+        image_id="img",
+    )
+    text = log.read_text() + "".join(capfd.readouterr())
+    for secret in ("SECRETUID99", "SECRETSTUDY7", "Kowalski", "ZZZZ"):
+        assert secret not in text, secret
+    notices = [line for line in log.read_text().splitlines() if "Invalid value for VR" in line]
+    assert len(notices) == len(set(n.split(": ", 1)[1] for n in notices)), notices
+
+
+def test_the_same_broken_file_is_refused_with_the_same_words_every_time(tmp_path):
+    """Decoders' reasons carry no memory address and no internal error text."""
+    source = write_encapsulated(tmp_path / "x.dcm", bytes(64 * 96 * 2), JPEG2000Lossless)
+    lines = set()
+    for i in range(2):
+        with pytest.raises(errors.DecodeFailed) as info:
+            convert_image(source, tmp_path / f"o{i}.h5", SETTINGS, "img")
+        lines.add(info.value.line())
+    (line,) = lines
+    assert " 0x" not in line and "NoneType" not in line and "object has no attribute" not in line

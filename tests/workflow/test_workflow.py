@@ -499,6 +499,35 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     )
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.strip().endswith(f"Report: {tmp_path / 'cli' / 'report.html'}")
+    # an input that cannot be read: the others inspected, then one line and exit 1, unless
+    # told to skip
+    (tmp_path / "notes.dcm").write_text("not a radiograph")
+    bad = [str(new / "scan_2.png"), str(tmp_path / "gone.png"), str(tmp_path / "notes.dcm")]
+    for skip in ([], ["--skip-unreadable"]):
+        out_dir = tmp_path / f"bad{len(skip)}"
+        done = subprocess.run(
+            [str(BIN / "weld-anomaly"), "inspect", *bad, "--config", "config/test.yaml"]
+            + ["--out", str(out_dir), *skip],
+            cwd=tiny_run,
+            capture_output=True,
+            text=True,
+        )
+        assert "1 image(s) inspected" in done.stdout and "2 not readable" in done.stdout
+        assert (out_dir / "report.html").is_file() and "Traceback" not in done.stderr
+        if skip:
+            assert done.returncode == 0, done.stderr
+        else:
+            last = done.stderr.strip().splitlines()[-1]
+            assert done.returncode == 1 and last.startswith("ERROR: 2 of 3 image(s)"), last
+            assert "gone.png: image file not found" in last and "labels table" not in last
+    # run outside the workflow's folder: the message says how to name the configuration
+    outside = subprocess.run(
+        [str(BIN / "weld-anomaly"), "inspect", str(new / "scan_2.png")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert outside.returncode == 1 and "--config" in outside.stderr.strip().splitlines()[-1]
     missing = subprocess.run(
         [
             str(BIN / "weld-anomaly"),

@@ -56,8 +56,8 @@ RASTER_SUFFIXES = (".png", ".tif", ".tiff")
 class ConvertSettings:
     """How to map detector values to output grey levels (the ``convert`` config group)."""
 
-    window: str = "percentile"
-    percentiles: tuple[float, float] = (0.5, 99.5)
+    window: str = "auto"
+    percentiles: tuple[float, float] = (0.1, 99.9)
     fixed_window: tuple[float, float] | None = None
     bit_depth: int = 8
     max_pixels: int = 400_000_000
@@ -287,7 +287,7 @@ def read_source(path: str | Path, settings: ConvertSettings) -> Source:
         from weld_anomaly.errors import ImageError
 
         raise ImageError(
-            "image file not found", where=str(path), fix="check the labels table or images folder"
+            "image file not found", where=str(path), fix="check the file's path and name"
         )
     if path.stat().st_size == 0:
         raise Truncated("the file is empty", where=str(path), fix="copy it again from the archive")

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -454,6 +455,10 @@ def decoder_reason(plugin: str, exc: BaseException, printed: str = "") -> str:
             line.split(": ", 1)[1] if line.startswith(f"{plugin}: ") else line for line in lines[1:]
         ]
     text = "; ".join(lines) or type(exc).__name__
+    # an object's address changes from run to run: the same file gets the same words
+    text = " ".join(re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "", text).split())
+    if re.search(r"object has no attribute|object is not subscriptable|NoneType", text):
+        text = "it failed without giving a reason (an error inside the decoder)"
     extra = " ".join(printed.split())
     if extra and extra not in text:
         text += f" [{extra}]"

@@ -8,8 +8,10 @@ exception is a bug and keeps its full traceback in the log.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
+import re
 import sys
 import traceback
 import warnings
@@ -20,6 +22,35 @@ from typing import Any
 from weld_anomaly.errors import UserError
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# pydicom quotes the header value it finds invalid (a UID, a person's name...)
+_HEADER_VALUE = re.compile(
+    r"(Invalid value for VR \w+): (?:b?'(?:[^'\\]|\\.)*'|b?\"(?:[^\"\\]|\\.)*\"|\S+)"
+)
+
+
+class _PydicomNotices(logging.Filter):
+    """pydicom's notices without the header values they quote (they may identify a person
+    or a study), and each once: pydicom both logs and warns every notice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recent: collections.deque[str] = collections.deque(maxlen=32)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.name == "py.warnings" and "pydicom" not in text:
+            return True
+        clean = _HEADER_VALUE.sub(r"\1 (the value is not shown)", text)
+        if record.name == "py.warnings":
+            if any(notice in clean for notice in self.recent):
+                return False  # already logged by pydicom's logger
+        else:
+            self.recent.append(clean)
+        record.msg, record.args = clean, ()
+        return True
+
+
+_NOTICES = _PydicomNotices()
 
 
 def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> None:
@@ -33,6 +64,9 @@ def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> Non
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
+    for name in ("pydicom", "py.warnings"):
+        if _NOTICES not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(_NOTICES)
     warnings.filterwarnings("default")
     # Keras's TensorFlow backend calls np.array on tensors: a harmless NumPy 2 notice per epoch
     warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy")
