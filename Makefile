@@ -64,14 +64,14 @@ $(VIEWER): package.json package-lock.json
 ## browser: Debian's Chromium for the report's browser test (root and apt-get, as in CI)
 browser:
 	@command -v chromium >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade chromium; } \
 		|| { echo "could not install chromium (needs root and apt-get); without root run" \
 			".venv/bin/pytest -m 'not browser and not slurm'"; exit 1; }
 
 ## dicom3tools: Debian's DICOM validator (dciodvfy) for the test of the DICOM findings
 dicom3tools:
 	@command -v dciodvfy >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools; } \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade dicom3tools; } \
 		|| { echo "could not install dicom3tools (needs root and apt-get)"; exit 1; }
 
 ## slurm: a single-node Slurm with two fake GPUs for the `slurm` tests (root, Debian 12;

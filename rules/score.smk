@@ -49,6 +49,7 @@ rule evaluate:
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",
+        headline="results/metrics/headline.json",
         roc="results/metrics/roc.csv",
         findings="results/findings/findings.csv",
         findings_json="results/findings/findings.json",

@@ -24,4 +24,5 @@ run_step(
     flag_statistic=settings["flag_statistic"],
     adaptive_k=settings["adaptive_k"],
     cross_fitted=snakemake.input.get("cross_fitted") or None,
+    headline_out=snakemake.output.headline,
 )

@@ -115,6 +115,16 @@ def test_defect_recall_by_size():
     assert out["possible, area >1000 px²"]["recall"] == 0.0
 
 
+def test_size_classes_are_listed_smallest_first_not_as_text():
+    table = pd.DataFrame({"image": ["a"], "y": [0], "x": [0]})
+    sides = [5, 12, 25, 40]  # areas 25, 144, 625, 1600: one defect per size class
+    defects = {"a": [Annotation(10 * i, 10, s, s, "likely") for i, s in enumerate(sides)]}
+    groups = list(defect_recall(table, np.array([True]), defects, 64))
+    assert groups == ["all", "likely"] + [
+        f"likely, area {b} px²" for b in ("0-50", "50-200", "200-1000", ">1000")
+    ]
+
+
 def test_multiscale_combines_residual_scores_in_normal_z_units():
     from weld_anomaly.score.scorers import multiscale_parameters, multiscale_scores
 

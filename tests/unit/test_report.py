@@ -32,6 +32,23 @@ def test_marked_crop_draws_flags_and_defects():
     assert tuple(image[38, 100]) == figures.SEVERITY_COLOURS["likely"]
 
 
+def test_a_marker_left_out_is_tinted_and_a_lone_speck_is_not():
+    from io import BytesIO
+
+    from PIL import Image
+
+    masked = np.zeros((100, 200), dtype=bool)
+    masked[10:40, 10:60] = True  # a lead numeral: 1,500 px
+    masked[70:78, 150:158] = True  # a speck's grown mask: 64 px
+    png = figures.marked_crop(
+        np.full((100, 200), 128, np.uint8), 0, 0, np.zeros((0, 2), int), 64, [],
+        max_width=200, masked=masked,
+    )  # fmt: skip
+    image = np.asarray(Image.open(BytesIO(png))).astype(int)
+    assert image[20, 30, 2] > image[20, 30, 0]  # tinted blue
+    assert tuple(image[74, 154]) == (128, 128, 128)  # left as it is
+
+
 def _render(tmp_path, images_csv: str, **options) -> str:
     """Render a report of two images (validation v1, test t1) with this results/images.csv;
     returns the HTML."""

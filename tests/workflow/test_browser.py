@@ -228,6 +228,12 @@ def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
         # zoom: the wheel over the image and the + button both enlarge it
         zoom = page.evaluate("weldViewer.viewport.getZoom(true)")
         box = page.locator("#viewer").bounding_box()
+        # the navigator is a strip below the viewer, hiding no corner of the film
+        strip = page.locator("#navigator").bounding_box()
+        assert strip["y"] >= box["y"] + box["height"] - 2, (box, strip)
+        assert page.evaluate("!!weldViewer.navigator && weldViewer.navigator.element.id") == (
+            "navigator"
+        )
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         for _ in range(3):  # each wheel step zooms by 1.2
             page.mouse.wheel(0, -100)

@@ -159,9 +159,14 @@ def test_repro_push_pull_and_experiments(dvc_repo):
     assert ran_stages(exp) == {"score", "report"}
     show = json.loads(run(repo, "dvc", "exp", "show", "--json").stdout)
     text = json.dumps(show)
-    assert "fpr-2pct" in text and "evaluation.json" in text and "fragments_train" in text
+    assert "fpr-2pct" in text and "headline.json" in text and "flag_scorer" in text
+    # the headline figures in a table a terminal shows; the plots' HTML ignored by git
     metrics = run(repo, "dvc", "metrics", "show").stdout
-    assert "results/metrics/evaluation.json" in metrics
+    assert "results/metrics/headline.json" in metrics and "test_auroc" in metrics
+    assert max(len(line) for line in metrics.splitlines()) < 200, metrics
+    run(repo, "dvc", "plots", "show")
+    assert (repo / "dvc_plots").is_dir()
+    assert "dvc_plots" not in run(repo, "git", "status", "--porcelain").stdout
     run(repo, "dvc", "exp", "apply", "fpr-2pct")
     assert json.loads((repo / "results/metrics/evaluation.json").read_text())["target_fpr"] == 0.02
     run(repo, "git", "add", "-A")

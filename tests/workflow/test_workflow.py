@@ -180,6 +180,16 @@ def test_tiny_run_learns_and_detects(tiny_run):
     assert html.count("data:image/png;base64,") >= 4
 
 
+def test_a_finding_has_one_centre_in_the_table_the_index_and_its_weld_page(tiny_run):
+    findings = pd.read_csv(tiny_run / "results/findings/findings.csv")
+    assert len(findings), "the tiny run should have findings to show"
+    index = (tiny_run / "results/report/report.html").read_text()
+    pages = "".join(p.read_text() for p in (tiny_run / "results/report/welds").glob("*.html"))
+    for f in findings.itertuples():
+        centre = f"{f.centre_x:.0f}, {f.centre_y:.0f}"
+        assert f"<td>{centre}</td>" in index and f"<td>{centre}</td>" in pages, centre
+
+
 def test_the_supervised_detector_never_scores_what_it_learnt_from(tiny_run):
     """detector.supervised on the tiny run: fine-tuned on the 2 annotated validation images;
     each of them scored by the model that did not see it; no test image ever trained on."""

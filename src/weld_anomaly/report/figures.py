@@ -18,6 +18,9 @@ from weld_anomaly.ingest.previews import fit_width, png_bytes, to_rgb8
 SEVERITY_COLOURS = {"likely": (230, 30, 30), "possible": (245, 200, 0), "none": (40, 170, 60)}
 FLAG_COLOUR = (255, 0, 255)
 MASK_COLOUR = (70, 110, 230)  # tint of the pixels left out of the scores (bright markers)
+# masked regions smaller than this (px) are not tinted: isolated bright specks, whose grown
+# masks would dot a crop with small diamonds and hide nothing an operator needs to know
+MASK_MIN_AREA = 400
 
 
 def score_colour(fraction: float) -> tuple[int, int, int]:
@@ -51,6 +54,8 @@ def marked_crop(
     """
     image = to_rgb8(crop_pixels)
     if masked is not None and masked.any():
+        masked = _large_regions(masked, MASK_MIN_AREA)
+    if masked is not None and masked.any():
         rgb = np.asarray(image, dtype=np.float32)
         rgb[masked] = 0.6 * rgb[masked] + 0.4 * np.array(MASK_COLOUR, dtype=np.float32)
         image = Image.fromarray(rgb.round().astype(np.uint8), mode="RGB")
@@ -74,6 +79,19 @@ def marked_crop(
         colour = SEVERITY_COLOURS[d.severity] if strength is None else DEFECT_BOX[d.severity]
         draw.rectangle([x0, y0, x1, y1], outline=colour, width=1)
     return png_bytes(image)
+
+
+def _large_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
+    """``mask`` without its connected regions smaller than ``min_area`` pixels."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask)
+    if not n:
+        return mask
+    areas = np.bincount(labels.ravel())
+    keep = areas >= min_area
+    keep[0] = False
+    return keep[labels]
 
 
 DEFECT_BOX = {"likely": (0, 220, 255), "possible": (120, 255, 120)}

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 
@@ -619,7 +620,14 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["num"] = _num
     env.filters["pct"] = _pct
+    env.filters["path"] = _path
     return env
+
+
+def _path(value) -> markupsafe.Markup:
+    """A file path (escaped) that a narrow table cell breaks after its slashes, not inside a
+    name."""
+    return markupsafe.Markup("/<wbr>").join(markupsafe.escape(str(value)).split("/"))
 
 
 def _experiment_entries(summary: dict) -> dict:

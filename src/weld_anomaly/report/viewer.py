@@ -153,6 +153,8 @@ def weld_data(
         item.update(
             width=f["width_px"],
             height=f["height_px"],
+            centre_x=float(f["centre_x"]),
+            centre_y=float(f["centre_y"]),
             false_alarm_rate=f["false_alarm_rate"],
             size=_size_text(f),
             outline=[[float(a), float(b)] for a, b in f["outline"]],

@@ -219,6 +219,26 @@ def _bucket(area: float) -> str:
     )
 
 
+SEVERITIES = ("likely", "possible")
+
+
+def _group_order(group: str) -> tuple:
+    """Groups of defects in reading order: all, then by severity, then by size (smallest
+    first), not as text (which puts "200-1000" before "50-200")."""
+    if group == "all":
+        return (0, 0, 0)
+    severity, _, area = group.partition("area ")
+    severity = severity.rstrip(", ")
+    rank = SEVERITIES.index(severity) + 1 if severity in SEVERITIES else len(SEVERITIES) + 1
+    buckets = [_bucket(lo) for lo, _ in SIZE_BUCKETS]
+    size = buckets.index(area.removesuffix(" px²")) + 1 if area else 0
+    return (rank if severity else 0, size, 0)
+
+
+def _in_order(found: dict[str, list[int]]) -> list[tuple[str, list[int]]]:
+    return sorted(found.items(), key=lambda item: _group_order(item[0]))
+
+
 def defect_detection(
     table: pd.DataFrame, flagged: np.ndarray, annotations: dict, masks: dict, size: int
 ) -> dict:
@@ -257,7 +277,7 @@ def defect_detection(
             )
             for key in (f"area {_bucket(d.width * d.height)} px²", "all"):
                 found.setdefault(key, []).append(int(hit))
-    return {k: {"defects": len(v), "detected": float(np.mean(v))} for k, v in sorted(found.items())}
+    return {k: {"defects": len(v), "detected": float(np.mean(v))} for k, v in _in_order(found)}
 
 
 def defect_recall(
@@ -277,15 +297,10 @@ def defect_recall(
                     & (hits[:, 1] + size > d.x)
                 )
             )
-            area = d.width * d.height
-            bucket = next(
-                f"{lo}-{hi}" if hi < 10**9 else f">{lo}"
-                for lo, hi in SIZE_BUCKETS
-                if lo <= area < hi
-            )
+            bucket = _bucket(d.width * d.height)
             for key in (f"{d.severity}, area {bucket} px²", d.severity, "all"):
                 found.setdefault(key, []).append(int(hit))
-    return {k: {"defects": len(v), "recall": float(np.mean(v))} for k, v in sorted(found.items())}
+    return {k: {"defects": len(v), "recall": float(np.mean(v))} for k, v in _in_order(found)}
 
 
 def _scores_table(
@@ -679,8 +694,10 @@ def evaluate(
     mask_pngs: Sequence[str | Path] = (),
     findings_out: tuple[str | Path, str | Path] | None = None,
     cross_fitted: str | Path | None = None,
+    headline_out: str | Path | None = None,
 ) -> dict:
-    """Label, calibrate, choose and measure; write the fragment table and the metrics JSON.
+    """Label, calibrate, choose and measure; write the fragment table and the metrics JSON
+    (``headline_out``: the few figures of :func:`headline`, for `dvc metrics show`).
 
     ``mask_pngs``: binary defect masks (``<image>.png``) for the standard protocol's pixel
     labels; without them the annotation boxes are the defects' pixels. ``findings_out``:
@@ -737,7 +754,33 @@ def evaluate(
         )  # fmt: skip
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)
+    if headline_out is not None:
+        write_text(headline_out, json.dumps(headline(result), indent=2) + "\n")
     return result
+
+
+def headline(result: dict) -> dict:
+    """The run's few headline figures (the full metrics stay in the evaluation JSON): the
+    flagging scorer, its standard-protocol test AUROC and recall at 1 % FPR, its validation
+    AUROC on annotated images, the filter's test AUROC beside it, the share of sound test
+    welds' fragments it flags, and the number of findings."""
+    flag = result["flag_statistic"]
+    protocol = result.get("any_pixel") or {}
+
+    def figure(part: str, scorer: str, key: str):
+        value = (protocol.get(part) or {}).get(scorer, {}).get(key)
+        return None if value is None else round(float(value), 4)
+
+    false_alarms = (result.get("achieved_fpr_on_test_normals") or {}).get(flag)
+    return {
+        "flag_scorer": flag,
+        "test_auroc": figure("test", flag, "auroc"),
+        "test_recall_1pct_fpr": figure("test", flag, "recall_at_fpr_1pct"),
+        "validation_auroc": figure("validation_annotated_images", flag, "auroc"),
+        "filter_test_auroc": figure("test", REFERENCE, "auroc"),
+        "sound_false_alarms": None if false_alarms is None else round(float(false_alarms), 4),
+        "findings": (result.get("findings") or {}).get("count"),
+    }
 
 
 def _write_results(table: pd.DataFrame, result: dict, fragments_out, metrics_out) -> None:

@@ -58,7 +58,7 @@
       drawer: "canvas",
       showNavigationControl: false,
       showNavigator: true,
-      navigatorPosition: "TOP_RIGHT",
+      navigatorId: "navigator",  // below the viewer: it hides no corner of the film
       maxZoomPixelRatio: 12,
       visibilityRatio: 0.5,
       gestureSettingsMouse: {clickToZoom: false, dblClickToZoom: true},
