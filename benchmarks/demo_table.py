@@ -1,4 +1,4 @@
-"""The README's detection tables from finished demo runs' evaluation.json files.
+"""The detection tables of docs/evaluation.md from finished demo runs' evaluation.json files.
 
     .venv/bin/python benchmarks/demo_table.py RELEASE.json DEFAULT.json
 

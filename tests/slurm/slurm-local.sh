@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # slurm-local.sh — a single-node Slurm "cluster" on this machine, for the workflow's tests.
-# Adapted from the project's research notes (shared/research/slurm-feasibility.md), which
-# measured it on this machine kind: Debian 12, root, no systemd; 3-25 s to start.
+# Measured on the machine kind it was written for: Debian 12, root, no systemd; 3-25 s to start.
 #
 #   slurm-local.sh start    install (if needed) + configure + start daemons; idempotent
 #   slurm-local.sh stop     stop all daemons this script starts

@@ -109,9 +109,8 @@ def dvc_repo(tmp_path_factory) -> Path:
 
 
 def readme_dvc_commands() -> list[str]:
-    """The commands of the README's DVC section for a fresh clone, after `make install`."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Reproduce a result with DVC") :]
+    """The commands of the DVC page (docs/dvc.md) for a fresh clone, after `make install`."""
+    section = (REPO / "docs/dvc.md").read_text()
     block = section[section.index("```bash\n") + 8 : section.index("```\n", 8)]
     lines = [line.split("  #")[0].strip() for line in block.splitlines()]
     assert lines[0].startswith("git clone") and lines[0].endswith("make install"), lines
@@ -120,7 +119,7 @@ def readme_dvc_commands() -> list[str]:
 
 def test_repro_push_pull_and_experiments(dvc_repo):
     repo = dvc_repo
-    # the README, word for word, in the fresh clone
+    # the documentation, word for word, in the fresh clone
     commands = readme_dvc_commands()
     assert commands[0] == ".venv/bin/dvc repro", commands
     outputs = [run(repo, command) for command in commands]

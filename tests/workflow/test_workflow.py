@@ -478,6 +478,9 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
         "scan_2.html",
     ]
     assert 'href="welds/incoming_1.html"' in (out / "report.html").read_text()
+    # the workflow's worklist, with findings outlined by confidence, not fragment grids
+    assert 'id="worklist-table"' in (out / "report.html").read_text()
+    assert "Magenta" not in (out / "report.html").read_text()
     assert (out / "welds/openseadragon.min.js").is_file()
     # the same findings as the run found in that radiograph, judged by the same yardstick
     run_findings = pd.read_csv(tiny_run / "results/findings/findings.csv")

@@ -63,7 +63,7 @@ def compare(evaluation: dict, part: str = "test_annotated_images") -> list[dict]
 
 
 def markdown(rows: list[dict]) -> str:
-    """The rows as the README's table."""
+    """The rows as the table of docs/evaluation.md."""
 
     def mark(ok) -> str:
         return "" if ok is None else (" ✓" if ok else " ✗")

@@ -53,8 +53,8 @@ from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
 
 MULTISCALE = "residual_multiscale"
 # the flagging scorer when no annotated validation image can choose one: the first present.
-# The textbook filter led every learned scorer on held-out real weld films (README, "How
-# the demo compares with real films"); the others are fallbacks for tables without it.
+# The textbook filter led every learned scorer on held-out real weld films (docs/evaluation.md);
+# the others are fallbacks for tables without it.
 DEFAULT_FLAG = ("baseline", "fused", MULTISCALE, "residual_s2")
 
 

@@ -172,21 +172,23 @@ def _fragments(crops: list[hdf5_io.Crop], names: list[str], size: int, stride: i
     )
 
 
-def _overlay(crops, frags, flags, masks, size: int, max_width: int) -> bytes:
-    """The crops with their flagged fragments outlined, stacked into one PNG."""
+def _overlay(crops, found, masks, size: int, max_width: int) -> bytes:
+    """The crops with their findings outlined by confidence (as the workflow's report draws
+    them), stacked into one PNG."""
     overlays = []
     for i, crop in enumerate(crops):
-        sel = flags & (frags.crop_index == i)
+        own = [f for f in found if f.crop == crop.name]
         overlays.append(
             figures.marked_crop(
                 crop.pixels,
                 crop.y,
                 crop.x,
-                frags.corners[sel],
+                np.zeros((0, 2), dtype=int),
                 size,
                 (),
                 max_width,
                 masked=masks[i],
+                outlines=[(str(f.finding), f.outline, f.confidence) for f in own],
             )
         )
     return overlays[0] if len(overlays) == 1 else figures.stack_pngs(overlays)
@@ -241,7 +243,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     ]
     spacing = pixel_spacing_mm(converted.attrs)
     found = _findings(table, values, flags, calibration, size, spacing)
-    png = _overlay(crops, frags, flags, masks, size, config["report"]["max_width"])
+    png = _overlay(crops, found, masks, size, config["report"]["max_width"])
     write_bytes(out / f"{image_id}.png", png)
     weld = viewer.weld_data(
         image_id, pixels, crops, {c.name: c for c in recons}, [asdict(f) for f in found], []
@@ -299,8 +301,12 @@ def _write_outputs(out: Path, flagged_rows, summary, pages, calibration, found=(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    rows = findings.worklist([p["image"] for p in pages], list(found))
+    hrefs = {p["image"]: p["href"] for p in pages}
+    for row in rows:
+        row["href"] = hrefs[row["image"]]
     html = env.get_template("inspect.html.j2").render(
-        pages=pages, summary=summary, calibration=calibration, rows=flagged_rows
+        pages=pages, summary=summary, calibration=calibration, rows=flagged_rows, worklist=rows
     )
     write_text(out / "report.html", html)
 
