@@ -30,7 +30,7 @@ def make_files(folder: Path) -> dict[str, Path]:
     from dicom_factory import write_dicom, write_encapsulated
     from pydicom.uid import JPEG2000Lossless
 
-    from weld_anomaly.ingest import demo
+    from weld_anomaly.simulate import demo
 
     settings = demo.DemoSettings(
         films=0, pipe_films=0, faulty_films=1, faulty_crops=0, film_size=(3000, 5000), seed=11

@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 from timing import interleaved
 
-from weld_anomaly.ingest import demo
 from weld_anomaly.ingest.normalize import normalize
+from weld_anomaly.simulate import demo
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from weld_anomaly.ingest import calibration
+from weld_anomaly.simulate import calibration
 
 SHOWN = (
     "baseline",

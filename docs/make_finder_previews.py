@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from weld_anomaly.ingest import films
 from weld_anomaly.ingest.suggest import suggest_crops
+from weld_anomaly.simulate import films
 
 CASES = [
     ("film", (1300, 4984), 100, "", "tilted film, lettering, edge strips"),

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401
 
-from weld_anomaly.ingest.demo import DemoSettings, write_demo
+from weld_anomaly.simulate.demo import DemoSettings, write_demo
 from weld_anomaly.workflow.runner import run_step
 
 run_step(

@@ -145,6 +145,80 @@ def _defect_options(parser) -> None:
     )
 
 
+def _inspect(args) -> None:
+    from weld_anomaly.errors import UserError
+    from weld_anomaly.files import load_yaml
+    from weld_anomaly.workflow.plan import validate_config
+
+    if not args.config.is_file():
+        raise UserError(
+            "configuration not found",
+            where=str(args.config),
+            fix="run from the workflow's folder, or pass --config with the "
+            "configuration the model was trained with",
+        )
+    config = load_yaml(args.config, "configuration")
+    if SCHEMA.is_file():  # a checkout of the workflow (not a bare wheel install)
+        validate_config(config, SCHEMA, str(args.config))
+    from weld_anomaly.model.backend import configure
+
+    configure(config["train"]["backend"])
+    from weld_anomaly.workflow.inspection import inspect_images
+
+    summary = inspect_images(
+        args.images,
+        args.model,
+        args.metrics,
+        config,
+        args.out,
+        args.crops,
+        predictor_path=args.predictor,
+        detector_path=args.detector,
+    )
+    flagged = sum(s["flagged"] for s in summary)
+    unread = [s for s in summary if s.get("rejected")]
+    print(
+        f"{len(summary) - len(unread)} image(s) inspected, {flagged} flagged "
+        f"fragment(s)" + (f", {len(unread)} not readable" if unread else "") + ". "
+        f"Report: {(args.out / 'report.html').resolve()}"
+    )
+    if unread and not args.skip_unreadable:
+        raise UserError(
+            f"{len(unread)} of {len(summary)} image(s) could not be read (the first: "
+            f"{unread[0]['rejected'].rstrip('.')})",
+            fix="fix or leave them out, or pass --skip-unreadable; the others' results are written",
+        )
+
+
+def _crops(args) -> None:
+    from weld_anomaly.ingest.crop_tools import preview_manifest, suggest_manifest
+
+    if args.crops_command == "suggest":
+        previews = args.previews or args.output.with_suffix("").with_name(
+            args.output.stem + "_previews"
+        )
+        n = suggest_manifest(
+            args.images,
+            args.output,
+            previews,
+            args.margin,
+            args.fragment_size,
+            args.annotations,
+            args.strict,
+        )
+        print(f"{n} image(s): draft manifest {args.output}, previews in {previews}/")
+    else:
+        n = preview_manifest(
+            args.manifest,
+            args.images,
+            args.out,
+            args.fragment_size,
+            args.annotations,
+            args.strict,
+        )
+        print(f"{n} image(s) drawn in {args.out}/; the manifest is valid for them")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from weld_anomaly.errors import UserError
@@ -152,76 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(None)
     try:
-        if args.command == "inspect":
-            from weld_anomaly.files import load_yaml
-            from weld_anomaly.workflow.plan import validate_config
-
-            if not args.config.is_file():
-                raise UserError(
-                    "configuration not found",
-                    where=str(args.config),
-                    fix="run from the workflow's folder, or pass --config with the "
-                    "configuration the model was trained with",
-                )
-            config = load_yaml(args.config, "configuration")
-            if SCHEMA.is_file():  # a checkout of the workflow (not a bare wheel install)
-                validate_config(config, SCHEMA, str(args.config))
-            from weld_anomaly.model.backend import configure
-
-            configure(config["train"]["backend"])
-            from weld_anomaly.workflow.inspection import inspect_images
-
-            summary = inspect_images(
-                args.images,
-                args.model,
-                args.metrics,
-                config,
-                args.out,
-                args.crops,
-                predictor_path=args.predictor,
-                detector_path=args.detector,
-            )
-            flagged = sum(s["flagged"] for s in summary)
-            unread = [s for s in summary if s.get("rejected")]
-            print(
-                f"{len(summary) - len(unread)} image(s) inspected, {flagged} flagged "
-                f"fragment(s)" + (f", {len(unread)} not readable" if unread else "") + ". "
-                f"Report: {(args.out / 'report.html').resolve()}"
-            )
-            if unread and not args.skip_unreadable:
-                raise UserError(
-                    f"{len(unread)} of {len(summary)} image(s) could not be read (the first: "
-                    f"{unread[0]['rejected'].rstrip('.')})",
-                    fix="fix or leave them out, or pass --skip-unreadable; the others' "
-                    "results are written",
-                )
-        elif args.command == "crops":
-            from weld_anomaly.ingest.crop_tools import preview_manifest, suggest_manifest
-
-            if args.crops_command == "suggest":
-                previews = args.previews or args.output.with_suffix("").with_name(
-                    args.output.stem + "_previews"
-                )
-                n = suggest_manifest(
-                    args.images,
-                    args.output,
-                    previews,
-                    args.margin,
-                    args.fragment_size,
-                    args.annotations,
-                    args.strict,
-                )
-                print(f"{n} image(s): draft manifest {args.output}, previews in {previews}/")
-            else:
-                n = preview_manifest(
-                    args.manifest,
-                    args.images,
-                    args.out,
-                    args.fragment_size,
-                    args.annotations,
-                    args.strict,
-                )
-                print(f"{n} image(s) drawn in {args.out}/; the manifest is valid for them")
+        _inspect(args) if args.command == "inspect" else _crops(args)
     except UserError as exc:
         print(f"ERROR: {exc.line()}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@
 1. **Calibration**, with the normalisation that was measured on held-out real films
    (``score.robust_normalisation: false``): on the demo's annotated test crops, under the
    standard protocol, every calibrated scorer lands within ±0.03 AUROC of its real-film
-   figure (:mod:`weld_anomaly.ingest.calibration`), so that the demo cannot drift away from
+   figure (:mod:`weld_anomaly.simulate.calibration`), so that the demo cannot drift away from
    real films unnoticed.
 2. **Never worse than the filter**, with the default configuration: the chosen scorer is at
    least as good as the textbook filter on test AUROC and recall at 1 % FPR, and the choice
@@ -19,7 +19,7 @@ import json
 import pytest
 from conftest import copy_repo, snakemake
 
-from weld_anomaly.ingest import calibration
+from weld_anomaly.simulate import calibration
 
 pytestmark = pytest.mark.slow
 

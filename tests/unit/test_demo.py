@@ -10,8 +10,8 @@ import yaml
 from PIL import Image
 from scipy import fft
 
-from weld_anomaly.ingest import demo, films
 from weld_anomaly.ingest.normalize import textbook_map
+from weld_anomaly.simulate import demo, films
 
 SMALL = demo.DemoSettings(
     films=3,

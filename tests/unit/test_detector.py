@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from weld_anomaly.ingest import films, hdf5_io
+from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.model.detector import (
     DetectorSettings,
     PatchBatches,
@@ -13,6 +13,7 @@ from weld_anomaly.model.detector import (
 )
 from weld_anomaly.model.injection import inject
 from weld_anomaly.score.scorers import detect
+from weld_anomaly.simulate import films
 
 TINY = DetectorSettings(
     filters=(4, 8),

@@ -10,9 +10,9 @@ import pandas as pd
 import pydicom
 import pytest
 
-from weld_anomaly.ingest import demo
 from weld_anomaly.report import dicom_findings
 from weld_anomaly.score import findings
+from weld_anomaly.simulate import demo
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from weld_anomaly.ingest import films
 from weld_anomaly.ingest.normalize import normalize
+from weld_anomaly.simulate import films
 
 HALF = 20  # the median's reach: values within it of a crop's border differ
 
@@ -175,9 +175,10 @@ def test_a_crop_riddled_with_flaws_scores_as_well_as_the_filter_and_a_sparse_cro
     on real films (0.78 against 0.92)."""
     from dataclasses import replace
 
-    from weld_anomaly.ingest import demo, tiling
+    from weld_anomaly.ingest import tiling
     from weld_anomaly.score import metrics
     from weld_anomaly.score.scorers import Baseline, Contrast, CropEvidence, ScoreSettings
+    from weld_anomaly.simulate import demo
 
     settings = demo.DemoSettings(
         films=0, pipe_films=0, faulty_films=0, faulty_crops=2, dense_crops=1,

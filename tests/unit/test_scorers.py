@@ -161,7 +161,7 @@ def _weld(pore: bool = True, marker: bool = True, seed: int = 3):
     across) at x ~ 160 and a bright lead numeral at x ~ 480; the pore-free, marker-free image."""
     from scipy import ndimage
 
-    from weld_anomaly.ingest import films
+    from weld_anomaly.simulate import films
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:192, 0:640].astype(np.float32)

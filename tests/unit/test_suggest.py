@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from weld_anomaly.ingest import demo, films
 from weld_anomaly.ingest.manifests import Box, load_crop_manifest
 from weld_anomaly.ingest.suggest import find_weld, iou, suggest, suggest_crops
+from weld_anomaly.simulate import demo, films
 
 CLI = [sys.executable, "-m", "weld_anomaly.cli"]
 

@@ -6,7 +6,9 @@ grey levels (:mod:`.convert`), the image inventory and train / validation / test
 finding the weld bead (:mod:`.suggest`), cutting crops and tiling them into fragments
 (:mod:`.preprocess`, :mod:`.tiling`), the HDF5 files every later stage reads
 (:mod:`.hdf5_io`), crop previews (:mod:`.previews`), the crop-manifest tools of the command
-line (:mod:`.crop_tools`) and the built-in demo's synthetic radiographs (:mod:`.demo`).
+line (:mod:`.crop_tools`) and the one grey scale the scorers work on (:mod:`.normalize`).
+The built-in demo's synthetic radiographs have their own subpackage,
+:mod:`weld_anomaly.simulate`.
 
 May import: the package root (``errors``, ``files``) only. Nothing here knows about the
 model, scoring or the report.

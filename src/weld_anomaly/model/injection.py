@@ -6,7 +6,7 @@ what hand-masked real flaws measure (``docs/real-films.md``): areas from ~12 to
 ~3,000 px (median ~150), axis ratios up to ~8, thin lines (cracks, lack of fusion) in a
 fifth of them, contrast 1 to 25 noise standard deviations darker than the surroundings
 (median ~3.5), edges blurred by 1.2-4.5 px, often several close together. They are
-deliberately simpler than the demo's flaws (:mod:`weld_anomaly.ingest.flaws`: irregular
+deliberately simpler than the demo's flaws (:mod:`weld_anomaly.simulate.flaws`: irregular
 outlines, clusters, chains, toe and root flaws placed on a weld): the detector must not
 be trained on the exact recipe it is measured on.
 

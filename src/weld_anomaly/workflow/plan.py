@@ -16,9 +16,10 @@ import jsonschema
 import yaml
 
 from weld_anomaly.errors import ConfigError
-from weld_anomaly.ingest import demo, inventory
+from weld_anomaly.ingest import inventory
 from weld_anomaly.ingest.inventory import ImageRecord
 from weld_anomaly.ingest.manifests import load_annotations
+from weld_anomaly.simulate import demo
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

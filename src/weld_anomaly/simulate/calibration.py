@@ -1,6 +1,6 @@
 """How the built-in demo compares with real weld films, scorer by scorer.
 
-The demo (:mod:`weld_anomaly.ingest.demo`) is the project's yardstick only if the scorers
+The demo (:mod:`weld_anomaly.simulate.demo`) is the project's yardstick only if the scorers
 rank on it as they rank on real films. :data:`REAL_FILMS` holds what the project's scorers
 scored on held-out real weld films (the release of 2026-12-04, default configuration:
 trained on 12 "non-faulty" films, tested on 7 annotated weld crops, 23,951 fragments, 10.5 %

@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import fft, ndimage
 
-from weld_anomaly.ingest.flaws import DENSE_EVENTS, EVENTS, Flaw, FlawPainter, WeldLine, _lognormal
+from weld_anomaly.simulate.flaws import (
+    DENSE_EVENTS,
+    EVENTS,
+    Flaw,
+    FlawPainter,
+    WeldLine,
+    _lognormal,
+)
 
 KINDS = ("film", "pipe", "crop")
 STYLES = {"film": ("", "wide", "rough"), "pipe": ("", "flat", "tall", "offset"), "crop": ("",)}

@@ -3,7 +3,7 @@
 Whole films of plate welds and double-wall pipe welds (16-bit DICOM, as a film digitiser
 or detector writes them: 12 to 16 bits stored, MONOCHROME1 or 2, rescale slope and
 intercept, a header window) and separate crops of weld regions (8-bit PNG, the way many
-flaw archives ship them), rendered by :mod:`weld_anomaly.ingest.films` from the measured
+flaw archives ship them), rendered by :mod:`weld_anomaly.simulate.films` from the measured
 statistics of real films (``docs/real-films.md``). As in real archives, the
 flaws are annotated on the faulty images only, and a share of the "non-faulty" films carry
 a few flaws nobody marked.
@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from weld_anomaly.files import atomic_path, write_bytes, write_text
-from weld_anomaly.ingest import films
+from weld_anomaly.simulate import films
 
 # Digital X-Ray Image Storage - For Presentation.
 DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
