@@ -13,7 +13,6 @@ from weld_anomaly.workflow.codedeps import code_digest
 from weld_anomaly.errors import UserError as _UserError
 from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
 
-
 # Planning a large archive fast relies on a few changes to Snakemake's internals, kept in
 # one module written for one Snakemake version (weld_anomaly.workflow.snakemake_speedups;
 # docs/snakemake-speedups.md says why and what upstream change would retire them).
