@@ -29,7 +29,14 @@ def _inspect_parser(sub) -> None:
         description="Inspect new DICOM/PNG/TIFF radiographs with a trained model and the "
         "thresholds calibrated by the workflow; writes overlays, flagged.csv and report.html.",
     )
-    inspect.add_argument("images", nargs="+", type=Path, help="radiograph files")
+    inspect.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        help="radiograph files, or folders (their radiographs, by the configuration's "
+        "data.extensions, searched recursively); all inspected in one process, the models "
+        "loaded once",
+    )
     inspect.add_argument(
         "--model",
         type=Path,
@@ -163,10 +170,24 @@ def _inspect(args) -> None:
     from weld_anomaly.model.backend import configure
 
     configure(config["train"]["backend"])
+    from weld_anomaly.ingest.inventory import list_images
     from weld_anomaly.workflow.inspection import inspect_images
 
+    images, endings = [], ", ".join(config["data"]["extensions"])
+    for path in args.images:
+        if path.is_dir():
+            found = list_images(path, config["data"]["extensions"])
+            if not found:
+                raise UserError(
+                    "no radiographs in this folder",
+                    where=str(path),
+                    fix=f"check the path; files ending in {endings} are inspected",
+                )
+            images += found
+        else:
+            images.append(path)
     summary = inspect_images(
-        args.images,
+        images,
         args.model,
         args.metrics,
         config,

@@ -513,9 +513,9 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.strip().endswith(f"Report: {tmp_path / 'cli' / 'report.html'}")
     # an input that cannot be read: the others inspected, then one line and exit 1, unless
-    # told to skip
+    # told to skip; a folder stands for its radiographs (here two good ones and broken_3)
     (tmp_path / "notes.dcm").write_text("not a radiograph")
-    bad = [str(new / "scan_2.png"), str(tmp_path / "gone.png"), str(tmp_path / "notes.dcm")]
+    bad = [str(new), str(tmp_path / "gone.png")]
     for skip in ([], ["--skip-unreadable"]):
         out_dir = tmp_path / f"bad{len(skip)}"
         done = subprocess.run(
@@ -525,14 +525,16 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
             capture_output=True,
             text=True,
         )
-        assert "1 image(s) inspected" in done.stdout and "2 not readable" in done.stdout
+        assert "2 image(s) inspected" in done.stdout and "2 not readable" in done.stdout
         assert (out_dir / "report.html").is_file() and "Traceback" not in done.stderr
+        listed = (out_dir / "images.csv").read_text()
+        assert "gone.png: image file not found" in listed and "labels table" not in listed
         if skip:
             assert done.returncode == 0, done.stderr
         else:
             last = done.stderr.strip().splitlines()[-1]
-            assert done.returncode == 1 and last.startswith("ERROR: 2 of 3 image(s)"), last
-            assert "gone.png: image file not found" in last and "labels table" not in last
+            assert done.returncode == 1 and last.startswith("ERROR: 2 of 4 image(s)"), last
+            assert "broken_3.dcm" in last, last
     # run outside the workflow's folder: the message says how to name the configuration
     outside = subprocess.run(
         [str(BIN / "weld-anomaly"), "inspect", str(new / "scan_2.png")],
