@@ -514,7 +514,6 @@ def test_inspect_new_radiographs_with_the_trained_model(tiny_run, tmp_path):
     assert cli.stdout.strip().endswith(f"Report: {tmp_path / 'cli' / 'report.html'}")
     # an input that cannot be read: the others inspected, then one line and exit 1, unless
     # told to skip; a folder stands for its radiographs (here two good ones and broken_3)
-    (tmp_path / "notes.dcm").write_text("not a radiograph")
     bad = [str(new), str(tmp_path / "gone.png")]
     for skip in ([], ["--skip-unreadable"]):
         out_dir = tmp_path / f"bad{len(skip)}"
