@@ -182,12 +182,16 @@ def test_tiny_run_learns_and_detects(tiny_run):
 
 def test_a_finding_has_one_centre_in_the_table_the_index_and_its_weld_page(tiny_run):
     findings = pd.read_csv(tiny_run / "results/findings/findings.csv")
-    assert len(findings), "the tiny run should have findings to show"
     index = (tiny_run / "results/report/report.html").read_text()
-    pages = "".join(p.read_text() for p in (tiny_run / "results/report/welds").glob("*.html"))
-    for f in findings.itertuples():
-        centre = f"{f.centre_x:.0f}, {f.centre_y:.0f}"
-        assert f"<td>{centre}</td>" in index and f"<td>{centre}</td>" in pages, centre
+    shown = 0
+    for f in findings.itertuples():  # the test welds' findings (the report shows those)
+        page = tiny_run / f"results/report/welds/{f.image}.html"
+        if not page.exists():
+            continue
+        centre = f"<td>{f.centre_x:.0f}, {f.centre_y:.0f}</td>"
+        assert centre in index and centre in page.read_text(), (f.image, centre)
+        shown += 1
+    assert shown, "the tiny run should have findings on its test welds"
 
 
 def test_the_supervised_detector_never_scores_what_it_learnt_from(tiny_run):
