@@ -16,10 +16,10 @@ from weld_anomaly.files import write_text
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.inventory import id_from_file
 from weld_anomaly.ingest.manifests import (
-    defects_outside,
     listed_ids,
     load_annotations,
     load_crop_manifest,
+    pixels_outside,
 )
 from weld_anomaly.ingest.preprocess import crops_for_image
 from weld_anomaly.ingest.previews import crop_preview
@@ -48,15 +48,15 @@ def _check_defects(image_id, specs, pixels, annotations, strict: bool) -> tuple[
     defects = (annotations or {}).get(image_id) or []
     if not defects:
         return [], [], ""
-    pixels_lost, defects_lost = defects_outside(specs, defects, pixels.shape)
     covered = np.zeros(pixels.shape, dtype=bool)
     for c in specs:
         covered[c.y : c.y + c.height, c.x : c.x + c.width] = True
-    lost = [d for d in defects if not covered[d.y : d.y1, d.x : d.x1].all()]
-    if not pixels_lost:
+    outside = pixels_outside(covered, defects)
+    lost = [d for d, n in zip(defects, outside, strict=True) if n]
+    if not lost:
         return defects, [], ""
     line = (
-        f"{image_id}: {pixels_lost} annotated defect pixel(s) of {defects_lost} "
+        f"{image_id}: {sum(outside)} annotated defect pixel(s) of {len(lost)} "
         "defect(s) lie outside every crop"
     )
     if strict:

@@ -221,12 +221,13 @@ def defects_outside(
         labels, n = ndimage.label(mask)
         hit = np.unique(labels[lost]) if lost.any() else []
         return int(lost.sum()), int(len([v for v in hit if v]))
-    pixels = defects_lost = 0
-    for d in defects:
-        box = ~covered[d.y : d.y1, d.x : d.x1]
-        pixels += int(box.sum())
-        defects_lost += int(box.any())
-    return pixels, defects_lost
+    outside = pixels_outside(covered, defects)
+    return sum(outside), sum(n > 0 for n in outside)
+
+
+def pixels_outside(covered, defects: list[Annotation]) -> list[int]:
+    """Each defect box's pixels outside ``covered`` (a boolean image of what crops hold)."""
+    return [int((~covered[d.y : d.y1, d.x : d.x1]).sum()) for d in defects]
 
 
 # what a defect entry may hold (contrast and cnr: measured values, kept for reference)
