@@ -222,21 +222,15 @@ def _bucket(area: float) -> str:
 SEVERITIES = ("likely", "possible")
 
 
-def _group_order(group: str) -> tuple:
-    """Groups of defects in reading order: all, then by severity, then by size (smallest
-    first), not as text (which puts "200-1000" before "50-200")."""
-    if group == "all":
-        return (0, 0, 0)
-    severity, _, area = group.partition("area ")
-    severity = severity.rstrip(", ")
-    rank = SEVERITIES.index(severity) + 1 if severity in SEVERITIES else len(SEVERITIES) + 1
-    buckets = [_bucket(lo) for lo, _ in SIZE_BUCKETS]
-    size = buckets.index(area.removesuffix(" px²")) + 1 if area else 0
-    return (rank if severity else 0, size, 0)
-
-
 def _in_order(found: dict[str, list[int]]) -> list[tuple[str, list[int]]]:
-    return sorted(found.items(), key=lambda item: _group_order(item[0]))
+    """Groups of defects in reading order: all, by size (smallest first, not as text, which
+    puts "200-1000" before "50-200"), then each severity and its sizes."""
+    sizes = [f"area {_bucket(lo)} px²" for lo, _ in SIZE_BUCKETS]
+    order = ["all", *sizes]
+    for severity in SEVERITIES:
+        order += [severity, *(f"{severity}, {size}" for size in sizes)]
+    rank = {group: i for i, group in enumerate(order)}
+    return sorted(found.items(), key=lambda item: (rank.get(item[0], len(order)), item[0]))
 
 
 def defect_detection(
