@@ -152,12 +152,6 @@ def _robust_quadratic(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.n
     return coef
 
 
-def _fwhm(profile: np.ndarray, at: int) -> float:
-    """Full width at half maximum of the bump at ``at`` (see :func:`_half_maximum`)."""
-    top, bottom, _ = _half_maximum(profile, at)
-    return float(bottom - top)
-
-
 def _half_maximum(profile: np.ndarray, at: int) -> tuple[int, int, float]:
     """Where the bump at ``at`` crosses half its height on either side, and how uneven its
     base is (the two sides' difference over the bump's height above the higher one). Each
