@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -120,12 +122,114 @@ def repo() -> Path:
     return REPO
 
 
+# The complete workflow runs that many tests read. Each starts in the background as soon
+# as the tests that need it are collected, so that it runs beside the unit and Slurm tiers
+# (mostly single-threaded Python: the second CPU is free); its fixture waits for it.
+HOSTILE = '"><img src=x onerror=alert(1)>.dcm'  # a file name that is an HTML injection
+
+
+@dataclass
+class BackgroundRun:
+    """A ``snakemake`` run in ``workdir``, its output going to ``log``."""
+
+    workdir: Path
+    proc: subprocess.Popen
+    log: Path
+    args: tuple[str, ...]
+
+    def wait(self, timeout: int = 1800) -> Path:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = f"still running after {timeout} s"
+        if code != 0:
+            tail = self.log.read_text(errors="replace")[-8000:]
+            raise AssertionError(f"snakemake {' '.join(self.args)} failed ({code}):\n{tail}")
+        return self.workdir
+
+
+def start_snakemake(workdir: Path, *args: str) -> BackgroundRun:
+    """Start the Snakemake of this environment in ``workdir``, in the background."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = workdir.parent / "snakemake.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "snakemake"), *args],
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    return BackgroundRun(workdir, proc, log, args)
+
+
+def _tiny(factory) -> BackgroundRun:
+    workdir = copy_repo(factory.mktemp("tiny") / "repo")
+    return start_snakemake(workdir, "--workflow-profile", "profiles/test")
+
+
+def _hostile(factory) -> BackgroundRun:
+    """The tiny demo's data as a user's own, one file's path an HTML injection attempt;
+    the machinery's configuration (:func:`mechanics_config`)."""
+    work = copy_repo(factory.mktemp("hostile") / "repo")
+    snakemake(work, "generate_demo", "--workflow-profile", "profiles/test")
+    data = work.parent / "data"
+    shutil.move(work / "resources/demo-test", data)
+    with open(data / "labels.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    (data / rows[1][1]).rename(data / "images" / HOSTILE)
+    rows[1][1] = f"images/{HOSTILE}"
+    with open(data / "labels.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    config = mechanics_config(yaml.safe_load((work / "config/test.yaml").read_text()))
+    config["data"].update(
+        source="table",
+        images_dir=str(data),
+        labels=str(data / "labels.csv"),
+        annotations=str(data / "annotations.yaml"),
+        crops=str(data / "crops.yaml"),
+    )
+    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
+    return start_snakemake(work, "--workflow-profile", "profiles/test")
+
+
+RUNS = {"tiny_run": _tiny, "hostile_run": _hostile}
+_started: dict[str, BackgroundRun] = {}
+
+
+def pytest_collection_finish(session):
+    """Start the complete runs the selected tests need."""
+    if session.config.option.collectonly:
+        return
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name, start in RUNS.items():
+        if name in needed:
+            _started[name] = start(session.config._tmp_path_factory)
+
+
+def pytest_sessionfinish(session):
+    for run in _started.values():
+        if run.proc.poll() is None:
+            run.proc.kill()
+
+
+def _finished(name: str, factory) -> Path:
+    run = _started.get(name) or _started.setdefault(name, RUNS[name](factory))
+    return run.wait()
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A scratch copy of the workflow after one complete run of the test profile."""
-    workdir = copy_repo(tmp_path_factory.mktemp("tiny") / "repo")
-    snakemake(workdir, "--workflow-profile", "profiles/test")
-    return workdir
+    return _finished("tiny_run", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory) -> Path:
+    """The machinery's workflow on user data where one file's path is an HTML injection
+    attempt (``HOSTILE``), after one complete run."""
+    return _finished("hostile_run", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

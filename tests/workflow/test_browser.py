@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_repo, mechanics_config, snakemake
+from conftest import HOSTILE, REPO, snakemake
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -23,7 +21,6 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-HOSTILE = '"><img src=x onerror=alert(1)>.dcm'  # a file name that is an HTML injection
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts"))
 
 pytestmark = pytest.mark.browser
@@ -38,31 +35,6 @@ def chromium():
             "run the suite without the browser test: .venv/bin/pytest -m 'not browser'",
             pytrace=False,
         )
-
-
-@pytest.fixture(scope="module")
-def hostile_run(tiny_run, tmp_path_factory) -> Path:
-    """The tiny workflow on user data where one file's path is an HTML injection attempt."""
-    work = copy_repo(tmp_path_factory.mktemp("hostile") / "repo")
-    data = work.parent / "data"
-    shutil.copytree(tiny_run / "resources/demo-test", data)
-    with open(data / "labels.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    (data / rows[1][1]).rename(data / "images" / HOSTILE)
-    rows[1][1] = f"images/{HOSTILE}"
-    with open(data / "labels.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    config = mechanics_config(yaml.safe_load((work / "config/test.yaml").read_text()))
-    config["data"].update(
-        source="table",
-        images_dir=str(data),
-        labels=str(data / "labels.csv"),
-        annotations=str(data / "annotations.yaml"),
-        crops=str(data / "crops.yaml"),
-    )
-    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
-    snakemake(work, "--workflow-profile", "profiles/test")
-    return work
 
 
 def watch(page, problems: list[str]) -> None:

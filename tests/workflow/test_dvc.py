@@ -117,6 +117,7 @@ def readme_dvc_commands() -> list[str]:
     return [line for line in lines[1:] if line]
 
 
+@pytest.mark.slow  # complete DVC runs: `make test-slow`, which CI runs too
 def test_repro_push_pull_and_experiments(dvc_repo):
     repo = dvc_repo
     # the documentation, word for word, in the fresh clone
@@ -188,6 +189,7 @@ def test_repro_push_pull_and_experiments(dvc_repo):
     assert ran_stages(run(repo, "dvc", "repro")) == set()
 
 
+@pytest.mark.slow  # complete DVC runs: `make test-slow`, which CI runs too
 def test_rebuilt_outputs_have_identical_hashes(dvc_repo):
     """Preprocessing (and CPU training) are byte-identical, so DVC hashes do not churn."""
     repo = dvc_repo
