@@ -86,6 +86,8 @@ rule summarize_images:
     input:
         manifest="results/manifest.csv",
         images=expand("results/images/{image}.h5", image=RECORDS),
+        # its optional pixel_size_mm column: each image's pixel size
+        labels=[DATA.labels] if config["data"]["source"] in ("demo", "table") else [],
     output:
         table="results/images.csv",
     log:
@@ -98,6 +100,7 @@ rule summarize_images:
     params:
         code=code("summarize_images"),
         on_error=config["convert"]["on_error"],
+        pixel_size_mm=config["data"].get("pixel_size_mm"),
     script:
         "../scripts/summarize_images.py"
 

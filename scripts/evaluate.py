@@ -25,4 +25,5 @@ run_step(
     adaptive_k=settings["adaptive_k"],
     cross_fitted=snakemake.input.get("cross_fitted") or None,
     headline_out=snakemake.output.headline,
+    bootstrap=(settings["bootstrap"]["resamples"], settings["bootstrap"]["seed"]),
 )

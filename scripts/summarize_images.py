@@ -12,4 +12,6 @@ run_step(
     images=list(snakemake.input.images),
     out_csv=snakemake.output.table,
     on_error=snakemake.params.on_error,
+    pixel_size_mm=snakemake.params.pixel_size_mm,
+    labels=snakemake.input.labels[0] if snakemake.input.labels else None,
 )

@@ -139,7 +139,7 @@ def test_written_demo_is_real_files_byte_identical_with_tables_and_masks(tmp_pat
     hidden = [t for i, t in truth.items() if i not in faulty]
     assert all(t["unmarked_flaws"] for t in hidden)  # "non-faulty" films with flaws
     labels = (out_a / "labels.csv").read_text().splitlines()
-    assert labels[0] == "image,file,status" and len(labels) == 7
+    assert labels[0] == "image,file,status,pixel_size_mm" and len(labels) == 7
 
 
 def test_dense_crops_are_riddled_with_porosity_and_contrast_scales_the_flaws():

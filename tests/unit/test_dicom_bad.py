@@ -573,3 +573,44 @@ def test_the_same_broken_file_is_refused_with_the_same_words_every_time(tmp_path
         lines.add(info.value.line())
     (line,) = lines
     assert " 0x" not in line and "NoneType" not in line and "object has no attribute" not in line
+
+
+def test_pixel_size_from_labels_header_magnification_or_config(tmp_path):
+    """Each image's pixel size: the labels table's column, else the header (Imager Pixel
+    Spacing over the magnification), else data.pixel_size_mm; a bad cell is one line."""
+    from PIL import Image
+
+    from weld_anomaly.ingest.inventory import ImageRecord, ManifestError, to_csv
+    from weld_anomaly.ingest.preprocess import summarize_images
+
+    rng = np.random.default_rng(0)
+    write_dicom(tmp_path / "mag.dcm", rng.random((64, 64)), ImagerPixelSpacing=[0.1, 0.1],
+                EstimatedRadiographicMagnificationFactor=1.25)  # fmt: skip
+    write_dicom(tmp_path / "plain.dcm", rng.random((64, 64)), PixelSpacing=[0.05, 0.05],
+                ImagerPixelSpacing=[0.1, 0.1])  # fmt: skip
+    Image.fromarray(np.full((64, 64), 120, np.uint8)).save(tmp_path / "png.png")
+    Image.fromarray(np.full((64, 64), 90, np.uint8)).save(tmp_path / "own.png")
+    names = {"mag": "mag.dcm", "plain": "plain.dcm", "png": "png.png", "own": "own.png"}
+    for name, file in names.items():
+        convert_image(tmp_path / file, tmp_path / f"{name}.h5", SETTINGS, name)
+    records = [ImageRecord(n, str(tmp_path / f), "nonfaulty", "test") for n, f in names.items()]
+    (tmp_path / "m.csv").write_text(to_csv(records))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image,file,status,pixel_size_mm\nmag,mag.dcm,ok,\nown,own.png,ok,0.0403\n")
+    h5s = [tmp_path / f"{n}.h5" for n in names]
+    rows = summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv", pixel_size_mm=0.2,
+                            labels=labels)  # fmt: skip
+    got = {r["image"]: (r["pixel_spacing_mm"], r["pixel_size_from"]) for r in rows}
+    assert got == {
+        "mag": (0.08, "DICOM header"),  # 0.1 mm at the detector, magnified 1.25 times
+        "plain": (0.05, "DICOM header"),  # Pixel Spacing is already at the object
+        "png": (0.2, "data.pixel_size_mm"),
+        "own": (0.0403, "labels table"),
+    }
+    rows = summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv")
+    assert {r["image"]: r["pixel_spacing_mm"] for r in rows}["png"] == ""  # unknown: px
+    labels.write_text("image,file,status,pixel_size_mm\nown,own.png,ok,40 um\n")
+    with pytest.raises(ManifestError) as bad:
+        summarize_images(tmp_path / "m.csv", h5s, tmp_path / "s.csv", labels=labels)
+    line = bad.value.line()
+    assert "'40 um'" in line and "line 2, column pixel_size_mm" in line and "0.0403" in line

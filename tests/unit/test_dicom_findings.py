@@ -55,6 +55,13 @@ def test_findings_become_a_valid_presentation_state_on_the_source(demo_film, tmp
             drawn[annotation.GraphicLayer, tuple(map(tuple, points[:-1]))] = True
     for f in found:
         assert (f"FINDINGS_{f.confidence.upper()}", tuple(map(tuple, f.outline))) in drawn
+    # each finding's label gives its size (in px here: find() was given no pixel size)
+    labels = [t.UnformattedTextValue for a in state.GraphicAnnotationSequence
+              for t in a.get("TextObjectSequence", [])]  # fmt: skip
+    assert sorted(labels) == sorted(
+        f"{f.finding} {f.confidence} {f.margin:.1f} SD {f.length_px}x{f.breadth_px} px"
+        for f in found
+    )
     # the L of three fragments, [x, y] in image pixels
     assert found[0].outline == [
         [196, 160],

@@ -6,6 +6,7 @@ import pytest
 
 from weld_anomaly.ingest.inventory import ImageRecord, to_csv
 from weld_anomaly.ingest.manifests import Annotation
+from weld_anomaly.score import metrics
 from weld_anomaly.score.evaluation import defect_recall, evaluate, label_fragments
 
 
@@ -322,3 +323,54 @@ def test_one_annotated_validation_image_is_too_few_to_replace_the_filter():
     flag, why = _choose_flag_statistic(names, {}, far, images=1)
     assert flag == "baseline" and "only 1 annotated validation image(s) hold defects" in why
     assert _choose_flag_statistic(names, {}, far, images=2)[0] == "detector"
+
+
+def _test_images(n_images: int, per_image: int, rng) -> pd.DataFrame:
+    """Annotated test images, each with its own level (fragments of an image correlate) and
+    a tenth of its fragments holding a defect."""
+    rows = []
+    for i in range(n_images):
+        level = rng.normal(0, 0.5)
+        y = rng.random(per_image) < 0.1
+        rows.append(pd.DataFrame({"image": f"w{i}", "defect_pixels": y, "level": level}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("images", [3, 12])
+def test_intervals_come_from_resampling_images_and_say_when_a_lead_is_noise(images):
+    from weld_anomaly.score.evaluation import _intervals
+
+    rng = np.random.default_rng(1)
+    table = _test_images(images, 400, rng)
+    y = table["defect_pixels"].to_numpy()
+    base = table["level"].to_numpy() + rng.normal(0, 1, len(y)) + 1.0 * y
+    oriented = {
+        "baseline": base,
+        "better": table["level"].to_numpy() + rng.normal(0, 1, len(y)) + 2.5 * y,
+        "same": base + rng.normal(0, 0.05, len(y)),
+    }
+    rows = np.ones(len(y), bool)
+    for flag, ahead in (("better", True), ("same", False)):
+        out = _intervals(table, oriented, rows, flag, (300, 0))
+        assert out["images"] == images and out["resamples"] == 300
+        for name, values in oriented.items():  # each figure inside its own interval
+            low, high = out["scorers"][name]["auroc"]
+            assert low <= metrics.roc_auc(y, values) <= high
+            assert high - low > 0.005
+        lead = out["lead_over_filter"]
+        assert lead["scorer"] == flag
+        assert lead["auroc"]["value"] == pytest.approx(
+            metrics.roc_auc(y, oriented[flag]) - metrics.roc_auc(y, base)
+        )
+        if ahead:  # a large lead is beyond noise even on 3 images
+            assert lead["beyond_noise"] and "a lead beyond the noise" in lead["sentence"]
+            assert lead["auroc"]["interval"][0] > 0
+        else:  # a scorer that is the filter plus a little noise is within noise
+            assert not lead["beyond_noise"] and "within noise" in lead["sentence"]
+            assert lead["auroc"]["interval"][0] < 0 < lead["auroc"]["interval"][1]
+        assert f"{images} annotated test images" in lead["sentence"]
+    # the same seed draws the same intervals; without resamples, none
+    assert _intervals(table, oriented, rows, "same", (300, 0)) == out
+    assert _intervals(table, oriented, rows, "better", (0, 0)) == {}
+    only_filter = _intervals(table, oriented, rows, "baseline", (300, 0))["lead_over_filter"]
+    assert only_filter["beyond_noise"] is None and "The filter flags" in only_filter["sentence"]

@@ -69,3 +69,31 @@ def test_a_positive_tied_with_the_threshold_is_not_flagged():
     assert metrics.threshold_at_fpr(negatives, 0.01) == 989.0
     # and the calibrated threshold is exceeded by exactly 1 % of the normal scores
     assert np.mean(negatives > metrics.threshold_at_fpr(negatives, 0.01)) == 0.01
+
+
+def test_resampled_metrics_are_those_of_the_repeated_fragments():
+    """Weights from resampling images give exactly the AUROC and recall at 1 % FPR of the
+    fragments repeated that many times (ties included)."""
+    rng = np.random.default_rng(3)
+    n = 900
+    images = rng.integers(0, 12, n)
+    labels = rng.random(n) < 0.15
+    scores = np.round(rng.normal(labels * 1.2, 1.0), 1)  # coarse: many ties
+    weights = metrics.image_resamples(images, 20, seed=5)
+    auroc, recall = metrics.weighted_auroc_and_recall(labels, scores, weights, 0.01)
+    for row, w in enumerate(weights):
+        take = np.repeat(np.arange(n), w.astype(int))
+        y, s = labels[take], scores[take]
+        assert auroc[row] == pytest.approx(metrics.roc_auc(y, s), abs=1e-12)
+        assert recall[row] == pytest.approx(metrics.recall_at_fpr(y, s, 0.01), abs=1e-12)
+    # the same seed draws the same resamples; every image keeps its fragments together
+    assert np.array_equal(weights, metrics.image_resamples(images, 20, seed=5))
+    for image in range(12):
+        assert (np.ptp(weights[:, images == image], axis=1) == 0).all()
+
+
+def test_an_interval_holds_the_central_share_of_finite_values():
+    values = np.r_[np.arange(1000.0), np.nan]
+    low, high = metrics.interval(values)
+    assert low == pytest.approx(24.975) and high == pytest.approx(974.025)
+    assert metrics.interval([np.nan]) is None

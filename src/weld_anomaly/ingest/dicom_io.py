@@ -616,6 +616,7 @@ TECHNICAL = (
     "WindowWidth",
     "PixelSpacing",
     "ImagerPixelSpacing",
+    "EstimatedRadiographicMagnificationFactor",
     "LossyImageCompression",
     "LossyImageCompressionRatio",
     "PixelPaddingValue",

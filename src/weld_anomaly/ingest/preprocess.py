@@ -317,23 +317,80 @@ SUMMARY_COLUMNS = (
     "window_hi",
     "bit_depth",
     "pixel_spacing_mm",
+    "pixel_size_from",  # labels table, DICOM header or data.pixel_size_mm
     "note",  # a remark of the conversion (a header that disagreed with the pixels)
 )
 
 
 def pixel_spacing_mm(attrs: dict) -> float | str:
-    """The detector's pixel spacing in mm (Pixel Spacing, else Imager Pixel Spacing), or ''.
+    """The pixel size in mm at the weld, from the DICOM header, or ''.
 
-    Square pixels are the rule for radiographs; the mean of row and column spacing is used.
+    Pixel Spacing when given (already at the object); else Imager Pixel Spacing (at the
+    detector) divided by the Estimated Radiographic Magnification Factor when given. Square
+    pixels are the rule for radiographs; the mean of row and column spacing is used.
     """
-    for key in ("dicom_pixel_spacing", "dicom_imager_pixel_spacing"):
+
+    def mean_of(key: str) -> float | None:
         value = attrs.get(key)
         if value is None or isinstance(value, str):
-            continue
+            return None
         values = [float(v) for v in np.atleast_1d(value) if float(v) > 0]
-        if values:
-            return round(float(np.mean(values)), 6)
-    return ""
+        return float(np.mean(values)) if values else None
+
+    spacing = mean_of("dicom_pixel_spacing")
+    if spacing is None:
+        spacing = mean_of("dicom_imager_pixel_spacing")
+        magnification = mean_of("dicom_estimated_radiographic_magnification_factor")
+        if spacing is not None and magnification is not None:
+            spacing /= magnification
+    return "" if spacing is None else round(spacing, 6)
+
+
+def labelled_pixel_sizes(labels: str | Path | None) -> dict[str, float]:
+    """The optional ``pixel_size_mm`` column of a labels table, by image id (empty cells and
+    tables without it: none)."""
+    from weld_anomaly.ingest.inventory import ManifestError, id_from_file
+
+    if labels is None or not Path(labels).is_file():
+        return {}
+    import csv
+    import io
+
+    text = Path(labels).read_text(encoding="utf-8-sig")
+    out = {}
+    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        value = row.get("pixel_size_mm", "")
+        if not value:
+            continue
+        image = row.get("image", "")
+        if not row.get("file"):
+            image = id_from_file(image, f"{labels}, line {line}")
+        try:
+            size = float(value)
+        except ValueError:
+            size = -1.0
+        if not 0 < size < 100:
+            raise ManifestError(
+                f"pixel_size_mm {value!r} is not a pixel size in mm",
+                where=f"{labels}, line {line}, column pixel_size_mm",
+                fix="give the size of one pixel at the weld in mm (e.g. 0.0403 for films "
+                "scanned at 630 dpi), or leave the cell empty",
+            )
+        out[image] = size
+    return out
+
+
+def _pixel_size(image_id: str, attrs: dict, labelled: dict, default: float | None) -> dict:
+    header = pixel_spacing_mm(attrs)
+    for value, source in (
+        (labelled.get(image_id), "labels table"),
+        (header if header != "" else None, "DICOM header"),
+        (default, "data.pixel_size_mm"),
+    ):
+        if value is not None:
+            return {"pixel_spacing_mm": value, "pixel_size_from": source}
+    return {"pixel_spacing_mm": "", "pixel_size_from": ""}
 
 
 def summarize_images(
@@ -341,8 +398,14 @@ def summarize_images(
     images: Sequence[str | Path],
     out_csv: str | Path,
     on_error: str = "stop",
+    pixel_size_mm: float | None = None,
+    labels: str | Path | None = None,
 ) -> list[dict]:
     """One row per radiograph: how it was converted, or why it was rejected.
+
+    Its pixel size in mm (``pixel_spacing_mm``, where from in ``pixel_size_from``): the labels
+    table's ``pixel_size_mm`` column for that image, else the DICOM header
+    (:func:`pixel_spacing_mm`), else ``pixel_size_mm`` (``data.pixel_size_mm``), else unknown.
 
     Also finds radiographs listed twice (same SOP Instance UID or identical pixels): the run
     stops, or with ``on_error="skip"`` every copy after the first is marked rejected so that
@@ -355,6 +418,7 @@ def summarize_images(
     from weld_anomaly.ingest.inventory import read_manifest
 
     records = {r.image_id: r for r in read_manifest(manifest_csv)}
+    labelled = labelled_pixel_sizes(labels)
     rows, seen = [], {}
     for path in images:
         attrs = hdf5_io.read_image_attrs(path)
@@ -369,7 +433,7 @@ def summarize_images(
             status=record.status,
             split=record.split,
             rejected=bool(attrs.get("rejected", False)),
-            pixel_spacing_mm=pixel_spacing_mm(attrs),
+            **_pixel_size(image_id, attrs, labelled, pixel_size_mm),
         )
         keys = [str(attrs[k]) for k in ("instance_key", "pixels_sha256") if attrs.get(k)]
         twin = next((seen[k] for k in keys if k in seen), None)

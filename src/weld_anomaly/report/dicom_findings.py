@@ -132,7 +132,11 @@ def _label(finding: dict):
     x = float(min(p[0] for p in finding["outline"]))
     y = float(min(p[1] for p in finding["outline"]))
     # ASCII only: the default character set of the object (no Specific Character Set)
-    text = f"{finding['finding']} {finding['confidence']} {finding['margin']:.1f} SD"
+    if finding.get("length_mm") is not None:
+        size = f"{finding['length_mm']:.1f}x{finding['breadth_mm']:.1f} mm"
+    else:
+        size = f"{finding['length_px']}x{finding['breadth_px']} px"
+    text = f"{finding['finding']} {finding['confidence']} {finding['margin']:.1f} SD {size}"
     return hd.pr.TextObject(
         text_value=text,
         units=hd.pr.AnnotationUnitsValues.PIXEL,

@@ -240,6 +240,36 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes
     return _figure_png(fig)
 
 
+def pod_curves(fits: dict[str, dict]) -> bytes:
+    """Probability of detection against defect size (log axis), each scorer's fitted curve
+    with its 95 % lower bound, a90/95 marked (:mod:`weld_anomaly.score.pod`)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+    unit = "px"
+    for (name, fit), colour in zip(fits.items(), ("C0", "C2", "C1"), strict=False):
+        curve = fit.get("curve")
+        unit = fit.get("unit", unit)
+        if not curve:
+            continue
+        ax.plot(curve["size"], curve["pod"], color=colour, label=f"{name}")
+        ax.plot(curve["size"], curve["lower_95"], color=colour, ls="--", lw=0.9,
+                label=f"{name}, 95 % lower bound")  # fmt: skip
+        if fit.get("a90_95"):
+            ax.axvline(fit["a90_95"], color=colour, lw=0.7, ls=":")
+    ax.axhline(0.9, color="grey", lw=0.7, ls=":")
+    if not any(f.get("curve") for f in fits.values()):
+        ax.text(0.5, 0.5, "no POD curve (see the table)", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    else:
+        ax.set_xscale("log")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel(f"defect size, longest extent ({unit})")
+    ax.set_ylabel("probability of detection")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    return _figure_png(fig)
+
+
 def precision_recall_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> bytes:
     """Precision-recall curves: name -> (recall, precision, average precision)."""
     plt = _pyplot()

@@ -28,7 +28,7 @@ from weld_anomaly.ingest.convert import FALLBACK_WINDOW
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import load_annotations
 from weld_anomaly.report import figures, viewer
-from weld_anomaly.score import metrics, scorers
+from weld_anomaly.score import metrics, pod, scorers
 from weld_anomaly.score.evaluation import scorer_columns
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def _any_pixel_rows(result: dict) -> list[dict]:
     test = protocol.get("test") or {}
     annotated = protocol.get("test_annotated_images") or {}
     validation = protocol.get("validation_annotated_images") or {}
+    intervals = (protocol.get("test_annotated_intervals") or {}).get("scorers") or {}
     rows = [
         {
             "scorer": scorer,
@@ -117,6 +118,8 @@ def _any_pixel_rows(result: dict) -> list[dict]:
             "recall_01pct": m["recall_at_fpr_0.1pct"],
             "auroc_annotated": annotated.get(scorer, {}).get("auroc"),
             "recall_annotated": annotated.get(scorer, {}).get("recall_at_fpr_1pct"),
+            "auroc_ci": intervals.get(scorer, {}).get("auroc"),
+            "recall_ci": intervals.get(scorer, {}).get("recall_at_fpr_1pct"),
         }
         for scorer, m in test.items()
     ]
@@ -245,6 +248,9 @@ def _model_pictures(test: pd.DataFrame, result: dict, history_csv, figures_dir: 
             )
     pictures["roc"] = figures.roc_curves(roc)
     pictures["pr"] = figures.precision_recall_curves(pr)
+    fits = (result.get("any_pixel") or {}).get("probability_of_detection") or {}
+    if fits:
+        pictures["pod"] = figures.pod_curves(fits)
     for name in ("loss", "scatter", "roc"):
         write_bytes(figures_dir / f"{name}.png", pictures[name])
     return pictures
@@ -473,6 +479,15 @@ def _images_table(images_csv) -> pd.DataFrame:
     )
 
 
+def _pod_rows(result: dict) -> list[dict]:
+    """Probability of detection per scorer: targets, hits, a50, a90, a90/95, warnings."""
+    fits = (result.get("any_pixel") or {}).get("probability_of_detection") or {}
+    return [
+        {"scorer": s, **fit, "sizes": {k: pod.size_text(fit, k) for k in ("a50", "a90", "a90_95")}}
+        for s, fit in fits.items()
+    ]
+
+
 def _tables(result: dict, train_info: dict, config: dict, fragments: int) -> dict:
     """The report's metric tables and provenance (template variables)."""
     return {
@@ -480,6 +495,11 @@ def _tables(result: dict, train_info: dict, config: dict, fragments: int) -> dic
         "rows": _metrics_rows(result),
         "defect_rows": _defect_rows(result),
         "any_pixel_rows": _any_pixel_rows(result),
+        "intervals": (result.get("any_pixel") or {}).get("test_annotated_intervals") or {},
+        "lead": ((result.get("any_pixel") or {}).get("test_annotated_intervals") or {}).get(
+            "lead_over_filter"
+        ),
+        "pod_rows": _pod_rows(result),
         "detection_rows": _detection_rows(result),
         "train": train_info,
         "versions": software_versions(),

@@ -36,7 +36,7 @@ from weld_anomaly.files import write_text
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import Annotation, load_annotations, load_masks
-from weld_anomaly.score import findings, metrics, scorers
+from weld_anomaly.score import findings, metrics, pod, scorers
 from weld_anomaly.score.scorers import DEFAULT_FLAG, ScoredFragments
 
 log = logging.getLogger(__name__)
@@ -233,15 +233,15 @@ def _in_order(found: dict[str, list[int]]) -> list[tuple[str, list[int]]]:
     return sorted(found.items(), key=lambda item: (rank.get(item[0], len(order)), item[0]))
 
 
-def defect_detection(
+def defect_targets(
     table: pd.DataFrame, flagged: np.ndarray, annotations: dict, masks: dict, size: int
-) -> dict:
-    """Probability of detection by defect size: a defect (a connected region of its image's
-    mask, else an annotation box) counts as found when a flagged fragment holds one of its
-    pixels."""
+) -> list[tuple[str, float, float, bool]]:
+    """Every annotated defect of the table's images as a hit/miss target: (image, area in
+    px², longest extent in px, found). A defect is a connected region of its image's mask,
+    else an annotation box; it is found when a flagged fragment holds one of its pixels."""
     from scipy import ndimage
 
-    found: dict[str, list[int]] = {}
+    targets = []
     for image_id, rows in table.groupby("image").indices.items():
         corners = table.loc[table.index[rows], ["y", "x"]].to_numpy()
         hits = corners[flagged[rows]]
@@ -255,9 +255,10 @@ def defect_detection(
                 index = np.arange(1, n + 1)
                 areas = ndimage.sum(mask, labels, index)
                 seen = ndimage.maximum(covered, labels, index)
-                for area, hit in zip(areas, seen, strict=True):
-                    for key in (f"area {_bucket(area)} px²", "all"):
-                        found.setdefault(key, []).append(int(hit))
+                boxes = ndimage.find_objects(labels)
+                for area, hit, box in zip(areas, seen, boxes, strict=True):
+                    extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+                    targets.append((str(image_id), float(area), float(extent), bool(hit)))
             continue
         for d in annotations.get(image_id, []):
             hit = bool(
@@ -269,9 +270,35 @@ def defect_detection(
                     & (hits[:, 1] + size > d.x)
                 )
             )
-            for key in (f"area {_bucket(d.width * d.height)} px²", "all"):
-                found.setdefault(key, []).append(int(hit))
+            area, extent = float(d.width * d.height), float(max(d.width, d.height))
+            targets.append((str(image_id), area, extent, hit))
+    return targets
+
+
+def defect_detection(
+    table: pd.DataFrame, flagged: np.ndarray, annotations: dict, masks: dict, size: int
+) -> dict:
+    """Probability of detection by defect size class (:func:`defect_targets`)."""
+    found: dict[str, list[int]] = {}
+    for _, area, _, hit in defect_targets(table, flagged, annotations, masks, size):
+        for key in (f"area {_bucket(area)} px²", "all"):
+            found.setdefault(key, []).append(int(hit))
     return {k: {"defects": len(v), "detected": float(np.mean(v))} for k, v in _in_order(found)}
+
+
+def probability_of_detection(
+    table: pd.DataFrame, flagged: np.ndarray, defects: tuple, size: int, spacing: dict
+) -> dict:
+    """The POD fit (:mod:`.pod`) of the table's annotated defects at these flags: sizes in
+    mm when every image holding a defect has a pixel size (``spacing``), else in px."""
+    annotations, masks = defects
+    targets = defect_targets(table, flagged, annotations, masks, size)
+    images = {t[0] for t in targets}
+    in_mm = bool(images) and all(spacing.get(i) for i in images)
+    sizes = np.array([t[2] * (spacing[t[0]] if in_mm else 1.0) for t in targets])
+    result = pod.fit(sizes, np.array([t[3] for t in targets], bool), "mm" if in_mm else "px")
+    result["sentence"] = pod.summary(result)
+    return result
 
 
 def defect_recall(
@@ -405,21 +432,108 @@ def _any_pixel_scores(table: pd.DataFrame, oriented: dict, rows: np.ndarray) -> 
     return {s: _any_pixel_metrics(y, values[rows]) for s, values in oriented.items()}
 
 
-def _any_pixel_results(table, oriented, thresholds, flag, defects, size, splits) -> dict:
+def _any_pixel_results(
+    table, oriented, thresholds, flag, defects, size, splits, bootstrap=(0, 0), spacing=None
+) -> dict:
     """The standard protocol on the test fragments (all of them, and those of the annotated
     images alone), and the probability of detection by defect size at the calibrated
     thresholds (flagging scorer and baseline)."""
     test = splits["test"]
     faulty = (table["status"] == "faulty").to_numpy()
+    spacing = spacing or {}
     return {
         "protocol": "a fragment holding any defect pixel is positive; every fragment counts",
         "test": _any_pixel_scores(table, oriented, test),
         "test_annotated_images": _any_pixel_scores(table, oriented, test & faulty),
+        "test_annotated_intervals": _intervals(table, oriented, test & faulty, flag, bootstrap),
         "defect_detection": {
             s: defect_detection(table[test], oriented[s][test] > thresholds[s], *defects, size)
             for s in dict.fromkeys([flag, "baseline"])
         },
+        "probability_of_detection": {
+            s: probability_of_detection(
+                table[test], oriented[s][test] > thresholds[s], defects, size, spacing
+            )
+            for s in dict.fromkeys([flag, "baseline"])
+        },
     }
+
+
+def _intervals(table, oriented, rows, flag: str, bootstrap: tuple[int, int]) -> dict:
+    """95 % intervals of every scorer's AUROC and recall at 1 % FPR on the annotated test
+    images (standard protocol), by resampling whole images (fragments of one image are
+    correlated), and the flagging scorer's lead over the filter on the same resamples
+    (paired), with one sentence saying whether that lead is more than noise."""
+    resamples, seed = bootstrap
+    if not resamples or "defect_pixels" not in table or not table["defect_pixels"][rows].any():
+        return {}
+    y = table["defect_pixels"].to_numpy()[rows]
+    images = table["image"].to_numpy()[rows]
+    scores = {s: values[rows] for s, values in oriented.items()}
+    drawn = metrics.resampled_metrics(y, scores, images, resamples, seed)
+    out = {
+        "images": int(len(np.unique(images))),
+        "resamples": int(resamples),
+        "seed": int(seed),
+        "level": 0.95,
+        "scorers": {
+            s: {"auroc": metrics.interval(a), "recall_at_fpr_1pct": metrics.interval(r)}
+            for s, (a, r) in drawn.items()
+        },
+    }
+    if REFERENCE in drawn and flag in drawn:
+        out["lead_over_filter"] = _lead(y, scores, drawn, flag, out["images"])
+    return out
+
+
+def _lead(y, scores, drawn, flag: str, images: int) -> dict:
+    """The flagging scorer minus the filter: the test figures, their paired intervals, and
+    a sentence."""
+    lead = {"scorer": flag}
+    for key, at, metric in (
+        ("auroc", 0, metrics.roc_auc),
+        ("recall_at_fpr_1pct", 1, lambda y_, s_: metrics.recall_at_fpr(y_, s_, 0.01)),
+    ):
+        value = metric(y, scores[flag]) - metric(y, scores[REFERENCE])
+        lead[key] = {
+            "value": float(value),
+            "interval": metrics.interval(drawn[flag][at] - drawn[REFERENCE][at]),
+        }
+    a, r = lead["auroc"], lead["recall_at_fpr_1pct"]
+    if flag == REFERENCE:
+        low, high = metrics.interval(drawn[flag][0]) or (np.nan, np.nan)
+        lead["beyond_noise"] = None
+        lead["sentence"] = (
+            f"The filter flags; its test AUROC on the {images} annotated test images is "
+            f"{metrics.roc_auc(y, scores[flag]):.3f} (95 % interval {low:.3f} to {high:.3f}, "
+            "by resampling images)"
+        )
+        return lead
+
+    def beyond(d: dict) -> bool:
+        return d["interval"] is not None and (d["interval"][0] > 0 or d["interval"][1] < 0)
+
+    def words(d: dict, name: str, digits: int) -> str:
+        low, high = d["interval"] or (np.nan, np.nan)
+        value, low, high = (f"{v:+.{digits}f}" for v in (d["value"], low, high))
+        return f"{value} {name} (95 % interval {low} to {high})"
+
+    lead["beyond_noise"] = bool(beyond(a) or beyond(r))
+    said = f"{words(a, 'AUROC', 3)} and {words(r, 'recall at 1 % FPR', 2)}"
+    if not lead["beyond_noise"]:
+        verdict = (
+            f"within noise: {images} annotated test images cannot tell the two apart; "
+            "annotate more test welds to know"
+        )
+    elif a["value"] >= 0 and r["value"] >= 0:
+        verdict = "a lead beyond the noise of these images"
+    else:
+        verdict = "behind the filter beyond the noise of these images"
+    lead["sentence"] = (
+        f"Against the training-free filter on the {images} annotated test images, {flag} "
+        f"scores {said}, by resampling images: {verdict}"
+    )
+    return lead
 
 
 # The textbook filter is the reference: it needs no training and, on real weld films, no
@@ -657,18 +771,34 @@ def _write_findings(table, scores, threshold, normal_val, size, source, paths) -
     }
 
 
-def _add_detection_results(result: dict, scored, defects, val_labels) -> None:
-    """The test results that need annotations: per-task metrics, the standard protocol,
-    defects left outside every crop."""
+def _add_detection_results(
+    result: dict, scored, defects, val_labels, bootstrap, spacing: dict
+) -> None:
+    """The test results that need annotations: per-task metrics, the standard protocol (with
+    intervals from ``bootstrap``: resamples, seed), defects left outside every crop."""
     table, oriented, thresholds, flag, size, splits = scored
     annotations, defect_masks = defects
     test = _test_results(table, oriented, thresholds, flag, annotations, size, val_labels, splits)
     result["adaptive"]["recall_likely"] = test.pop("adaptive_recall_likely")
     result.update(test)
     result["any_pixel"] = _any_pixel_results(
-        table, oriented, thresholds, flag, defects, size, splits
+        table, oriented, thresholds, flag, defects, size, splits, bootstrap, spacing
     )
     result["lost_defects"] = _warn_lost(lost_defects(table, annotations, defect_masks, size))
+
+
+def _flag_choice(table, splits, names, oriented, validation, flag_statistic: str):
+    """The flagging scorer, why, and every scorer's figures on the annotated validation
+    images. The choice looks inside those images: does a scorer find the flaws among their
+    sound fragments (not: does it tell one kind of image from another)."""
+    faulty = (table["status"] == "faulty").to_numpy()
+    validation_any = _any_pixel_scores(table, oriented, splits["validation"] & faulty)
+    if flag_statistic != "auto":
+        return flag_statistic, "configuration (evaluate.flag_statistic)", validation_any
+    flag, why = _choose_flag_statistic(
+        names, validation, validation_any, _images_with_defects(table, splits)
+    )
+    return flag, why, validation_any
 
 
 def evaluate(
@@ -689,6 +819,7 @@ def evaluate(
     findings_out: tuple[str | Path, str | Path] | None = None,
     cross_fitted: str | Path | None = None,
     headline_out: str | Path | None = None,
+    bootstrap: tuple[int, int] = (1000, 0),
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON
     (``headline_out``: the few figures of :func:`headline`, for `dvc metrics show`).
@@ -697,7 +828,8 @@ def evaluate(
     labels; without them the annotation boxes are the defects' pixels. ``findings_out``:
     ``(csv, json)`` for the findings (merged flagged fragments, :mod:`.findings`).
     ``cross_fitted``: scores of the annotated images a supervised model was trained on, by
-    models that did not see them (:func:`cross_fit`)."""
+    models that did not see them (:func:`cross_fit`). ``bootstrap``: resamples of the
+    annotated test images and their seed for the 95 % intervals (0 resamples: none)."""
     table, rejected = _scores_table(manifest_csv, images_csv, score_csvs, cross_fitted)
     splits = _split_masks(table)
     normal_val = splits["normal_validation"]
@@ -714,15 +846,9 @@ def evaluate(
         table["defect_pixels"] = pixel_labels(table, annotations, defect_masks, size)
     val_labels = table["label"][splits["validation"]]
     oriented, direction, validation = _orient(table, names, val_labels, splits["validation"])
-    # the choice looks inside the annotated validation images: does a scorer find the flaws
-    # among their sound fragments (not: does it tell one kind of image from another)
-    faulty = (table["status"] == "faulty").to_numpy()
-    validation_any = _any_pixel_scores(table, oriented, splits["validation"] & faulty)
-    chosen_by = "configuration (evaluate.flag_statistic)"
-    if flag_statistic == "auto":
-        flag_statistic, chosen_by = _choose_flag_statistic(
-            names, validation, validation_any, _images_with_defects(table, splits)
-        )
+    flag_statistic, chosen_by, validation_any = _flag_choice(
+        table, splits, names, oriented, validation, flag_statistic
+    )
 
     thresholds = {s: metrics.threshold_at_fpr(oriented[s][normal_val], target_fpr) for s in names}
     flag_scores, flag_threshold = oriented[flag_statistic], thresholds[flag_statistic]
@@ -736,7 +862,9 @@ def evaluate(
     )
     if annotations is not None:
         scored = (table, oriented, thresholds, flag_statistic, size, splits)
-        _add_detection_results(result, scored, (annotations, defect_masks), val_labels)
+        defects = (annotations, defect_masks)
+        spacing = _pixel_spacing(images_csv)
+        _add_detection_results(result, scored, defects, val_labels, bootstrap, spacing)
         result["any_pixel"]["validation_annotated_images"] = validation_any
     if roc_out is not None:
         roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)

@@ -102,3 +102,99 @@ def robust_z(values: np.ndarray) -> np.ndarray:
     """``(values - median) / robust standard deviation``: a z-score outliers barely move."""
     med, scale = robust_location_scale(values)
     return (values - med) / scale
+
+
+# -- intervals by resampling images ------------------------------------------------------
+# Fragments of one image are correlated (one film's grain, one weld's flaws), so intervals
+# come from resampling whole images with replacement: a resample weights each fragment by
+# how many times its image was drawn. The metrics below are those of the fragments
+# repeated that many times, computed for every resample at once on one sorting.
+
+
+def _groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order of ``scores`` from the highest down and the start of each run of ties."""
+    order = np.argsort(-scores, kind="mergesort")
+    s = scores[order]
+    starts = np.r_[0, np.nonzero(np.diff(s))[0] + 1]
+    return order, starts
+
+
+def weighted_auroc_and_recall(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, fpr: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """AUROC and recall at ``fpr`` for each row of ``weights`` (B, N): the figures of
+    :func:`roc_auc` and :func:`recall_at_fpr` on the fragments repeated ``weights`` times
+    (integer weights). ``nan`` where a row leaves a class empty."""
+    labels, scores = _check(labels, scores)
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    order, starts = _groups(scores)
+    w = weights[:, order]
+    y = labels[order]
+    pos = np.add.reduceat(w * y, starts, axis=1)  # (B, G) positive weight per tie group
+    neg = np.add.reduceat(w * ~y, starts, axis=1)
+    n_pos, n_neg = pos.sum(1), neg.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # groups run from the highest score down: negatives below a group are those after it
+        below = n_neg[:, None] - np.cumsum(neg, axis=1)
+        auroc = (pos * (below + 0.5 * neg)).sum(1) / (n_pos * n_neg)
+        # the threshold: the score of the (allowed+1)-th highest negative; positives count
+        # when strictly above it, i.e. in the groups before the one holding it
+        allowed = np.floor(fpr * n_neg)
+        holding = np.argmax(np.cumsum(neg, axis=1) > allowed[:, None], axis=1)
+        before = np.cumsum(pos, axis=1) - pos
+        recall = before[np.arange(len(w)), holding] / n_pos
+    empty = (n_pos == 0) | (n_neg == 0)
+    auroc[empty] = np.nan
+    recall[empty] = np.nan
+    return auroc, recall
+
+
+def resampled_metrics(
+    labels: np.ndarray,
+    scores: dict[str, np.ndarray],
+    images: np.ndarray,
+    n: int,
+    seed: int,
+    fpr: float = 0.01,
+    chunk_cells: int = 4_000_000,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each scorer's AUROC and recall at ``fpr`` on ``n`` resamples of the images (the same
+    resamples for every scorer, so differences between scorers are paired), computed a few
+    resamples at a time (``chunk_cells`` weights in memory)."""
+    counts, index = _image_counts(images, n, seed)
+    step = max(1, chunk_cells // max(len(labels), 1))
+    out = {}
+    for name, values in scores.items():
+        parts = [
+            weighted_auroc_and_recall(labels, values, counts[i : i + step][:, index], fpr)
+            for i in range(0, n, step)
+        ]
+        out[name] = (np.concatenate([a for a, _ in parts]), np.concatenate([r for _, r in parts]))
+    return out
+
+
+def _image_counts(images: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """How many times each image is drawn in each of ``n`` resamples (n, images), and each
+    fragment's image."""
+    codes, index = np.unique(np.asarray(images), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, len(codes), (n, len(codes)))
+    counts = np.zeros((n, len(codes)))
+    np.add.at(counts, (np.arange(n)[:, None], drawn), 1.0)
+    return counts, index
+
+
+def image_resamples(images: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` resamples of the images (with replacement), as fragment weights (n, N)."""
+    counts, index = _image_counts(images, n, seed)
+    return counts[:, index]
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> list[float] | None:
+    """The central ``level`` percentile interval of finite ``values`` (None without any)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    tail = 100 * (1 - level) / 2
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]

@@ -242,6 +242,8 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
         )
     ]
     spacing = pixel_spacing_mm(converted.attrs)
+    if spacing == "" and config["data"].get("pixel_size_mm") is not None:
+        spacing = float(config["data"]["pixel_size_mm"])  # the files do not say: the config's
     found = _findings(table, values, flags, calibration, size, spacing)
     png = _overlay(crops, found, masks, size, config["report"]["max_width"])
     write_bytes(out / f"{image_id}.png", png)
