@@ -374,3 +374,42 @@ def test_intervals_come_from_resampling_images_and_say_when_a_lead_is_noise(imag
     assert _intervals(table, oriented, rows, "better", (0, 0)) == {}
     only_filter = _intervals(table, oriented, rows, "baseline", (300, 0))["lead_over_filter"]
     assert only_filter["beyond_noise"] is None and "The filter flags" in only_filter["sentence"]
+
+
+def test_false_calls_are_findings_on_sound_welds_or_off_every_defect_per_image_and_metre():
+    from weld_anomaly.score.evaluation import false_calls
+    from weld_anomaly.score.findings import Finding
+
+    def finding(image, x, y):
+        return Finding(image, "weld", 1, "high", 1.0, 3.0, 0.001, x + 32, y + 32, x, y, 64, 64,
+                       64, 64, None, None, 1, "baseline", 0.5)  # fmt: skip
+
+    # three test welds of one crop each, 1,000 px long at 0.05 mm: 50 mm of weld each
+    rows = []
+    for image in ("sound", "faulty", "boxed"):
+        for x in [*range(0, 1000 - 64, 32), 1000 - 64]:  # the last aligned with the end
+            rows.append({"image": image, "crop": "weld", "y": 0, "x": x})
+    rows.append({"image": "validation", "crop": "weld", "y": 0, "x": 0})
+    table = pd.DataFrame(rows)
+    test = (table["image"] != "validation").to_numpy()
+    mask = np.zeros((64, 1000), bool)
+    mask[10:20, 110:120] = True  # faulty's defect, under its finding at x=100
+    annotations = {"boxed": [Annotation(500, 10, 10, 10, "likely")]}
+    found = [
+        finding("sound", 0, 0),  # on a sound weld: false
+        finding("faulty", 100, 0),  # on the defect: true
+        finding("faulty", 600, 0),  # off it: false
+        finding("boxed", 480, 0),  # touches the box: true
+        finding("validation", 0, 0),  # not a test image: not counted
+    ]
+    spacing = {"sound": 0.05, "faulty": 0.05, "boxed": 0.05}
+    out = false_calls(found, table, test, (annotations, {"faulty": mask}, spacing), 64, (200, 0))
+    assert out["images"] == 3 and out["false_calls"] == 2
+    assert out["per_image"] == pytest.approx(2 / 3)
+    assert out["weld_length_m"] == pytest.approx(3 * 0.05)  # 1,000 px x 0.05 mm, three times
+    assert out["per_metre"] == pytest.approx(2 / 0.15)
+    low, high = out["per_image_interval"]
+    assert 0 <= low <= 2 / 3 <= high <= 2
+    # one pixel size unknown: no figure per metre, the rest stands
+    part = false_calls(found, table, test, (annotations, {"faulty": mask}, {"sound": 0.05}), 64)
+    assert part["per_metre"] is None and part["false_calls"] == 2

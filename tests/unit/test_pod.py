@@ -82,4 +82,5 @@ def test_figures_beyond_the_sizes_annotated_are_bounds_not_numbers():
     hits[[0, 7, 30]] = False  # a few misses among the smaller ones, hits between them
     fit = pod.fit(sizes, hits, "mm")
     assert fit["a50"] is None and fit["a50_outside"] == "below"
-    assert pod.size_text(fit, "a50") == f"under {sizes.min():.2f} mm (the smallest defect annotated)"
+    words = pod.size_text(fit, "a50")
+    assert words == f"under {sizes.min():.2f} mm (the smallest defect annotated)"
