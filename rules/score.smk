@@ -46,6 +46,10 @@ rule evaluate:
         annotations=annotations_input,
         masks=masks_input,
         cross_fitted=cross_fitted_input,
+        # their digests go into every finding (the audit trail)
+        autoencoder="results/model/autoencoder.weights.h5",
+        detector=detector_input,
+        supervised=supervised_input,
     output:
         fragments="results/evaluation/fragments.csv",
         metrics="results/metrics/evaluation.json",

@@ -2,10 +2,12 @@
 
 import _package  # noqa: F401
 
+from weld_anomaly.provenance import record
 from weld_anomaly.score.evaluation import evaluate
 from weld_anomaly.workflow.runner import run_step
 
 settings = snakemake.params.evaluate
+models = {name: snakemake.input.get(name) for name in ("autoencoder", "detector", "supervised")}
 run_step(
     snakemake.log[0],
     evaluate,
@@ -26,4 +28,5 @@ run_step(
     cross_fitted=snakemake.input.get("cross_fitted") or None,
     headline_out=snakemake.output.headline,
     bootstrap=(settings["bootstrap"]["resamples"], settings["bootstrap"]["seed"]),
+    provenance=record({k: v for k, v in models.items() if v}, snakemake.config),
 )

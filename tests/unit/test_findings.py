@@ -100,3 +100,36 @@ def test_the_worklist_ranks_by_margin_not_by_number_or_size_of_findings():
     assert [r["findings"] for r in rows] == [1, 2, 3]
     margins = [r["strongest_margin"] for r in rows]
     assert margins == sorted(margins, reverse=True) and margins[0] > 3 * margins[2]
+
+
+def test_every_finding_records_what_made_it(tmp_path):
+    """The audit trail: software, commit, model digests (learned scorers only), the
+    configuration's digest and the date, in findings.csv and the weld page's line."""
+    import hashlib
+
+    from weld_anomaly.provenance import config_sha256, record
+    from weld_anomaly.report.viewer import _made_by
+
+    model = tmp_path / "detector.keras"
+    model.write_bytes(b"weights")
+    provenance = record({"detector": model}, {"a": 1, "b": [2, 3]})
+    assert provenance["models"] == {"detector": hashlib.sha256(b"weights").hexdigest()}
+    assert provenance["config_sha256"] == config_sha256({"b": [2, 3], "a": 1})  # key order
+    assert provenance["software"].startswith("weld-anomaly ")
+    table = pd.DataFrame({"image": ["a"], "crop": ["weld"], "y": [0], "x": [0]})
+    found = findings.find(table, np.array([9.0]), np.array([True]), 3.0,
+                          np.random.default_rng(0).normal(0, 1, 1000), 64, "detector")  # fmt: skip
+    learned = findings.with_provenance(found, provenance, learned=True)
+    findings.write(
+        learned, tmp_path / "f.csv", tmp_path / "f.json", meta={"provenance": provenance}
+    )
+    row = pd.read_csv(tmp_path / "f.csv", keep_default_na=False).iloc[0]
+    assert row["models"] == f"detector:{hashlib.sha256(b'weights').hexdigest()}"
+    assert row["config_sha256"] == provenance["config_sha256"]
+    assert row["evaluated"] == provenance["evaluated"] and row["scorer"] == "detector"
+    line = _made_by([json.loads((tmp_path / "f.json").read_text())["findings"][0]])
+    assert "weld-anomaly" in line and "scorer detector, threshold 3" in line
+    assert hashlib.sha256(b"weights").hexdigest() in line
+    free = findings.with_provenance(found, provenance, learned=False)[0]
+    assert free.models == "" and free.software == provenance["software"]
+    assert "none (a training-free scorer)" in _made_by([free.__dict__])

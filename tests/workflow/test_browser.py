@@ -222,6 +222,8 @@ def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
         )
         assert closeups == [True] * len(mine)
         # the review: confirm the first finding, reject the second, add a missed defect
+        page.fill("#reviewer", "A. Inspector")
+        page.locator("#reviewer").dispatch_event("change")
         page.locator("input[name='decision-1'][value='confirmed']").check()
         if len(mine) > 1:
             page.locator("input[name='decision-2'][value='rejected']").check()
@@ -251,6 +253,14 @@ def test_weld_viewer_and_review_in_a_real_browser(hostile_run, tmp_path):
     ) in boxes
     assert (10, 12, 20, 8, "missed defect") in boxes
     assert len(review[weld]) == 2  # the rejected finding is left out
+    # who decided, and when: on each defect of the export (and the rejection's comment)
+    text = exported.read_text()
+    assert "# Reviewer: A. Inspector" in text
+    entries = yaml.safe_load(text)["images"][weld]
+    assert all(e["reviewed_by"] == "A. Inspector" for e in entries), entries
+    assert all(e["reviewed_at"].startswith("20") for e in entries), entries
+    if len(mine) > 1:
+        assert "# rejected finding 2:" in text and "by A. Inspector at 20" in text
     # ... and the workflow evaluates with it (merged into the run's annotations)
     data = yaml.safe_load((hostile_run / "config/test.yaml").read_text())["data"]
     merged = yaml.safe_load(Path(data["annotations"]).read_text())

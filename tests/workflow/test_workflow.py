@@ -16,8 +16,10 @@ import yaml
 from conftest import BIN, copy_repo, snakemake
 from dicom_factory import short_modality_lut
 
+import weld_anomaly
 from weld_anomaly.ingest import tiling
 from weld_anomaly.ingest.inventory import read_manifest
+from weld_anomaly.score import scorers
 
 PROFILE = ("--workflow-profile", "profiles/test")
 
@@ -178,6 +180,33 @@ def test_tiny_run_learns_and_detects(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
     assert '<table id="metrics-table">' in html and "baseline" in html
     assert html.count("data:image/png;base64,") >= 4
+
+
+def test_the_lab_evidence_of_the_tiny_run(tiny_run):
+    """Intervals by resampling test images, POD by defect size (in mm: the demo's films and
+    crops give their pixel size), false calls per weld and metre, and an audit trail on
+    every finding."""
+    metrics = json.loads((tiny_run / "results/metrics/evaluation.json").read_text())
+    protocol = metrics["any_pixel"]
+    intervals = protocol["test_annotated_intervals"]
+    for scorer, figures in protocol["test_annotated_images"].items():
+        low, high = intervals["scorers"][scorer]["auroc"]
+        assert low <= figures["auroc"] <= high, scorer
+    assert intervals["lead_over_filter"]["scorer"] == metrics["flag_statistic"]
+    assert intervals["lead_over_filter"]["sentence"]
+    fit = protocol["probability_of_detection"][metrics["flag_statistic"]]
+    assert fit["unit"] == "mm" and fit["targets"] > 0 and fit["sentence"]
+    calls = metrics["findings"]["false_calls"]
+    assert calls["weld_length_m"] > 0 and calls["per_metre"] is not None
+    assert calls["false_calls"] <= metrics["findings"]["count"]
+    found = pd.read_csv(tiny_run / "results/findings/findings.csv", keep_default_na=False)
+    if len(found):
+        assert set(found["software"]) == {f"weld-anomaly {weld_anomaly.__version__}"}
+        assert (found["config_sha256"].str.len() == 64).all()
+        learned = scorers.for_column(metrics["flag_statistic"]).learned
+        assert (found["models"].str.contains("autoencoder:") == learned).all()
+    html = (tiny_run / "results/report/report.html").read_text()
+    assert 'id="pod-table"' in html and 'id="flag-lead"' in html and 'id="false-calls"' in html
 
 
 def test_a_finding_has_one_centre_in_the_table_the_index_and_its_weld_page(tiny_run):

@@ -231,7 +231,10 @@ def pixels_outside(covered, defects: list[Annotation]) -> list[int]:
 
 
 # what a defect entry may hold (contrast and cnr: measured values, kept for reference)
-ANNOTATION_FIELDS = {"x", "y", "width", "height", "severity", "type", "contrast", "cnr"}
+# reviewed_by / reviewed_at: who confirmed or added a defect in the viewer's review, and when
+ANNOTATION_FIELDS = {
+    "x", "y", "width", "height", "severity", "type", "contrast", "cnr", "reviewed_by", "reviewed_at"
+}  # fmt: skip
 
 
 def load_annotations(path: str | Path) -> dict[str, list[Annotation]]:

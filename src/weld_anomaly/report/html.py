@@ -27,6 +27,7 @@ from weld_anomaly.ingest import hdf5_io
 from weld_anomaly.ingest.convert import FALLBACK_WINDOW
 from weld_anomaly.ingest.inventory import read_manifest
 from weld_anomaly.ingest.manifests import load_annotations
+from weld_anomaly.provenance import git_commit
 from weld_anomaly.report import figures, viewer
 from weld_anomaly.score import metrics, pod, scorers
 from weld_anomaly.score.evaluation import scorer_columns
@@ -140,28 +141,6 @@ def _detection_rows(result: dict) -> list[dict]:
         }
         for group, v in found[flag].items()
     ]
-
-
-def git_commit(folder: str | Path = ".") -> str:
-    """The checked-out commit of ``folder`` (with '+ changes' when the tree is dirty), or ''."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
-        )
-        if head.returncode:
-            return ""
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def dvc_hashes(lock: str | Path = "dvc.lock") -> list[dict]:
@@ -500,6 +479,7 @@ def _tables(result: dict, train_info: dict, config: dict, fragments: int) -> dic
             "lead_over_filter"
         ),
         "pod_rows": _pod_rows(result),
+        "false_calls": (result.get("findings") or {}).get("false_calls"),
         "detection_rows": _detection_rows(result),
         "train": train_info,
         "versions": software_versions(),

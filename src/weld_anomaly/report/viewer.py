@@ -171,11 +171,25 @@ def weld_data(
             for c in crops
         ],  # fmt: skip
         "findings": listed,
+        "made_by": _made_by(findings),
         "annotations": [
             {"x": a.x, "y": a.y, "width": a.width, "height": a.height, "severity": a.severity}
             for a in annotations
         ],
     }
+
+
+def _made_by(findings: list[dict]) -> str:
+    """One line of the audit trail of an image's findings (they share it), or ''."""
+    if not findings or not findings[0].get("software"):
+        return ""
+    f = findings[0]
+    models = f.get("models") or "none (a training-free scorer)"
+    return (
+        f"Made by {f['software']} (commit {f.get('commit') or 'unknown'}) on "
+        f"{f.get('evaluated') or 'an unknown date'}: scorer {f['scorer']}, threshold "
+        f"{f['threshold']:.5g}, models {models}, configuration {f.get('config_sha256', '')}"
+    )
 
 
 def _size_text(f: dict) -> str:

@@ -666,6 +666,11 @@ def _test_results(
     return out
 
 
+def _write_roc(path, table, oriented, flag: str, test: np.ndarray, annotations) -> None:
+    roc = _roc_table(table, oriented, flag, test, annotations is not None)
+    write_text(path, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
 def _roc_table(table, oriented, flag: str, test: np.ndarray, annotated: bool) -> pd.DataFrame:
     """The ROC curves of the flagging scorer and the baseline on the test fragments."""
     rows = []
@@ -803,14 +808,18 @@ def false_calls(found, table, test, truth: tuple, size: int, bootstrap=(0, 0)) -
 def _write_findings(table, scores, threshold, normal_val, size, source, paths, truth=None):
     """The findings of the validation and test images (see :mod:`.findings`); a summary
     (with the test images' false calls when ``truth`` (annotations, masks, test rows,
-    bootstrap) is given)."""
-    flag, images_csv = source
+    bootstrap) is given). ``source``: scorer, images.csv, provenance (or None)."""
+    flag, images_csv, provenance = source
     normal = findings.NormalScores.of(scores[normal_val])
     spacing = _pixel_spacing(images_csv)
     found = findings.find(
         table, scores, table["flagged"].to_numpy(), threshold, normal, size, flag, spacing
     )
-    findings.write(found, *paths, meta={"scorer": flag, "threshold": float(threshold)})
+    meta = {"scorer": flag, "threshold": float(threshold)}
+    if provenance is not None:
+        found = findings.with_provenance(found, provenance, scorers.for_column(flag).learned)
+        meta["provenance"] = provenance
+    findings.write(found, *paths, meta=meta)
     confidence = pd.Series([f.confidence for f in found], dtype=object)
     extra = {}
     if truth is not None:
@@ -876,6 +885,7 @@ def evaluate(
     cross_fitted: str | Path | None = None,
     headline_out: str | Path | None = None,
     bootstrap: tuple[int, int] = (1000, 0),
+    provenance: dict | None = None,
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON
     (``headline_out``: the few figures of :func:`headline`, for `dvc metrics show`).
@@ -884,8 +894,8 @@ def evaluate(
     labels; without them the annotation boxes are the defects' pixels. ``findings_out``:
     ``(csv, json)`` for the findings (merged flagged fragments, :mod:`.findings`).
     ``cross_fitted``: scores of the annotated images a supervised model was trained on, by
-    models that did not see them (:func:`cross_fit`). ``bootstrap``: resamples of the
-    annotated test images and their seed for the 95 % intervals (0 resamples: none)."""
+    models that did not see them (:func:`cross_fit`). ``bootstrap``: resamples and seed of
+    the 95 % intervals (0: none); ``provenance``: every finding's audit fields."""
     table, rejected = _scores_table(manifest_csv, images_csv, score_csvs, cross_fitted)
     splits = _split_masks(table)
     normal_val = splits["normal_validation"]
@@ -923,14 +933,13 @@ def evaluate(
         _add_detection_results(result, scored, defects, val_labels, bootstrap, spacing)
         result["any_pixel"]["validation_annotated_images"] = validation_any
     if roc_out is not None:
-        roc = _roc_table(table, oriented, flag_statistic, splits["test"], annotations is not None)
-        write_text(roc_out, roc.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        _write_roc(roc_out, table, oriented, flag_statistic, splits["test"], annotations)
     if findings_out is not None:
         known = (annotations, defect_masks, splits["test"], bootstrap)
         truth = None if annotations is None else known
         result["findings"] = _write_findings(
-            table, flag_scores, flag_threshold, normal_val, size, (flag_statistic, images_csv),
-            findings_out, truth,
+            table, flag_scores, flag_threshold, normal_val, size,
+            (flag_statistic, images_csv, provenance), findings_out, truth,
         )  # fmt: skip
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)

@@ -52,6 +52,12 @@ COLUMNS = (
     "fragments",
     "scorer",
     "threshold",
+    # the audit trail (weld_anomaly.provenance): what made the call, and when
+    "software",
+    "commit",
+    "models",
+    "config_sha256",
+    "evaluated",
 )
 
 
@@ -80,6 +86,11 @@ class Finding:
     scorer: str
     threshold: float
     outline: list[list[float]] = field(default_factory=list)  # [[x, y], ...], closed
+    software: str = ""  # weld-anomaly and its version
+    commit: str = ""  # the code's git commit
+    models: str = ""  # name:sha256 of each trained model behind the scorer; '' training-free
+    config_sha256: str = ""
+    evaluated: str = ""  # the date of the evaluation (UTC)
 
 
 @dataclass(frozen=True)
@@ -310,6 +321,25 @@ def worklist(images: Iterable[str], findings: list[Finding]) -> list[dict]:
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
     return rows
+
+
+def with_provenance(findings: list[Finding], provenance: dict, learned: bool) -> list[Finding]:
+    """The findings with the audit fields of :func:`weld_anomaly.provenance.record` (the
+    models' digests only when the scorer is a learned one)."""
+    from dataclasses import replace
+
+    models = ";".join(f"{k}:{v}" for k, v in provenance.get("models", {}).items())
+    return [
+        replace(
+            f,
+            software=provenance.get("software", ""),
+            commit=provenance.get("commit", ""),
+            models=models if learned else "",
+            config_sha256=provenance.get("config_sha256", ""),
+            evaluated=provenance.get("evaluated", ""),
+        )
+        for f in findings
+    ]
 
 
 def write(findings: list[Finding], csv_path, json_path, meta: dict | None = None) -> None:

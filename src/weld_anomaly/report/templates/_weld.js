@@ -107,6 +107,18 @@
   }
   var all = loadAll();
   var mine = all[data.image] || {decisions: {}, missed: []};
+  mine.when = mine.when || {};  // finding -> {by, at}: who decided, and when
+  var REVIEWER = STORE + ":reviewer";
+  var reviewerInput = document.getElementById("reviewer");
+  try { reviewerInput.value = window.localStorage.getItem(REVIEWER) || ""; } catch (e) { /* none */ }
+  reviewerInput.addEventListener("change", function () {
+    try { window.localStorage.setItem(REVIEWER, reviewerInput.value.trim()); } catch (e) { /* none */ }
+    render();
+  });
+  function stamp() { return {by: reviewerInput.value.trim(), at: new Date().toISOString()}; }
+  function signed(who) {  // the YAML fields of who decided, and when
+    return who ? ", reviewed_by: " + q(who.by || "unnamed") + ", reviewed_at: " + q(who.at) : "";
+  }
 
   function save() {
     mine.findings = data.findings.map(function (f) {
@@ -126,19 +138,20 @@
       "# are left out, so a weld whose findings were all rejected is listed as sound ([]).",
       "# A finding's box is the box of its flagged fragments: tighten it if you need exact sizes.",
       "# Use as data.annotations (merge it with your other annotations first).",
+      "# Reviewer: " + (reviewerInput.value.trim() || "unnamed") + "; exported " + new Date().toISOString() + ".",
       "images:"
     ];
     Object.keys(all).sort().forEach(function (image) {
       var r = all[image], entries = [], notes = [];
       (r.findings || []).forEach(function (f) {
-        var d = r.decisions[f.finding];
+        var d = r.decisions[f.finding], who = (r.when || {})[f.finding];
         var box = "x: " + f.x + ", y: " + f.y + ", width: " + f.width + ", height: " + f.height;
-        if (d === "confirmed") entries.push("    - {" + box + ", severity: likely, type: " + q("confirmed finding " + f.finding) + "}");
-        else if (d === "rejected") notes.push("    # rejected finding " + f.finding + ": " + box);
+        if (d === "confirmed") entries.push("    - {" + box + ", severity: likely, type: " + q("confirmed finding " + f.finding) + signed(who) + "}");
+        else if (d === "rejected") notes.push("    # rejected finding " + f.finding + ": " + box + (who ? " by " + (who.by || "unnamed") + " at " + who.at : ""));
         else notes.push("    # not reviewed: finding " + f.finding + ": " + box);
       });
       r.missed.forEach(function (m) {
-        entries.push("    - {x: " + m.x + ", y: " + m.y + ", width: " + m.width + ", height: " + m.height + ", severity: likely, type: \"missed defect\"}");
+        entries.push("    - {x: " + m.x + ", y: " + m.y + ", width: " + m.width + ", height: " + m.height + ", severity: likely, type: \"missed defect\"" + signed(m.who) + "}");
       });
       if (!entries.length && !Object.keys(r.decisions).length) return;  // nothing reviewed
       lines.push("  " + q(image) + ":" + (entries.length ? "" : " []"));
@@ -172,6 +185,7 @@
   Array.prototype.forEach.call(document.querySelectorAll("input[data-decision]"), function (radio) {
     radio.addEventListener("change", function () {
       mine.decisions[radio.name.replace("decision-", "")] = radio.value;
+      mine.when[radio.name.replace("decision-", "")] = stamp();
       save();
     });
   });
@@ -184,7 +198,7 @@
     document.getElementById("missed-error").textContent = ok ? "" :
       "The box must lie inside the image (" + data.width + " × " + data.height + " px) with a width and height of at least 1.";
     if (!ok) return;
-    mine.missed.push({x: box[0], y: box[1], width: box[2], height: box[3]});
+    mine.missed.push({x: box[0], y: box[1], width: box[2], height: box[3], who: stamp()});
     save();
     if (viewer) addOverlay(el("div", {"class": "overlay missed"}), box[0], box[1], box[2], box[3]);
   });
