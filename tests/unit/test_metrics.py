@@ -97,3 +97,27 @@ def test_an_interval_holds_the_central_share_of_finite_values():
     low, high = metrics.interval(values)
     assert low == pytest.approx(24.975) and high == pytest.approx(974.025)
     assert metrics.interval([np.nan]) is None
+
+
+def test_intervals_by_resampling_images_cover_the_true_auroc():
+    """Welds differ (each has its own level and flaw contrast): the interval from
+    resampling 40 welds covers the AUROC of the whole population in >= 90 % of repeats."""
+    rng = np.random.default_rng(11)
+
+    def welds(n, per=150):
+        level = np.repeat(rng.normal(0, 0.6, n), per)
+        contrast = np.repeat(rng.uniform(0.5, 2.5, n), per)
+        labels = rng.random(n * per) < 0.12
+        scores = level + rng.normal(0, 1, n * per) + contrast * labels
+        return labels, scores, np.repeat(np.arange(n), per)
+
+    labels, scores, _ = welds(4000, 50)
+    truth = metrics.roc_auc(labels, scores)
+    covered = 0
+    repeats = 100
+    for _ in range(repeats):
+        y, s, images = welds(40)
+        auroc, _ = metrics.resampled_metrics(y, {"s": s}, images, 300, int(rng.integers(1e6)))["s"]
+        low, high = metrics.interval(auroc)
+        covered += low <= truth <= high
+    assert covered >= 0.9 * repeats, covered
