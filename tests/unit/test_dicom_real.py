@@ -138,3 +138,25 @@ def test_jpeg_baseline_and_htj2k_syntaxes(tmp_path):
         and out.attrs["decoder"] == "pylibjpeg"
     )
     np.testing.assert_array_equal(pixel_array(ht), stored)
+
+
+@pytest.mark.parametrize(
+    "name", ["RG1_UNCR.dcm", "RG3_UNCR.dcm", "CT_small.dcm", "JPEG2000.dcm", "MR_small.dcm"]
+)
+def test_the_pixel_size_of_real_files_comes_from_their_spacing(name):
+    """Pixel Spacing as the file gives it (mm, row and column; a zero spacing is none), else
+    none: sizes in px."""
+    from weld_anomaly.ingest.preprocess import pixel_spacing_mm
+
+    ds = pydicom.dcmread(real(name), stop_before_pixels=True)
+    got = pixel_spacing_mm(convert(real(name), PCT).attrs)
+    spacing = [float(v) for v in ds.get("PixelSpacing") or [] if float(v) > 0]
+    if spacing:
+        assert got == pytest.approx(float(np.mean(spacing)))
+    elif "ImagerPixelSpacing" in ds:
+        factor = float(ds.get("EstimatedRadiographicMagnificationFactor", 1.0))
+        assert got == pytest.approx(
+            float(np.mean([float(v) for v in ds.ImagerPixelSpacing])) / factor
+        )
+    else:
+        assert got == ""
