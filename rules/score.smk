@@ -46,6 +46,8 @@ rule evaluate:
         annotations=annotations_input,
         masks=masks_input,
         cross_fitted=cross_fitted_input,
+        # where each finding's indication is measured
+        crops=expand("results/crops/{image}.h5", image=ids("validation", "test")),
         # their digests go into every finding (the audit trail)
         autoencoder="results/model/autoencoder.weights.h5",
         detector=detector_input,

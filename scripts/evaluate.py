@@ -29,4 +29,5 @@ run_step(
     headline_out=snakemake.output.headline,
     bootstrap=(settings["bootstrap"]["resamples"], settings["bootstrap"]["seed"]),
     provenance=record({k: v for k, v in models.items() if v}, snakemake.config),
+    crop_files=list(snakemake.input.crops),
 )

@@ -133,3 +133,37 @@ def test_every_finding_records_what_made_it(tmp_path):
     free = findings.with_provenance(found, provenance, learned=False)[0]
     assert free.models == "" and free.software == provenance["software"]
     assert "none (a training-free scorer)" in _made_by([free.__dict__])
+
+
+@pytest.mark.parametrize("radius", [3, 6, 12])
+def test_a_finding_is_measured_on_its_indication_not_its_fragments(radius):
+    """A pore of known size under a finding of four fragments: the finding's length and
+    area are the pore's (its half-depth contour), the fragment box stays the evidence."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(radius)
+    crop = np.full((256, 512), 150.0)
+    yy, xx = np.mgrid[0:256, 0:512]
+    pore = (yy - 120) ** 2 + (xx - 300) ** 2 <= radius**2
+    crop -= 25 * ndimage.gaussian_filter(pore.astype(float), 1.5) / 0.8
+    crop += rng.normal(0, 1.5, crop.shape)
+    pixels = np.clip(np.rint(crop), 0, 255).astype(np.uint8)
+    # the crop sits at (x 1000, y 40) in its image; four fragments over the pore
+    table = pd.DataFrame({"image": "a", "crop": "weld",
+                          "y": [40 + 64, 40 + 64, 40 + 96, 40 + 96],
+                          "x": [1000 + 256, 1000 + 288, 1000 + 256, 1000 + 288]})  # fmt: skip
+    found = findings.find(table, np.full(4, 9.0), np.ones(4, bool), 3.0,
+                          np.random.default_rng(0).normal(0, 1, 1000), 64, "baseline",
+                          {"a": 0.05}, lambda image: {"weld": (pixels, (1000, 40))})  # fmt: skip
+    (f,) = found
+    assert (f.width_px, f.height_px) == (96, 96)  # the fragments: the evidence
+    assert 0.5 <= f.area_px / pore.sum() <= 2.0, (f.area_px, pore.sum())
+    assert f.length_px <= 2 * radius + 8 and f.length_mm == pytest.approx(f.length_px * 0.05)
+    assert f.area_mm2 == pytest.approx(f.area_px * 0.05**2, rel=1e-3)
+    # the indication's box holds the pore's centre, in image pixels
+    assert f.indication_x <= 1000 + 300 <= f.indication_x + f.indication_width_px
+    assert f.indication_y <= 40 + 120 <= f.indication_y + f.indication_height_px
+    # without the pixels: the fragments' size, as before
+    normal = np.random.default_rng(0).normal(0, 1, 1000)
+    (plain,) = findings.find(table, np.full(4, 9.0), np.ones(4, bool), 3.0, normal, 64, "baseline")
+    assert plain.length_px == 96 and plain.indication_x is None and plain.area_px is None

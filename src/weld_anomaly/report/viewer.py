@@ -157,6 +157,14 @@ def weld_data(
             centre_y=float(f["centre_y"]),
             false_alarm_rate=f["false_alarm_rate"],
             size=_size_text(f),
+            indication=None
+            if f.get("indication_x") is None
+            else {
+                "x": f["indication_x"],
+                "y": f["indication_y"],
+                "width": f["indication_width_px"],
+                "height": f["indication_height_px"],
+            },  # fmt: skip
             outline=[[float(a), float(b)] for a, b in f["outline"]],
             closeup=closeup(f, crop, recons.get(crop.name)) if crop is not None else None,
         )

@@ -23,6 +23,7 @@ Three kinds of data, never mixed up:
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -805,16 +806,33 @@ def false_calls(found, table, test, truth: tuple, size: int, bootstrap=(0, 0)) -
     return out
 
 
+def _crop_reader(crop_files):
+    """A function of an image id giving its crops (name: (pixels, (x, y))), read once."""
+    from weld_anomaly.ingest import hdf5_io
+
+    paths = {Path(p).name.removesuffix(".h5"): p for p in crop_files}
+
+    @functools.lru_cache(maxsize=2)
+    def crops(image: str) -> dict:
+        if image not in paths:
+            return {}
+        return {c.name: (c.pixels, (c.x, c.y)) for c in hdf5_io.read_crops(paths[image])[0]}
+
+    return crops
+
+
 def _write_findings(table, scores, threshold, normal_val, size, source, paths, truth=None):
     """The findings of the validation and test images (see :mod:`.findings`); a summary
     (with the test images' false calls when ``truth`` (annotations, masks, test rows,
-    bootstrap) is given). ``source``: scorer, images.csv, provenance (or None)."""
-    flag, images_csv, provenance = source
+    bootstrap) is given). ``source``: scorer, images.csv, provenance (or None), the crop
+    files the indications are found in."""
+    flag, images_csv, provenance, crop_files = source
     normal = findings.NormalScores.of(scores[normal_val])
     spacing = _pixel_spacing(images_csv)
     found = findings.find(
-        table, scores, table["flagged"].to_numpy(), threshold, normal, size, flag, spacing
-    )
+        table, scores, table["flagged"].to_numpy(), threshold, normal, size, flag, spacing,
+        _crop_reader(crop_files) if crop_files else None,
+    )  # fmt: skip
     meta = {"scorer": flag, "threshold": float(threshold)}
     if provenance is not None:
         found = findings.with_provenance(found, provenance, scorers.for_column(flag).learned)
@@ -886,23 +904,23 @@ def evaluate(
     headline_out: str | Path | None = None,
     bootstrap: tuple[int, int] = (1000, 0),
     provenance: dict | None = None,
+    crop_files: Sequence[str | Path] = (),
 ) -> dict:
     """Label, calibrate, choose and measure; write the fragment table and the metrics JSON
-    (``headline_out``: the few figures of :func:`headline`, for `dvc metrics show`).
+    (``headline_out``: the figures of :func:`headline`, for `dvc metrics show`).
 
-    ``mask_pngs``: binary defect masks (``<image>.png``) for the standard protocol's pixel
-    labels; without them the annotation boxes are the defects' pixels. ``findings_out``:
-    ``(csv, json)`` for the findings (merged flagged fragments, :mod:`.findings`).
-    ``cross_fitted``: scores of the annotated images a supervised model was trained on, by
-    models that did not see them (:func:`cross_fit`). ``bootstrap``: resamples and seed of
-    the 95 % intervals (0: none); ``provenance``: every finding's audit fields."""
+    ``mask_pngs``: binary defect masks (``<image>.png``), else the annotation boxes are the
+    defects' pixels. ``findings_out``: ``(csv, json)`` for the findings (:mod:`.findings`),
+    their indications found in ``crop_files`` (``<image>.h5``). ``cross_fitted``: scores of
+    the annotated images a supervised model learnt from, by models that did not see them
+    (:func:`cross_fit`). ``bootstrap``: resamples and seed of the 95 % intervals (0: none);
+    ``provenance``: every finding's audit fields."""
     table, rejected = _scores_table(manifest_csv, images_csv, score_csvs, cross_fitted)
     splits = _split_masks(table)
     normal_val = splits["normal_validation"]
     if not normal_val.any():
         raise ValueError("no non-faulty validation fragments to calibrate thresholds on")
-    combined = _add_combined_scores(table, normal_val)
-    names = scorer_columns(table)
+    combined, names = _add_combined_scores(table, normal_val), scorer_columns(table)
     if flag_statistic != "auto" and flag_statistic not in names:
         raise ValueError(f"unknown flag statistic {flag_statistic!r}")
     annotations = load_annotations(annotations_path) if annotations_path else None
@@ -939,7 +957,7 @@ def evaluate(
         truth = None if annotations is None else known
         result["findings"] = _write_findings(
             table, flag_scores, flag_threshold, normal_val, size,
-            (flag_statistic, images_csv, provenance), findings_out, truth,
+            (flag_statistic, images_csv, provenance, crop_files), findings_out, truth,
         )  # fmt: skip
     result = _clean(result)
     _write_results(table, result, fragments_out, metrics_out)

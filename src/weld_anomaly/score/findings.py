@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from weld_anomaly.files import write_text
+from weld_anomaly.score.indication import indication
 from weld_anomaly.score.metrics import robust_location_scale
 
 COLUMNS = (
@@ -49,6 +50,14 @@ COLUMNS = (
     "breadth_px",
     "length_mm",
     "breadth_mm",
+    # the indication: the dark spot inside the fragments (weld_anomaly.score.indication),
+    # which length and breadth describe when it was found; x, y, width, height: the fragments
+    "indication_x",
+    "indication_y",
+    "indication_width_px",
+    "indication_height_px",
+    "area_px",
+    "area_mm2",
     "fragments",
     "scorer",
     "threshold",
@@ -86,6 +95,12 @@ class Finding:
     scorer: str
     threshold: float
     outline: list[list[float]] = field(default_factory=list)  # [[x, y], ...], closed
+    indication_x: int | None = None  # the indication's box, image pixels (None: not found)
+    indication_y: int | None = None
+    indication_width_px: int | None = None
+    indication_height_px: int | None = None
+    area_px: int | None = None  # the indication's area
+    area_mm2: float | None = None
     software: str = ""  # weld-anomaly and its version
     commit: str = ""  # the code's git commit
     models: str = ""  # name:sha256 of each trained model behind the scorer; '' training-free
@@ -196,9 +211,11 @@ def image_findings(
     size: int,
     scorer: str,
     spacing_mm: float | None = None,
+    crops: dict | None = None,
 ) -> list[Finding]:
     """The findings of one image: ``rows`` (image, crop, y, x) of its flagged fragments and
-    their ``scores`` (oriented: high = suspicious), strongest first."""
+    their ``scores`` (oriented: high = suspicious), strongest first. ``crops``: the image's
+    crops (name: (pixels, (x, y))) to find each finding's indication in."""
     found = []
     for crop, members in rows.groupby("crop", sort=True).indices.items():
         corners = rows[["y", "x"]].to_numpy()[members].astype(np.int64)
@@ -215,6 +232,7 @@ def image_findings(
                     size,
                     scorer,
                     spacing_mm,
+                    (crops or {}).get(str(crop)),
                 )
             )
     found.sort(key=lambda f: (-f.peak_score, f.crop, f.y, f.x))
@@ -223,7 +241,7 @@ def image_findings(
     return found
 
 
-def _finding(image, crop, corners, scores, threshold, normal, size, scorer, spacing_mm):
+def _finding(image, crop, corners, scores, threshold, normal, size, scorer, spacing_mm, pixels):
     weights = np.maximum(scores - threshold, 0) + 1e-9
     centres = corners + size / 2
     y0, x0 = corners.min(axis=0)
@@ -231,8 +249,20 @@ def _finding(image, crop, corners, scores, threshold, normal, size, scorer, spac
     peak = float(scores.max())
     margin = (peak - threshold) / normal.scale
     rate = normal.false_alarm_rate(peak)
-    length, breadth = max(height, width), min(height, width)
+    # the size is the indication's when one is found in the pixels, else the fragments'
+    spot = None if pixels is None else indication(pixels[0], pixels[1], corners, size)
+    sides = (height, width) if spot is None else (spot["height"], spot["width"])
+    length, breadth = max(sides), min(sides)
+    extra = {}
+    if spot is not None:
+        area_mm2 = None if spacing_mm is None else round(float(spot["area"] * spacing_mm**2), 4)
+        extra = {
+            "indication_x": spot["x"], "indication_y": spot["y"],
+            "indication_width_px": spot["width"], "indication_height_px": spot["height"],
+            "area_px": spot["area"], "area_mm2": area_mm2,
+        }  # fmt: skip
     return Finding(
+        **extra,
         image=image,
         crop=crop,
         finding=0,
@@ -266,8 +296,11 @@ def find(
     size: int,
     scorer: str,
     spacing_mm: dict[str, float] | None = None,
+    crops=None,
 ) -> list[Finding]:
-    """Every image's findings; ``table`` holds image, crop, y, x per fragment."""
+    """Every image's findings; ``table`` holds image, crop, y, x per fragment. ``crops``:
+    a function of an image id giving its crops (name: (pixels, (x, y))), for the
+    indications; None: sizes are the fragments'."""
     normal = (
         normal_scores if isinstance(normal_scores, NormalScores) else NormalScores.of(normal_scores)
     )
@@ -284,6 +317,7 @@ def find(
             size,
             scorer,
             (spacing_mm or {}).get(str(image)),
+            None if crops is None else crops(str(image)),
         )
     return out
 

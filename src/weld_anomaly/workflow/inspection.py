@@ -244,7 +244,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     spacing = pixel_spacing_mm(converted.attrs)
     if spacing == "" and config["data"].get("pixel_size_mm") is not None:
         spacing = float(config["data"]["pixel_size_mm"])  # the files do not say: the config's
-    found = _findings(table, values, flags, calibration, size, spacing)
+    found = _findings(table, values, flags, calibration, size, spacing, crops)
     png = _overlay(crops, found, masks, size, config["report"]["max_width"])
     write_bytes(out / f"{image_id}.png", png)
     weld = viewer.weld_data(
@@ -273,9 +273,10 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
     }
 
 
-def _findings(table, values, flags, calibration, size, spacing) -> list:
+def _findings(table, values, flags, calibration, size, spacing, crops) -> list:
     """The image's findings (flagged fragments merged, :mod:`weld_anomaly.score.findings`),
-    judged against the normal validation scores of the run that calibrated the threshold."""
+    judged against the normal validation scores of the run that calibrated the threshold;
+    each measured on its indication in ``crops``."""
     oriented = -values if calibration.direction == "low" else values
     if calibration.yardstick is None:  # an evaluation.json from before findings existed
         normal = findings.NormalScores(np.array([]), 1.0)
@@ -284,6 +285,7 @@ def _findings(table, values, flags, calibration, size, spacing) -> list:
     return findings.find(
         table, oriented, flags, calibration.threshold, normal, size, calibration.statistic,
         None if spacing == "" else {str(table["image"].iloc[0]): float(spacing)},
+        lambda image: {c.name: (c.pixels, (c.x, c.y)) for c in crops},
     )  # fmt: skip
 
 

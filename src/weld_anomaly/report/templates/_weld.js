@@ -41,7 +41,11 @@
     data.annotations.forEach(function (a) {
       addOverlay(el("div", {"class": "overlay annotation sev-" + a.severity}), a.x, a.y, a.width, a.height);
     });
-    data.findings.forEach(function (f) { addOverlay(outlineElement(f), f.x, f.y, f.width, f.height); });
+    data.findings.forEach(function (f) {
+      addOverlay(outlineElement(f), f.x, f.y, f.width, f.height);
+      var i = f.indication;  // the dark spot the finding is measured on
+      if (i) addOverlay(el("div", {"class": "overlay indication conf-" + f.confidence, "title": "indication of finding " + f.finding}), i.x, i.y, i.width, i.height);
+    });
   }
 
   function show(x, y, w, h) {
