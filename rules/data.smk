@@ -101,6 +101,7 @@ rule summarize_images:
         code=code("summarize_images"),
         on_error=config["convert"]["on_error"],
         pixel_size_mm=config["data"].get("pixel_size_mm"),
+        min_snr_n=config["convert"].get("min_snr_n"),
     script:
         "../scripts/summarize_images.py"
 

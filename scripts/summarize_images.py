@@ -13,5 +13,6 @@ run_step(
     out_csv=snakemake.output.table,
     on_error=snakemake.params.on_error,
     pixel_size_mm=snakemake.params.pixel_size_mm,
+    min_snr_n=snakemake.params.min_snr_n,
     labels=snakemake.input.labels[0] if snakemake.input.labels else None,
 )

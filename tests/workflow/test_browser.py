@@ -120,7 +120,7 @@ def test_report_in_a_real_browser(hostile_run):
         assert len(rows) == (manifest["split"] == "test").sum()
         found = pd.read_csv(hostile_run / "results/findings/findings.csv")
         margins = found.groupby("image")["margin"].max()
-        ranked = [r.locator("td").nth(1).inner_text() for r in rows]
+        ranked = [r.locator("td").nth(1).locator("a").inner_text() for r in rows]
         with_findings = [w for w in ranked if w in margins.index]
         assert with_findings == sorted(with_findings, key=lambda w: -margins[w])
         assert ranked[: len(with_findings)] == with_findings  # welds without findings last
@@ -132,6 +132,10 @@ def test_report_in_a_real_browser(hostile_run):
             assert page.locator(".findings-table tbody tr").count() == len(
                 found[found["image"].isin(ranked)]
             )
+        # the radiograph made too grainy to judge is marked, and only it
+        noisy = (hostile_run.parent / "noisy.txt").read_text()
+        marked = [w for w, r in zip(ranked, rows, strict=True) if r.locator(".too-poor").count()]
+        assert marked == [noisy], marked
         # the hostile file name is shown as text, nothing ran
         assert HOSTILE in page.locator("#quality-table").inner_text()
         assert page.evaluate("document.querySelectorAll('script').length") == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from weld_anomaly.errors import DuplicateInstance, ImageError, ManifestError
-from weld_anomaly.ingest import hdf5_io, tiling
+from weld_anomaly.ingest import hdf5_io, quality, tiling
 from weld_anomaly.ingest.convert import ConvertSettings, convert
 from weld_anomaly.ingest.manifests import CropSpec, check_crops_fit, load_crop_manifest
 
@@ -41,7 +41,7 @@ def convert_image(
         hdf5_io.write_rejected(out_h5, image_id, exc)
         log.warning("%s rejected (%s): %s", image_id, type(exc).__name__, exc.line())
         return {"image_id": image_id, "rejected": True, "error_class": type(exc).__name__}
-    attrs = {**result.attrs, "image_id": image_id}
+    attrs = {**result.attrs, "image_id": image_id, "snr": round(quality.snr(result.pixels), 3)}
     hdf5_io.write_image(out_h5, result.pixels, attrs)
     log.info(
         "%s: %dx%d, %s window [%g, %g], %s",
@@ -318,6 +318,9 @@ SUMMARY_COLUMNS = (
     "bit_depth",
     "pixel_spacing_mm",
     "pixel_size_from",  # labels table, DICOM header or data.pixel_size_mm
+    "snr",  # median grey level over noise (weld_anomaly.ingest.quality)
+    "snr_n",  # normalised to an 88.6 um aperture, when the pixel size is known
+    "too_poor",  # below convert.min_snr_n: marked "too poor to judge"
     "note",  # a remark of the conversion (a header that disagreed with the pixels)
 )
 
@@ -393,6 +396,20 @@ def _pixel_size(image_id: str, attrs: dict, labelled: dict, default: float | Non
     return {"pixel_spacing_mm": "", "pixel_size_from": ""}
 
 
+def _quality(row: dict, attrs: dict, min_snr_n: float | None) -> dict:
+    measured = attrs.get("snr")
+    if measured is None or row.get("rejected"):
+        return {"snr": "", "snr_n": "", "too_poor": ""}
+    size = row["pixel_spacing_mm"] if row["pixel_spacing_mm"] != "" else None
+    normalised = quality.normalised_snr(float(measured), size)
+    judged = normalised if normalised is not None else float(measured)
+    return {
+        "snr": measured,
+        "snr_n": "" if normalised is None else round(normalised, 2),
+        "too_poor": bool(min_snr_n is not None and judged < min_snr_n),
+    }
+
+
 def summarize_images(
     manifest_csv: str | Path,
     images: Sequence[str | Path],
@@ -400,12 +417,15 @@ def summarize_images(
     on_error: str = "stop",
     pixel_size_mm: float | None = None,
     labels: str | Path | None = None,
+    min_snr_n: float | None = None,
 ) -> list[dict]:
     """One row per radiograph: how it was converted, or why it was rejected.
 
     Its pixel size in mm (``pixel_spacing_mm``, where from in ``pixel_size_from``): the labels
     table's ``pixel_size_mm`` column for that image, else the DICOM header
     (:func:`pixel_spacing_mm`), else ``pixel_size_mm`` (``data.pixel_size_mm``), else unknown.
+    Its signal-to-noise ratio, normalised with that size, and whether it falls below
+    ``min_snr_n`` (``too_poor``; the measured SNR is compared when the size is unknown).
 
     Also finds radiographs listed twice (same SOP Instance UID or identical pixels): the run
     stops, or with ``on_error="skip"`` every copy after the first is marked rejected so that
@@ -435,6 +455,7 @@ def summarize_images(
             rejected=bool(attrs.get("rejected", False)),
             **_pixel_size(image_id, attrs, labelled, pixel_size_mm),
         )
+        row.update(_quality(row, attrs, min_snr_n))
         keys = [str(attrs[k]) for k in ("instance_key", "pixels_sha256") if attrs.get(k)]
         twin = next((seen[k] for k in keys if k in seen), None)
         if twin is not None:

@@ -165,6 +165,8 @@ def _remarks(row) -> list[str]:
     out = [row.note] if row.note else []
     if row.window_method == FALLBACK_WINDOW:
         out.append("the header window did not fit the data; the percentile window was used")
+    if str(getattr(row, "too_poor", "")) == "True":
+        out.append("too poor to judge: its signal-to-noise ratio is below convert.min_snr_n")
     return out
 
 
@@ -322,9 +324,10 @@ def _findings_by_image(findings_json) -> dict[str, list[dict]]:
     return out
 
 
-def _worklist(records, inspections: list[dict], found: dict[str, list[dict]]) -> list[dict]:
+def _worklist(records, inspections: list[dict], found: dict[str, list[dict]], images=None):
     """The test welds, most suspicious first (:func:`findings.worklist`), each linked to its
-    page in the weld viewer and to its first crop in the Inspection section."""
+    page in the weld viewer and to its first crop in the Inspection section, and marked when
+    the image-quality gate found it too poor to judge (``images``: results/images.csv)."""
     from urllib.parse import quote
 
     from weld_anomaly.score.findings import Finding, worklist
@@ -340,6 +343,11 @@ def _worklist(records, inspections: list[dict], found: dict[str, list[dict]]) ->
         row["anchor"] = anchors[row["image"]]
         row["page"] = names[row["image"]]
         row["href"] = "welds/" + quote(names[row["image"]])
+    poor = set()
+    if images is not None and "too_poor" in images:
+        poor = set(images.loc[images["too_poor"].astype(str) == "True", "image"].astype(str))
+    for row in rows:
+        row["too_poor"] = row["image"] in poor
     hrefs = {row["image"]: row["href"] for row in rows}
     for c in inspections:
         c["href"] = hrefs.get(c["image"], "#" + c["anchor"])
@@ -429,6 +437,8 @@ def _quality_rows(images: pd.DataFrame, quality_h5, records, previews) -> list[d
                     if row.window_method
                     else ""
                 ),
+                "snr": _snr_text(row),
+                "too_poor": str(getattr(row, "too_poor", "")) == "True",
                 "histogram": _data_uri(figures.histograms(attrs))
                 if "histogram_modality_counts" in attrs
                 else "",
@@ -438,6 +448,14 @@ def _quality_rows(images: pd.DataFrame, quality_h5, records, previews) -> list[d
             }
         )
     return quality
+
+
+def _snr_text(row) -> str:
+    """The image's signal-to-noise ratio: normalised when the pixel size is known."""
+    snr, snr_n = getattr(row, "snr", ""), getattr(row, "snr_n", "")
+    if snr_n not in ("", None) and not pd.isna(snr_n):
+        return f"{float(snr_n):.0f} (normalised)"
+    return "" if snr in ("", None) or pd.isna(snr) else f"{float(snr):.0f}"
 
 
 def _image_counts(records, rejected: int) -> dict:
@@ -546,7 +564,7 @@ def render_report(
     inspections = _inspections(
         records, test, result, annotations, crops_h5, reconstructions_h5, settings
     )
-    worklist = _worklist(records, inspections, found)
+    worklist = _worklist(records, inspections, found, images)
     has_viewer = _write_weld_pages(
         welds_dir or Path(out_html).parent / "welds",
         worklist,
