@@ -90,3 +90,29 @@ def test_no_presentation_state_for_a_png_or_an_image_without_findings(demo_film,
     assert not dicom_findings.write_presentation_state(png, [{"x": 1}], "x", tmp_path / "a.dcm")
     assert not dicom_findings.write_presentation_state(path, [], image_id, tmp_path / "b.dcm")
     assert not list(tmp_path.glob("*.dcm"))
+
+
+def test_the_presentation_state_carries_the_audit_trail(demo_film, tmp_path):
+    """What made the findings, in a layer of its own; still a valid object."""
+    from weld_anomaly.provenance import record
+
+    path, image_id = demo_film
+    table = pd.DataFrame({"image": image_id, "crop": "weld", "y": [64], "x": [100]})
+    found = findings.find(table, np.array([9.0]), np.ones(1, bool), 3.0,
+                          np.random.default_rng(0).normal(0, 1, 500), 64, "detector")  # fmt: skip
+    model = tmp_path / "detector.keras"
+    model.write_bytes(b"weights")
+    found = findings.with_provenance(found, record({"detector": model}, {"k": 1}), learned=True)
+    records = [json.loads(json.dumps(f.__dict__)) for f in found]
+    out = tmp_path / f"{image_id}.dcm"
+    assert dicom_findings.write_presentation_state(path, records, image_id, out)
+    state = pydicom.dcmread(out)
+    layers = [layer.GraphicLayer for layer in state.GraphicLayerSequence]
+    assert layers[-1] == "FINDINGS_AUDIT"
+    (audit,) = [a for a in state.GraphicAnnotationSequence if a.GraphicLayer == "FINDINGS_AUDIT"]
+    text = audit.TextObjectSequence[0].UnformattedTextValue
+    assert text.startswith(found[0].software) and "scorer detector threshold 3" in text
+    assert found[0].models in text and found[0].config_sha256 in text and found[0].evaluated in text
+    check = subprocess.run(["dciodvfy", str(out)], capture_output=True, text=True)
+    errors = [line for line in (check.stdout + check.stderr).splitlines() if "Error" in line]
+    assert errors == [], errors

@@ -91,6 +91,18 @@ def presentation_state(source, findings: Sequence[dict], image_id: str):
                 text_objects=[_label(f) for f in mine],
             )
         )
+    audit = _audit(findings)
+    if audit is not None:  # what made the findings, in a layer of its own (the audit trail)
+        layers["audit"] = hd.pr.GraphicLayer(
+            layer_name="FINDINGS_AUDIT",
+            order=len(layers) + 1,
+            description="what made these findings: software, models, configuration, date",
+        )
+        annotations.append(
+            hd.pr.GraphicAnnotation(
+                referenced_images=[ref], graphic_layer=layers["audit"], text_objects=[audit]
+            )
+        )
     # UIDs derived from the source and the findings: the same findings, the same object
     seed = [str(source.SOPInstanceUID), repr([(f["finding"], f["outline"]) for f in findings])]
     return hd.pr.GrayscaleSoftcopyPresentationState(
@@ -105,8 +117,30 @@ def presentation_state(source, findings: Sequence[dict], image_id: str):
         device_serial_number="0",
         content_label="WELD_FINDINGS",
         content_description=f"{len(findings)} finding(s) in {image_id}"[:64],
-        graphic_layers=[layers[level] for level in layers if _has(findings, level)],
+        graphic_layers=[
+            layer for level, layer in layers.items() if level == "audit" or _has(findings, level)
+        ],
         graphic_annotations=annotations,
+    )
+
+
+def _audit(findings: Sequence[dict]):
+    """One text object of the findings' audit trail (they share it), or None without one."""
+    import highdicom as hd
+
+    if not findings or not findings[0].get("software"):
+        return None
+    f = findings[0]
+    text = (
+        f"{f['software']} commit {f.get('commit') or 'unknown'}; scorer {f['scorer']} "
+        f"threshold {f['threshold']:.6g}; models {f.get('models') or 'none (training-free)'}; "
+        f"config sha256 {f.get('config_sha256', '')}; {f.get('evaluated', '')}"
+    )
+    return hd.pr.TextObject(
+        text_value=text.encode("ascii", "replace").decode()[:1024],
+        units=hd.pr.AnnotationUnitsValues.PIXEL,
+        anchor_point=(1.0, 1.0),
+        anchor_point_visible=False,
     )
 
 
