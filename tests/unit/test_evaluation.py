@@ -413,3 +413,18 @@ def test_false_calls_are_findings_on_sound_welds_or_off_every_defect_per_image_a
     # one pixel size unknown: no figure per metre, the rest stands
     part = false_calls(found, table, test, (annotations, {"faulty": mask}, {"sound": 0.05}), 64)
     assert part["per_metre"] is None and part["false_calls"] == 2
+
+
+def test_the_false_positive_rate_on_sound_welds_has_an_interval_by_resampling_welds():
+    from weld_anomaly.score.evaluation import _fpr_interval
+
+    table = pd.DataFrame({"image": np.repeat(["a", "b", "c", "d"], 100)})
+    flagged = np.zeros(400, bool)
+    flagged[:4] = True  # 4 % of a's fragments, none elsewhere: 1 % in all
+    normal = np.ones(400, bool)
+    low, high = _fpr_interval(table, flagged, normal, {"bootstrap": (500, 0)})
+    assert low == 0.0 and 0.01 < high <= 0.04
+    assert _fpr_interval(table, flagged, normal, {"bootstrap": (0, 0)}) is None
+    assert (
+        _fpr_interval(table.iloc[:100], flagged[:100], normal[:100], {"bootstrap": (9, 0)}) is None
+    )

@@ -735,10 +735,26 @@ def _summary(table, splits, flag: dict, scored: tuple, extra: tuple) -> dict:
         "achieved_fpr_on_test_normals": {
             s: _achieved_fpr(v, thresholds[s], normal_test) for s, v in oriented.items()
         },
+        "achieved_fpr_interval": _fpr_interval(
+            table, oriented[flag["flag"]] > thresholds[flag["flag"]], normal_test, flag
+        ),
         "adaptive": {"achieved_fpr_on_test_normals": _achieved_fpr(z, k, normal_test)},
         "validation": validation,
         "scorers": {},
     }
+
+
+def _fpr_interval(table, flagged: np.ndarray, normal_test: np.ndarray, flag: dict):
+    """95 % interval of the flagging scorer's false-positive rate on the sound test welds,
+    by resampling those welds (None with fewer than two, or without resamples)."""
+    resamples, seed = flag.get("bootstrap") or (0, 0)
+    images = table["image"].to_numpy()[normal_test]
+    if not resamples or len(np.unique(images)) < 2:
+        return None
+    per = pd.DataFrame({"image": images, "flagged": flagged[normal_test]}).groupby("image")
+    hits, sizes = per["flagged"].sum().to_numpy(), per.size().to_numpy()
+    drawn = np.random.default_rng(seed).integers(0, len(sizes), (resamples, len(sizes)))
+    return metrics.interval(hits[drawn].sum(axis=1) / sizes[drawn].sum(axis=1))
 
 
 def _achieved_fpr(values: np.ndarray, threshold: float, normal_test: np.ndarray):
@@ -940,7 +956,7 @@ def evaluate(
     result = _summary(
         table,
         splits,
-        {"flag": flag_statistic, "chosen_by": chosen_by, "target_fpr": target_fpr},
+        dict(flag=flag_statistic, chosen_by=chosen_by, target_fpr=target_fpr, bootstrap=bootstrap),
         (oriented, direction, thresholds, validation),
         (combined, z, k, rejected, annotations is not None),
     )
