@@ -324,10 +324,10 @@ def _findings_by_image(findings_json) -> dict[str, list[dict]]:
     return out
 
 
-def _worklist(records, inspections: list[dict], found: dict[str, list[dict]], images=None):
+def _worklist(records, inspections: list[dict], found: dict[str, list[dict]], summary=None):
     """The test welds, most suspicious first (:func:`findings.worklist`), each linked to its
     page in the weld viewer and to its first crop in the Inspection section, and marked when
-    the image-quality gate found it too poor to judge (``images``: results/images.csv)."""
+    the image-quality gate found it too poor to judge (``summary``: results/images.csv)."""
     from urllib.parse import quote
 
     from weld_anomaly.score.findings import Finding, worklist
@@ -344,8 +344,8 @@ def _worklist(records, inspections: list[dict], found: dict[str, list[dict]], im
         row["page"] = names[row["image"]]
         row["href"] = "welds/" + quote(names[row["image"]])
     poor = set()
-    if images is not None and "too_poor" in images:
-        poor = set(images.loc[images["too_poor"].astype(str) == "True", "image"].astype(str))
+    if summary is not None and "too_poor" in summary:
+        poor = set(summary.loc[summary["too_poor"].astype(str) == "True", "image"].astype(str))
     for row in rows:
         row["too_poor"] = row["image"] in poor
     hrefs = {row["image"]: row["href"] for row in rows}
