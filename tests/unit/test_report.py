@@ -169,3 +169,19 @@ def test_the_report_says_which_scorer_flags_and_why(tmp_path):
     choice = html[html.index('id="flag-choice"') :]
     choice = choice[: choice.index("</p>")]
     assert "Which scorer flags, and why:" in choice and "default." in choice
+
+
+def test_a_weld_too_poor_to_judge_is_marked_in_the_worklist_and_the_warnings(tmp_path):
+    html = _render(
+        tmp_path,
+        "image,status,split,rejected,error_class,error,snr,snr_n,too_poor\n"
+        "v1,nonfaulty,validation,False,,,80,170,False\n"
+        "t1,faulty,test,False,,,3,6.5,True\n",
+    )
+    worklist = html[
+        html.index('id="worklist-table"') : html.index(
+            "</table>", html.index('id="worklist-table"')
+        )
+    ]
+    assert worklist.count('class="too-poor"') == 1 and 't1</a> <span class="too-poor"' in worklist
+    assert "t1: too poor to judge" in html
