@@ -189,6 +189,13 @@ def _hostile(factory) -> BackgroundRun:
         csv.writer(handle).writerows(rows)
     config = mechanics_config(yaml.safe_load((work / "config/test.yaml").read_text()))
     config["convert"]["min_snr_n"] = 12.0  # films and crops score 25 and more, the noisy one ~7
+    (work / "config/test.yaml").write_text(yaml.safe_dump(as_user_data(config, data)))
+    return start_snakemake(work, "--workflow-profile", "profiles/test")
+
+
+def as_user_data(config: dict, data: Path) -> dict:
+    """``config`` reading the demo's files copied to ``data`` as a user's own (a labels
+    table, annotations, a crop manifest)."""
     config["data"].update(
         source="table",
         images_dir=str(data),
@@ -196,8 +203,7 @@ def _hostile(factory) -> BackgroundRun:
         annotations=str(data / "annotations.yaml"),
         crops=str(data / "crops.yaml"),
     )
-    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
-    return start_snakemake(work, "--workflow-profile", "profiles/test")
+    return config
 
 
 def _add_noise(png: Path, sd: float) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pydicom
 import pytest
 import yaml
-from conftest import BIN, copy_repo, snakemake
+from conftest import BIN, as_user_data, copy_repo, snakemake
 from dicom_factory import short_modality_lut
 
 import weld_anomaly
@@ -352,14 +352,7 @@ def user_data(tiny_run, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(tiny_run / "resources/demo-test", data)
     config = yaml.safe_load((work / "config/test.yaml").read_text())
-    config["data"].update(
-        source="table",
-        images_dir=str(data),
-        labels=str(data / "labels.csv"),
-        annotations=str(data / "annotations.yaml"),
-        crops=str(data / "crops.yaml"),
-    )
-    (work / "config/test.yaml").write_text(yaml.safe_dump(config))
+    (work / "config/test.yaml").write_text(yaml.safe_dump(as_user_data(config, data)))
     return work, data
 
 
