@@ -749,12 +749,8 @@ def _fpr_interval(table, flagged: np.ndarray, normal_test: np.ndarray, flag: dic
     by resampling those welds (None with fewer than two, or without resamples)."""
     resamples, seed = flag.get("bootstrap") or (0, 0)
     images = table["image"].to_numpy()[normal_test]
-    if not resamples or len(np.unique(images)) < 2:
-        return None
     per = pd.DataFrame({"image": images, "flagged": flagged[normal_test]}).groupby("image")
-    hits, sizes = per["flagged"].sum().to_numpy(), per.size().to_numpy()
-    drawn = np.random.default_rng(seed).integers(0, len(sizes), (resamples, len(sizes)))
-    return metrics.interval(hits[drawn].sum(axis=1) / sizes[drawn].sum(axis=1))
+    return metrics.resampled_ratio(per["flagged"].sum(), per.size(), resamples, seed)
 
 
 def _achieved_fpr(values: np.ndarray, threshold: float, normal_test: np.ndarray):
@@ -811,10 +807,7 @@ def false_calls(found, table, test, truth: tuple, size: int, bootstrap=(0, 0)) -
         "weld_length_m": None,
         "per_metre": None,
     }
-    resamples, seed = bootstrap
-    if resamples and len(images) > 1:
-        drawn = np.random.default_rng(seed).integers(0, len(images), (resamples, len(images)))
-        out["per_image_interval"] = metrics.interval(per_image[drawn].mean(axis=1))
+    out["per_image_interval"] = metrics.resampled_ratio(per_image, np.ones(len(images)), *bootstrap)
     if images and all(spacing.get(i) for i in images):
         metres = sum(float(length_px[i]) * spacing[i] for i in images) / 1000.0
         out["weld_length_m"] = round(metres, 4)

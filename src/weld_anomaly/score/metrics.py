@@ -190,6 +190,19 @@ def image_resamples(images: np.ndarray, n: int, seed: int) -> np.ndarray:
     return counts[:, index]
 
 
+def resampled_ratio(
+    numerators: np.ndarray, denominators: np.ndarray, n: int, seed: int
+) -> list[float] | None:
+    """95 % interval of ``sum(numerators) / sum(denominators)`` (one entry per image) over
+    ``n`` resamples of the images (None with fewer than two images or no resamples)."""
+    numerators = np.asarray(numerators, dtype=np.float64)
+    denominators = np.asarray(denominators, dtype=np.float64)
+    if not n or len(numerators) < 2:
+        return None
+    drawn = np.random.default_rng(seed).integers(0, len(numerators), (n, len(numerators)))
+    return interval(numerators[drawn].sum(axis=1) / denominators[drawn].sum(axis=1))
+
+
 def interval(values: np.ndarray, level: float = 0.95) -> list[float] | None:
     """The central ``level`` percentile interval of finite ``values`` (None without any)."""
     values = np.asarray(values, dtype=np.float64)

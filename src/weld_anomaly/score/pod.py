@@ -135,28 +135,24 @@ def _figures(out: dict, b0: float, b1: float, cov: np.ndarray, x: np.ndarray) ->
 
 def size_text(result: dict, key: str) -> str:
     """``a50``, ``a90`` or ``a90_95`` of a fit in words: a size, a bound, or '–'."""
-    return summary(result, key)
-
-
-def summary(result: dict, only: str | None = None) -> str:
-    """One plain sentence of a fit's figures and warnings."""
     unit = result["unit"]
 
     def number(value: float) -> str:
         return f"{value:.2f} {unit}" if unit == "mm" else f"{value:.0f} {unit}"
 
-    def size(key: str) -> str:
-        value, outside = result.get(key), result.get(f"{key}_outside")
-        if outside == "below":
-            return f"under {number(result['smallest'])} (the smallest defect annotated)"
-        if outside == "above":
-            return f"over {number(result['largest'])} (the largest defect annotated)"
-        return "–" if value is None else number(value)
+    value, outside = result.get(key), result.get(f"{key}_outside")
+    if outside == "below":
+        return f"under {number(result['smallest'])} (the smallest defect annotated)"
+    if outside == "above":
+        return f"over {number(result['largest'])} (the largest defect annotated)"
+    return "–" if value is None else number(value)
 
-    if only is not None:
-        return size(only)
+
+def summary(result: dict) -> str:
+    """One plain sentence of a fit's figures and warnings."""
+    a50, a90, a90_95 = (size_text(result, k) for k in ("a50", "a90", "a90_95"))
     text = (
         f"{result['hits']} of {result['targets']} annotated defects found; "
-        f"a50 {size('a50')}, a90 {size('a90')}, a90/95 {size('a90_95')}"
+        f"a50 {a50}, a90 {a90}, a90/95 {a90_95}"
     )
     return text + "".join(f"; {w}" for w in result["warnings"])
