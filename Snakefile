@@ -22,6 +22,7 @@ include: "rules/report.smk"
 include: "rules/inspect.smk"
 include: "rules/stages.smk"
 include: "rules/experiments.smk"
+include: "rules/sweep.smk"
 
 
 localrules:
@@ -33,6 +34,10 @@ localrules:
     stage_train,
     stage_score,
     stage_report,
+    sweep,
+    sweep_ask,
+    sweep_choose,
+    sweep_report,
 
 
 rule all:

@@ -17,6 +17,7 @@ from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
 # one module written for one Snakemake version (weld_anomaly.workflow.snakemake_speedups;
 # docs/snakemake-speedups.md says why and what upstream change would retire them).
 from weld_anomaly.workflow.snakemake_speedups import per_job, apply as _apply_speedups
+from weld_anomaly.workflow import sweep as _sweep
 
 _apply_speedups()
 
@@ -55,6 +56,7 @@ try:
         else {}
     )
     check_known_images(CROPS, {r.image_id for r in IMAGES}, DATA.crops, "crop manifest")
+    _sweep.check_space(_sweep.space_of(config["sweep"]["space"]), config)
 except _UserError as exc:
     _stop(exc)
 
@@ -308,3 +310,46 @@ def experiment_settings(wildcards):
             **shared[wildcards.experiment],
         }
     )
+
+
+def sweep_rounds():
+    """The sweep's trial numbers, round by round (sweep.trials, sweep.parallel per round)."""
+    return _sweep.rounds(config["sweep"]["trials"], config["sweep"]["parallel"])
+
+
+def sweep_space():
+    """The sweep's settings: {path: range or choices} (weld_anomaly.workflow.sweep)."""
+    return canonical(_sweep.space_of(config["sweep"]["space"]))
+
+
+def sweep_groups():
+    """The configuration groups a sweep's trial reads (its settings go on top of them)."""
+    names = [*_sweep.GROUPS, "fragments", "evaluate"]
+    return canonical({name: config[name] for name in names})
+
+
+def sweep_trial_inputs(images, training=True):
+    """A sweep job's inputs: the given images' fragments and crops, the image lists, the
+    annotations and masks (validation images', and the given ones'); with ``training``
+    also the training data of the autoencoder, the texture predictor and the detector.
+    """
+    wanted = {f"{i}.png" for i in [*ids("validation"), *images]}
+    out = dict(
+        fragments=expand("results/fragments/{image}.h5", image=images),
+        crops=expand("results/crops/{image}.h5", image=images),
+        manifest="results/manifest.csv",
+        images="results/images.csv",
+        annotations=annotations_input(),
+        masks=[m for m in masks_input() if Path(m).name in wanted],
+    )
+    if training:
+        out.update(
+            train_h5="results/train/train.h5",
+            validation_h5="results/train/validation.h5",
+            train_crops=expand("results/crops/{image}.h5", image=ids("train")),
+            texture_fragments=expand(
+                "results/fragments/{image}.h5", image=texture_images()
+            ),
+            texture_crops=expand("results/crops/{image}.h5", image=texture_images()),
+        )
+    return out

@@ -21,6 +21,7 @@ rule render_report:
         templates=[
             "src/weld_anomaly/report/templates/report.html.j2",
             "src/weld_anomaly/report/templates/_experiments.html.j2",
+            "src/weld_anomaly/report/templates/_sweep.html.j2",
             "src/weld_anomaly/report/templates/_style.css",
             "src/weld_anomaly/report/templates/weld.html.j2",
             "src/weld_anomaly/report/templates/_weld.js",
@@ -29,6 +30,16 @@ rule render_report:
         experiments=(
             ["results/experiments/experiments.json"]
             if config["report"]["experiments"]
+            else []
+        ),
+        # report.sweep: true - the Hyperparameter sweep section (rules/sweep.smk)
+        sweep=(
+            [
+                "results/sweep/sweep.json",
+                "results/sweep/test.json",
+                "results/sweep/sweep.png",
+            ]
+            if config["report"]["sweep"]
             else []
         ),
     output:

@@ -30,4 +30,5 @@ run_step(
     experiments_json=snakemake.input.experiments[0] if snakemake.input.experiments else None,
     findings_json=snakemake.input.findings,
     welds_dir=snakemake.output.welds,
+    sweep_files=list(snakemake.input.sweep),
 )

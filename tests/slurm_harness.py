@@ -61,7 +61,7 @@ def site_profile(repo: Path, name: str = "slurm_local", **overrides) -> str:
             "resources": ["image_jobs=2"],  # the test node has 2 CPUs
         }
     )
-    for rule in ("train_autoencoder", "train_detector"):  # the test node: 2 CPUs
+    for rule in ("train_autoencoder", "train_detector", "sweep_trial"):  # the test node: 2 CPUs
         train = profile["set-resources"][rule]
         train.update({"mem_mb": "4000 * attempt", "runtime": 30, "cpus_per_gpu": 2})
         profile["set-threads"][rule] = 2

@@ -151,3 +151,25 @@ def test_gpu_request_on_a_cluster_without_gpus_fails_fast(slurm_run):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "Invalid generic resource (gres) specification" in output, output[-3000:]
+
+
+def test_sweep_trials_run_as_separate_gpu_jobs(slurm_run):
+    """`snakemake sweep` on the cluster: a round of 2 trials, a Slurm job with a GPU each."""
+    repo, profile = slurm_run.repo, slurm_run.profile
+    proc = snakemake(
+        repo, "--workflow-profile", profile, "results/sweep/sweep.json",
+        "--config", "sweep={trials: 2, parallel: 2, seed: 0, space: "
+        "[{setting: train.learning_rate, low: 0.0005, high: 0.002, log: true}]}",
+        timeout=600,
+    )  # fmt: skip
+    jobs = submissions(proc)
+    assert len(jobs.get("rule_sweep_trial", [])) == 2, jobs
+    records = {r["JobID"]: r for r in sacct("JobID", "State", "AllocTRES")}
+    for jobid in jobs["rule_sweep_trial"]:
+        assert records[jobid]["State"] == "COMPLETED"
+        assert "gres/gpu=1" in records[jobid]["AllocTRES"]
+    summary = (repo / "results/sweep/sweep.json").read_text()
+    assert '"chosen"' in summary
+    for trial in (0, 1):
+        log = (repo / f"logs/sweep/trial_{trial}.log").read_text()
+        assert "CUDA_VISIBLE_DEVICES=" in log and "validation AUROC" in log

@@ -315,6 +315,19 @@ def _experiments_section(experiments_json) -> dict:
     return _experiment_entries(json.loads(Path(experiments_json).read_text()))
 
 
+def _sweep_variables(sweep_files: Sequence[str | Path]) -> dict:
+    """The Hyperparameter sweep section's variables (``sweep``: false without a sweep)."""
+    if not sweep_files:
+        return {"sweep": False}
+    from weld_anomaly.report.sweep import sweep_section
+
+    summary, test, png = (Path(p) for p in sweep_files)
+    section = sweep_section(
+        json.loads(summary.read_text()), json.loads(test.read_text()), _data_uri(png.read_bytes())
+    )
+    return {"sweep": True, **section}
+
+
 def _findings_by_image(findings_json) -> dict[str, list[dict]]:
     if not findings_json or not Path(findings_json).exists():
         return {}
@@ -541,6 +554,7 @@ def render_report(
     experiments_json: str | Path | None = None,
     findings_json: str | Path | None = None,
     welds_dir: str | Path | None = None,
+    sweep_files: Sequence[str | Path] = (),
 ) -> None:
     """Render the run's report to ``out_html`` (and its figures as PNGs in ``figures_dir``),
     and the weld viewer's pages into ``welds_dir`` (default: ``welds/`` beside it).
@@ -549,7 +563,9 @@ def render_report(
     radiographs whose histograms and crops the Data quality section shows.
     ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
     worklist, the outlines. ``experiments_json``: the experiments' summary
-    (:mod:`weld_anomaly.workflow.experiments`), the "Experiments" section.
+    (:mod:`weld_anomaly.workflow.experiments`), the "Experiments" section. ``sweep_files``:
+    the sweep's summary, test figures and figure (:mod:`weld_anomaly.report.sweep`), the
+    "Hyperparameter sweep" section.
     """
     records, images, table, result, train_info = _read_run(
         manifest_csv, images_csv, fragments_csv, metrics_json, train_info_json
@@ -584,6 +600,7 @@ def render_report(
         .get_template("report.html.j2")
         .render(
             **experiments,
+            **_sweep_variables(sweep_files),
             **_tables(result, train_info, config, len(table)),
             counts=_image_counts(records, len(rejects)),
             pictures={k: _data_uri(v) for k, v in pictures.items()},

@@ -893,6 +893,53 @@ def _flag_choice(table, splits, names, oriented, validation, flag_statistic: str
     return flag, why, validation_any
 
 
+def annotated_figures(
+    manifest_csv: str | Path,
+    images_csv: str | Path | None,
+    score_csvs: Sequence[str | Path],
+    annotations_path: str | Path | None,
+    mask_pngs: Sequence[str | Path] = (),
+    *,
+    size: int,
+    min_overlap: float,
+    split: str = "validation",
+) -> tuple[dict, pd.DataFrame]:
+    """Every scorer's standard-protocol figures on the annotated images of one split, and
+    the flagging scorer the validation images choose: the evaluation of a sweep's trial
+    (no thresholds, findings or report). ``score_csvs`` must hold the validation images
+    (combined scorers are fitted on their sound fragments); only the images of ``split``
+    are measured. Also returns those images' fragments: image, fragment, ``defect_pixels``
+    and every scorer oriented so that higher is more anomalous."""
+    if not annotations_path:
+        raise ValueError("annotated images are needed to measure the scorers")
+    table, _ = _scores_table(manifest_csv, images_csv, score_csvs)
+    splits = _split_masks(table)
+    if not splits["normal_validation"].any():
+        raise ValueError("no non-faulty validation fragments to fit the combined scorers on")
+    _add_combined_scores(table, splits["normal_validation"])
+    names = scorer_columns(table)
+    annotations = load_annotations(annotations_path)
+    _label_table(table, annotations, size, min_overlap)
+    table["defect_pixels"] = pixel_labels(table, annotations, load_masks(mask_pngs), size)
+    val_labels = table["label"][splits["validation"]]
+    oriented, _, validation = _orient(table, names, val_labels, splits["validation"])
+    flag, why, _ = _flag_choice(table, splits, names, oriented, validation, "auto")
+    rows = splits[split] & (table["status"] == "faulty").to_numpy()
+    measured = table.loc[rows, ["image", "fragment", "defect_pixels"]].reset_index(drop=True)
+    for name in names:
+        measured[name] = oriented[name][rows]
+    figures = {
+        "split": split,
+        "images": int(measured["image"].nunique()),
+        "fragments": int(rows.sum()),
+        "positives": int(measured["defect_pixels"].sum()),
+        "scorers": _any_pixel_scores(table, oriented, rows),
+        "flag": flag,
+        "chosen_by": why,
+    }
+    return figures, measured
+
+
 def evaluate(
     manifest_csv: str | Path,
     images_csv: str | Path | None,
