@@ -52,6 +52,21 @@ def mechanics_config(config: dict) -> dict:
     return config
 
 
+def quick_sweep(config: dict, parallel: int) -> dict:
+    """A 2-trial sweep of seconds-long trials (the sweep's machinery under test, not what it
+    finds): the learning rate searched, both models trained a few steps. Only the sweep's
+    rules read these settings when the sweep's targets alone are asked for."""
+    config["sweep"].update(
+        trials=2,
+        parallel=parallel,
+        space=[{"setting": "train.learning_rate", "low": 0.0005, "high": 0.002, "log": True}],
+    )
+    config["train"].update(epochs=1, fragments_per_epoch=256)
+    config["detector"].update(epochs=1, steps_per_epoch=4)
+    config["score"]["texture_predictor"].update(samples=5000, images=2)
+    return config
+
+
 def shrink_test_config(repo: Path) -> None:
     """Apply :func:`mechanics_config` to ``config/test.yaml`` of a scratch copy."""
     path = repo / "config/test.yaml"

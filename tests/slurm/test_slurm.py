@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import copy_repo, shrink_test_config, snakemake
+import yaml
+from conftest import copy_repo, quick_sweep, shrink_test_config, snakemake
 from slurm_harness import sacct, site_profile, start_cluster
 
 pytestmark = pytest.mark.slurm
@@ -46,11 +47,13 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     One scenario for several tests (each Slurm run costs minutes of status polling): the
     first run goes up to the fragments with one truncated DICOM among two batches of 5
     images (the profile's jobs of many images, here 5 instead of 50); after the intact file
-    is put back the whole workflow runs.
+    is put back the whole workflow runs, and a sweep's first round of trials beside it.
     """
     tmp = tmp_path_factory.mktemp("slurm")
     repo = copy_repo(tmp / "repo")
     shrink_test_config(repo)  # Slurm's machinery is under test here, not the models
+    config = yaml.safe_load((repo / "config/test.yaml").read_text())
+    (repo / "config/test.yaml").write_text(yaml.safe_dump(quick_sweep(config, parallel=2)))
     profile = site_profile(repo, config=[f"jobs={{images_per_job: {PER_JOB}}}"])
     snakemake(repo, "stage_demo", "--cores", "1", "--configfile", "config/test.yaml")
     bad = sorted((repo / "resources/demo-test/images").glob("*.dcm"))[3]
@@ -62,7 +65,8 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     )
     done = {p.name: p.stat().st_mtime_ns for p in (repo / "results/fragments").glob("*.h5")}
     shutil.copy2(good_copy, bad)  # the fix: the intact file back (its original time)
-    proc = snakemake(repo, "--workflow-profile", profile)
+    # the whole workflow, and beside it a sweep's round of 2 trials (snakemake sweep)
+    proc = snakemake(repo, "--workflow-profile", profile, "all", "results/sweep/sweep.json")
     return SlurmRun(repo, profile, failed, bad, done, proc)
 
 
@@ -155,21 +159,15 @@ def test_gpu_request_on_a_cluster_without_gpus_fails_fast(slurm_run):
 
 def test_sweep_trials_run_as_separate_gpu_jobs(slurm_run):
     """`snakemake sweep` on the cluster: a round of 2 trials, a Slurm job with a GPU each."""
-    repo, profile = slurm_run.repo, slurm_run.profile
-    proc = snakemake(
-        repo, "--workflow-profile", profile, "results/sweep/sweep.json",
-        "--config", "sweep={trials: 2, parallel: 2, seed: 0, space: "
-        "[{setting: train.learning_rate, low: 0.0005, high: 0.002, log: true}]}",
-        timeout=600,
-    )  # fmt: skip
-    jobs = submissions(proc)
+    repo = slurm_run.repo
+    jobs = submissions(slurm_run.proc)
     assert len(jobs.get("rule_sweep_trial", [])) == 2, jobs
+    assert "rule_sweep_ask" not in jobs and "rule_sweep_choose" not in jobs  # local rules
     records = {r["JobID"]: r for r in sacct("JobID", "State", "AllocTRES")}
     for jobid in jobs["rule_sweep_trial"]:
         assert records[jobid]["State"] == "COMPLETED"
         assert "gres/gpu=1" in records[jobid]["AllocTRES"]
-    summary = (repo / "results/sweep/sweep.json").read_text()
-    assert '"chosen"' in summary
+    assert '"chosen"' in (repo / "results/sweep/sweep.json").read_text()
     for trial in (0, 1):
         log = (repo / f"logs/sweep/trial_{trial}.log").read_text()
         assert "CUDA_VISIBLE_DEVICES=" in log and "validation AUROC" in log

@@ -95,3 +95,16 @@ def test_values_inside_a_group_given_on_the_command_line_get_their_types(given, 
     config = {"jobs": {"images_per_job": overrides["jobs"]["images_per_job"], "cache": "c"}}
     type_overrides(config, overrides)
     assert config["jobs"] == {"images_per_job": typed, "cache": "c"}
+
+
+def test_values_inside_lists_of_mappings_on_the_command_line_get_their_types():
+    # --config 'sweep={space: [{setting: train.epochs, low: 2, high: 4, log: false}]}'
+    entry = {"setting": "train.epochs", "low": "2", "high": "4.5", "log": "false"}
+    overrides = {"sweep": {"trials": "2", "space": [entry]}}
+    config = {"sweep": {"trials": "2", "space": [entry], "seed": 0}}
+    type_overrides(config, overrides)
+    assert config["sweep"] == {
+        "trials": 2,
+        "space": [{"setting": "train.epochs", "low": 2, "high": 4.5, "log": False}],
+        "seed": 0,
+    }

@@ -1,7 +1,6 @@
 """`snakemake sweep` on the tiny workflow: interrupted and run again, the test split out of
-reach until the choice is made, the files a user takes away, the report section.
-
-Marker ``slow`` (`make test-slow`): a sweep trains both models once per trial."""
+reach until the choice is made, the files a user takes away, the report section. The
+trials are seconds long (:func:`conftest.quick_sweep`): the machinery is under test here."""
 
 from __future__ import annotations
 
@@ -15,11 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import snakemake, start_snakemake
+from conftest import quick_sweep, snakemake, start_snakemake
 
 from weld_anomaly.ingest.inventory import read_manifest
-
-pytestmark = pytest.mark.slow
 
 PROFILE = ("--workflow-profile", "profiles/test")
 
@@ -45,8 +42,7 @@ def sweep_run(tiny_run, tmp_path_factory) -> SweepRun:
     repo = tmp / "repo"
     shutil.copytree(tiny_run, repo, symlinks=True)
     config = yaml.safe_load((repo / "config/test.yaml").read_text())
-    config["sweep"].update(trials=2, parallel=1)
-    (repo / "config/test.yaml").write_text(yaml.safe_dump(config))
+    (repo / "config/test.yaml").write_text(yaml.safe_dump(quick_sweep(config, parallel=1)))
     test_images = [
         r.image_id for r in read_manifest(repo / "results/manifest.csv") if r.split == "test"
     ]

@@ -73,24 +73,32 @@ def type_overrides(config: dict, overrides: dict | None) -> None:
     """Give ``--config`` values inside a group their YAML types, in ``config``.
 
     Snakemake parses ``--config group='{key: 4}'`` (and a profile's ``config:``) with YAML's
-    base loader, so every value inside the group arrives as a string ('4', 'null'); a config
-    file gives the same value its type. Strings YAML reads as numbers, booleans, null or
-    lists become those; anything else stays as it was.
+    base loader, so every value inside the group arrives as a string ('4', 'null'), also
+    inside lists of mappings (sweep.space); a config file gives the same value its type.
+    Strings YAML reads as numbers, booleans, null or lists become those; anything else
+    stays as it was.
     """
 
-    def walk(over: dict, target: dict) -> None:
-        for key, value in over.items():
-            if key not in target:
-                continue
-            if isinstance(value, dict) and isinstance(target[key], dict):
+    def typed(value: str):
+        try:
+            out = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return out if out is None or isinstance(out, (bool, int, float, list)) else value
+
+    def walk(over, target) -> None:
+        """Type the strings of ``over`` (a mapping or a list) where ``target`` holds them."""
+        keys = (
+            [k for k in over if k in target]
+            if isinstance(over, dict)
+            else range(min(len(over), len(target)))
+        )
+        for key in keys:
+            value = over[key]
+            if isinstance(value, (dict, list)) and isinstance(target[key], type(value)):
                 walk(value, target[key])
             elif isinstance(value, str) and target[key] is value:
-                try:
-                    typed = yaml.safe_load(value)
-                except yaml.YAMLError:
-                    continue
-                if typed is None or isinstance(typed, (bool, int, float, list)):
-                    target[key] = typed
+                target[key] = typed(value)
 
     for group, value in (overrides or {}).items():
         if isinstance(value, dict) and isinstance(config.get(group), dict):
