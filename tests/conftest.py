@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,18 +233,100 @@ def _add_noise(png: Path, sd: float) -> None:
     Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8)).save(png)
 
 
+@dataclass
+class SweepRun:
+    repo: Path
+    test_images: list[str]
+    interrupted: int  # the interrupted run's exit status
+    before: dict[str, int]  # trial 0's files and their times after the interruption
+    hidden: list[str]  # the test images' files, out of reach until the choice
+    recreated: list[str]  # those files Snakemake made again before the choice (none)
+    rerun: subprocess.CompletedProcess  # the run after the interruption, to the choice
+    final: subprocess.CompletedProcess  # `snakemake sweep`: the test split and the report
+
+
+def _sweep(factory) -> SweepRun:
+    """A copy of the tiny run; a 2-trial sweep (a trial per round) interrupted (Ctrl-C)
+    once trial 0 has finished, run again up to the choice with the test images' crops and
+    fragments moved away, then to the end with them back (tests/workflow/test_sweep.py)."""
+    from weld_anomaly.ingest.inventory import read_manifest
+
+    tiny = _finished("tiny_run", factory)
+    tmp = factory.mktemp("sweep")
+    repo = tmp / "repo"
+    shutil.copytree(tiny, repo, symlinks=True)
+    config = yaml.safe_load((repo / "config/test.yaml").read_text())
+    (repo / "config/test.yaml").write_text(yaml.safe_dump(quick_sweep(config, parallel=1)))
+    manifest = read_manifest(repo / "results/manifest.csv")
+    test_images = [r.image_id for r in manifest if r.split == "test"]
+    hidden = [f"results/{kind}/{i}.h5" for i in test_images for kind in ("crops", "fragments")]
+    (tmp / "hidden").mkdir()
+    for rel in hidden:
+        shutil.move(repo / rel, tmp / "hidden" / rel.replace("/", "_"))
+    profile = ("--workflow-profile", "profiles/test")
+    run = start_snakemake(repo, "results/sweep/sweep.json", *profile)
+    first = repo / "results/sweep/trials/0/result.json"
+    deadline = time.monotonic() + 900
+    while not first.exists() and run.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert first.exists(), run.log.read_text()[-4000:]
+    time.sleep(3)  # into the next round
+    run.proc.send_signal(signal.SIGINT)  # Ctrl-C
+    interrupted = run.proc.wait(120)
+    before = {
+        p: (repo / p).stat().st_mtime_ns
+        for p in ("results/sweep/trials/0/result.json", "logs/sweep/trial_0.log")
+    }
+    rerun = snakemake(repo, "results/sweep/sweep.json", *profile, "--rerun-incomplete")
+    recreated = [rel for rel in hidden if (repo / rel).exists()]
+    for rel in hidden:
+        shutil.move(tmp / "hidden" / rel.replace("/", "_"), repo / rel)
+    final = snakemake(repo, "sweep", *profile)
+    return SweepRun(repo, test_images, interrupted, before, hidden, recreated, rerun, final)
+
+
+class BackgroundScenario(threading.Thread):
+    """A scenario of several runs (``_sweep``) in a thread, so that it waits for the run
+    it builds on and runs beside the other tests."""
+
+    def __init__(self, scenario, factory):
+        super().__init__(daemon=True)
+        self.scenario, self.factory = scenario, factory
+        self.result, self.error = None, None
+
+    def run(self) -> None:
+        try:
+            self.result = self.scenario(self.factory)
+        except BaseException as exc:  # re-raised in the test that needs the result
+            self.error = exc
+
+    def wait(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
 RUNS = {"tiny_run": _tiny, "hostile_run": _hostile}
+SCENARIOS = {"sweep_run": _sweep}
 _started: dict[str, BackgroundRun] = {}
+_scenarios: dict[str, BackgroundScenario] = {}
+_lock = threading.Lock()
 
 
 def pytest_collection_finish(session):
-    """Start the complete runs the selected tests need."""
+    """Start the complete runs (and the scenarios) the selected tests need."""
     if session.config.option.collectonly:
         return
     needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    factory = session.config._tmp_path_factory
     for name, start in RUNS.items():
         if name in needed:
-            _started[name] = start(session.config._tmp_path_factory)
+            _started[name] = start(factory)
+    for name, scenario in SCENARIOS.items():
+        if name in needed:
+            _scenarios[name] = BackgroundScenario(scenario, factory)
+            _scenarios[name].start()
 
 
 def pytest_sessionfinish(session):
@@ -251,7 +336,8 @@ def pytest_sessionfinish(session):
 
 
 def _finished(name: str, factory) -> Path:
-    run = _started.get(name) or _started.setdefault(name, RUNS[name](factory))
+    with _lock:  # a scenario's thread and a test may both ask for the same run
+        run = _started.get(name) or _started.setdefault(name, RUNS[name](factory))
     return run.wait()
 
 
@@ -259,6 +345,16 @@ def _finished(name: str, factory) -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """A scratch copy of the workflow after one complete run of the test profile."""
     return _finished("tiny_run", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def sweep_run(tmp_path_factory) -> SweepRun:
+    """A sweep interrupted, run again and finished, in a copy of the tiny run (``_sweep``)."""
+    scenario = _scenarios.get("sweep_run")
+    if scenario is None:
+        scenario = _scenarios["sweep_run"] = BackgroundScenario(_sweep, tmp_path_factory)
+        scenario.start()
+    return scenario.wait()
 
 
 @pytest.fixture(scope="session")

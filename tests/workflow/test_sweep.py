@@ -5,71 +5,11 @@ trials are seconds long (:func:`conftest.quick_sweep`): the machinery is under t
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import subprocess
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 import yaml
-from conftest import quick_sweep, snakemake, start_snakemake
-
-from weld_anomaly.ingest.inventory import read_manifest
+from conftest import snakemake
 
 PROFILE = ("--workflow-profile", "profiles/test")
-
-
-@dataclass
-class SweepRun:
-    repo: Path
-    test_images: list[str]
-    interrupted: int  # the interrupted run's exit status
-    before: dict[str, int]  # trial 0's files and their times after the interruption
-    hidden: list[str]  # the test images' files, out of reach until the choice
-    recreated: list[str]  # those files Snakemake made again before the choice (none)
-    rerun: subprocess.CompletedProcess  # the run after the interruption, to the choice
-    final: subprocess.CompletedProcess  # `snakemake sweep`: the test split and the report
-
-
-@pytest.fixture(scope="module")
-def sweep_run(tiny_run, tmp_path_factory) -> SweepRun:
-    """A copy of the tiny run; a 2-trial sweep (a trial per round) interrupted (Ctrl-C)
-    once trial 0 has finished, run again up to the choice with the test images' crops and
-    fragments moved away, then to the end with them back."""
-    tmp = tmp_path_factory.mktemp("sweep")
-    repo = tmp / "repo"
-    shutil.copytree(tiny_run, repo, symlinks=True)
-    config = yaml.safe_load((repo / "config/test.yaml").read_text())
-    (repo / "config/test.yaml").write_text(yaml.safe_dump(quick_sweep(config, parallel=1)))
-    test_images = [
-        r.image_id for r in read_manifest(repo / "results/manifest.csv") if r.split == "test"
-    ]
-    hidden = [f"results/{kind}/{i}.h5" for i in test_images for kind in ("crops", "fragments")]
-    (tmp / "hidden").mkdir()
-    for rel in hidden:
-        shutil.move(repo / rel, tmp / "hidden" / rel.replace("/", "_"))
-
-    run = start_snakemake(repo, "results/sweep/sweep.json", *PROFILE)
-    first = repo / "results/sweep/trials/0/result.json"
-    deadline = time.monotonic() + 600
-    while not first.exists() and run.proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert first.exists(), run.log.read_text()[-4000:]
-    time.sleep(3)  # into the next round
-    run.proc.send_signal(signal.SIGINT)  # Ctrl-C
-    interrupted = run.proc.wait(120)
-    before = {
-        p: (repo / p).stat().st_mtime_ns
-        for p in ("results/sweep/trials/0/result.json", "logs/sweep/trial_0.log")
-    }
-    rerun = snakemake(repo, "results/sweep/sweep.json", *PROFILE, "--rerun-incomplete")
-    recreated = [rel for rel in hidden if (repo / rel).exists()]
-    for rel in hidden:
-        shutil.move(tmp / "hidden" / rel.replace("/", "_"), repo / rel)
-    final = snakemake(repo, "sweep", *PROFILE)
-    return SweepRun(repo, test_images, interrupted, before, hidden, recreated, rerun, final)
 
 
 def test_an_interrupted_sweep_continues_without_repeating_finished_trials(sweep_run):
