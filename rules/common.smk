@@ -17,7 +17,7 @@ from weld_anomaly.ingest.manifests import check_known_images, load_crop_manifest
 # one module written for one Snakemake version (weld_anomaly.workflow.snakemake_speedups;
 # docs/snakemake-speedups.md says why and what upstream change would retire them).
 from weld_anomaly.workflow.snakemake_speedups import per_job, apply as _apply_speedups
-from weld_anomaly.workflow import sweep as _sweep
+from weld_anomaly.workflow import search_space as _space
 
 _apply_speedups()
 
@@ -56,7 +56,7 @@ try:
         else {}
     )
     check_known_images(CROPS, {r.image_id for r in IMAGES}, DATA.crops, "crop manifest")
-    _sweep.check_space(_sweep.space_of(config["sweep"]["space"]), config)
+    _space.check_space(_space.space_of(config["sweep"]["space"]), config)
 except _UserError as exc:
     _stop(exc)
 
@@ -314,17 +314,17 @@ def experiment_settings(wildcards):
 
 def sweep_rounds():
     """The sweep's trial numbers, round by round (sweep.trials, sweep.parallel per round)."""
-    return _sweep.rounds(config["sweep"]["trials"], config["sweep"]["parallel"])
+    return _space.rounds(config["sweep"]["trials"], config["sweep"]["parallel"])
 
 
 def sweep_space():
     """The sweep's settings: {path: range or choices} (weld_anomaly.workflow.sweep)."""
-    return canonical(_sweep.space_of(config["sweep"]["space"]))
+    return canonical(_space.space_of(config["sweep"]["space"]))
 
 
 def sweep_groups():
     """The configuration groups a sweep's trial reads (its settings go on top of them)."""
-    names = [*_sweep.GROUPS, "fragments", "evaluate"]
+    names = [*_space.GROUPS, "fragments", "evaluate"]
     return canonical({name: config[name] for name in names})
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from weld_anomaly.errors import ConfigError
 from weld_anomaly.report.sweep import write_sweep_report
-from weld_anomaly.workflow import sweep
+from weld_anomaly.workflow import search_space, sweep
 
 CONFIG = {
     "model": {"filters": [32, 64, 128]},
@@ -25,11 +25,11 @@ ENTRIES = [
     {"setting": "train.epochs", "low": 2, "high": 4},
     {"setting": "score.texture_predictor.smooth", "low": 1.0, "high": 3.0},
 ]
-SPACE = sweep.space_of(ENTRIES)
+SPACE = search_space.space_of(ENTRIES)
 
 
 def test_the_space_must_name_settings_a_trial_can_change_and_hold_the_defaults():
-    sweep.check_space(SPACE, CONFIG)
+    search_space.check_space(SPACE, CONFIG)
     cases = [
         (
             {"train.learning_rat": {"low": 0.1, "high": 1.0}},
@@ -41,14 +41,14 @@ def test_the_space_must_name_settings_a_trial_can_change_and_hold_the_defaults()
     ]
     for space, words in cases:
         with pytest.raises(ConfigError) as err:
-            sweep.check_space(space, CONFIG)
+            search_space.check_space(space, CONFIG)
         assert words in err.value.line() and "\n" not in err.value.line()
     with pytest.raises(ConfigError, match="listed twice"):
-        sweep.space_of([ENTRIES[1], ENTRIES[1]])
+        search_space.space_of([ENTRIES[1], ENTRIES[1]])
 
 
 def test_rounds_trial_zero_is_the_configuration_and_asking_is_deterministic():
-    assert sweep.rounds(5, 2) == [[0, 1], [2, 3], [4]]
+    assert search_space.rounds(5, 2) == [[0, 1], [2, 3], [4]]
     first = sweep.ask_round(SPACE, CONFIG, [], [0, 1], seed=0, startup=2)
     assert first[0] == {"trial": 0, "settings": sweep.defaults(SPACE, CONFIG)}
     assert first == sweep.ask_round(SPACE, CONFIG, [], [0, 1], seed=0, startup=2)
@@ -138,7 +138,8 @@ def test_choose_writes_a_configfile_dvc_arguments_and_an_optuna_study(tmp_path):
     assert chosen == {"model": {"filters": [16, 32, 64]}, "train": {"learning_rate": 0.001}}
     assert "--configfile results/sweep/chosen.yaml" in out["chosen.yaml"].read_text()
     assert out["args.txt"].read_text().splitlines() == [
-        "-S model.filters=[16,32,64]", "-S train.learning_rate=0.001",
+        "-S config/config.yaml:model.filters=[16,32,64]",
+        "-S config/config.yaml:train.learning_rate=0.001",
     ]  # fmt: skip
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend

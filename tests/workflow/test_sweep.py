@@ -4,10 +4,13 @@ trials are seconds long (:func:`conftest.quick_sweep`): the machinery is under t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import shutil
 
 import yaml
-from conftest import snakemake
+from conftest import BIN, REPO, snakemake
 
 PROFILE = ("--workflow-profile", "profiles/test")
 
@@ -60,3 +63,28 @@ def test_the_chosen_settings_run_as_a_configfile_and_the_report_shows_the_trials
     assert page.count("<tr") == 1 + len(summary["trials"]) and "(defaults)" in page
     assert 'src="data:image/png;base64,' in page
     assert f"Sweep: {repo / 'results/sweep/sweep.html'}" in sweep_run.final.stdout
+
+
+def test_the_chosen_settings_queue_as_a_dvc_experiment_that_dvc_exp_show_lists(sweep_run, tmp_path):
+    """docs/sweep.md: `xargs dvc exp run < results/sweep/dvc_exp_args.txt` (real git and DVC;
+    queued, not run: the pipeline itself is tested in test_dvc.py)."""
+    from test_dvc import run
+
+    repo = tmp_path / "repo"
+    (repo / "config").mkdir(parents=True)
+    for rel in ("dvc.yaml", "config/config.yaml", ".gitignore"):
+        shutil.copy2(REPO / rel, repo / rel)
+    (repo / ".venv").symlink_to(BIN.parent)
+    run(repo, "git", "init", "-q")
+    run(repo, "dvc", "init", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "scratch")
+    args = (sweep_run.repo / "results/sweep/dvc_exp_args.txt").read_text().split()
+    run(repo, "dvc", "exp", "run", "--queue", *args)
+    shown = run(repo, "dvc", "exp", "show", "--csv", "--no-pager").stdout
+    rows = list(csv.DictReader(io.StringIO(shown)))
+    queued = [r for r in rows if r["State"] == "Queued"]
+    settings = json.loads((sweep_run.repo / "results/sweep/sweep.json").read_text())["settings"]
+    assert len(queued) == 1 and settings
+    for path, value in settings.items():
+        assert yaml.safe_load(queued[0][path]) == value, (path, queued[0][path])

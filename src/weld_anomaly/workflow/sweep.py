@@ -39,68 +39,9 @@ import yaml
 from weld_anomaly.errors import ConfigError
 from weld_anomaly.files import write_text
 from weld_anomaly.score import metrics, scorers
+from weld_anomaly.workflow.search_space import lookup
 
 log = logging.getLogger(__name__)
-
-# the configuration groups a trial may change (what the training and scoring chain reads)
-GROUPS = ("model", "train", "detector", "score")
-
-
-# --- the search space ------------------------------------------------------------------
-
-
-def _where(path: str) -> str:
-    return f"sweep.space.{path}"
-
-
-def lookup(config: dict, path: str):
-    """The value at a dotted path of the configuration (``train.learning_rate``)."""
-    node = config
-    for key in path.split("."):
-        node = node[key]
-    return node
-
-
-def space_of(entries: Sequence[dict]) -> dict[str, dict]:
-    """``sweep.space`` (a list of {setting, ...}) as {setting: its range or choices}."""
-    space: dict[str, dict] = {}
-    for entry in entries:
-        path = entry["setting"]
-        if path in space:
-            raise ConfigError("listed twice", _where(path), "keep one entry per setting")
-        space[path] = {k: v for k, v in entry.items() if k != "setting"}
-    return space
-
-
-def check_space(space: dict, config: dict) -> None:
-    """Every setting of ``sweep.space`` names a key of the configuration the trials may
-    change and holds the configuration's own value (trial 0 runs it)."""
-    if not space:
-        raise ConfigError("the search space is empty", "sweep.space", "list a setting or more")
-    for path, spec in space.items():
-        if path.split(".")[0] not in GROUPS:
-            raise ConfigError(
-                f"a trial cannot change {path!r}", _where(path),
-                f"choose settings of the groups {', '.join(GROUPS)}",
-            )  # fmt: skip
-        try:
-            value = lookup(config, path)
-        except (KeyError, TypeError):
-            raise ConfigError(
-                "no such setting in the configuration", _where(path),
-                "write the setting's path as in config/config.yaml, e.g. train.learning_rate",
-            ) from None  # fmt: skip
-        if "choices" in spec:
-            if value not in spec["choices"]:
-                raise ConfigError(
-                    f"the configuration's value {value!r} is not among the choices",
-                    _where(path), "add it: the sweep's first trial runs the configuration as it is",
-                )  # fmt: skip
-        elif not spec["low"] <= value <= spec["high"]:
-            raise ConfigError(
-                f"the configuration's value {value!r} lies outside {spec['low']}..{spec['high']}",
-                _where(path), "widen the range: the sweep's first trial runs the configuration",
-            )  # fmt: skip
 
 
 def _code(value):
@@ -154,11 +95,6 @@ def trial_config(config: dict, settings: dict) -> dict:
             node = node[parent]
         node[key] = value
     return out
-
-
-def rounds(trials: int, parallel: int) -> list[list[int]]:
-    """The trial numbers of each round."""
-    return [list(range(s, min(s + parallel, trials))) for s in range(0, trials, parallel)]
 
 
 def _sampler(seed: int, startup: int):
@@ -478,9 +414,13 @@ def choose(
     return summary
 
 
+PARAMS_FILE = "config/config.yaml"  # DVC's parameter file (dvc.yaml)
+
+
 def dvc_setting(path: str, value) -> str:
-    """One `dvc exp run -S` argument (Hydra's override syntax, no spaces)."""
-    return f"{path}={json.dumps(value, separators=(',', ':'))}"
+    """One `dvc exp run -S` argument: the parameter file, the key, the value in Hydra's
+    override syntax (no spaces)."""
+    return f"{PARAMS_FILE}:{path}={json.dumps(value, separators=(',', ':'))}"
 
 
 # --- the test split, once --------------------------------------------------------------
