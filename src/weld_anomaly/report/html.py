@@ -562,11 +562,8 @@ def render_report(
     ``images_h5``: the test welds' films (the viewer); ``quality_h5``, ``previews``: the
     radiographs whose histograms and crops the Data quality section shows.
     ``findings_json``: the run's findings (:mod:`weld_anomaly.score.findings`): the ranked
-    worklist, the outlines. ``experiments_json``: the experiments' summary
-    (:mod:`weld_anomaly.workflow.experiments`), the "Experiments" section. ``sweep_files``:
-    the sweep's summary, test figures and figure (:mod:`weld_anomaly.report.sweep`), the
-    "Hyperparameter sweep" section.
-    """
+    worklist, the outlines. ``experiments_json`` (:mod:`weld_anomaly.workflow.experiments`),
+    ``sweep_files`` (summary, test figures, figure: :mod:`.sweep`): their sections."""
     records, images, table, result, train_info = _read_run(
         manifest_csv, images_csv, fragments_csv, metrics_json, train_info_json
     )
@@ -594,12 +591,11 @@ def render_report(
     warnings = _warnings(images, result, train_info) + (
         [] if has_viewer else [viewer.MISSING_VIEWER]
     )
-    experiments = _experiments_section(experiments_json)
     html = (
         _templates()
         .get_template("report.html.j2")
         .render(
-            **experiments,
+            **_experiments_section(experiments_json),
             **_sweep_variables(sweep_files),
             **_tables(result, train_info, config, len(table)),
             counts=_image_counts(records, len(rejects)),
