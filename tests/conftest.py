@@ -248,7 +248,7 @@ class SweepRun:
 def _sweep(factory) -> SweepRun:
     """A copy of the tiny run; a 2-trial sweep (a trial per round) interrupted (Ctrl-C)
     once trial 0 has finished, run again up to the choice with the test images' crops and
-    fragments moved away, then to the end with them back (tests/workflow/test_sweep.py)."""
+    fragments moved away, then to the end with them back (tests/workflow/test_sweep_workflow.py)."""
     from weld_anomaly.ingest.inventory import read_manifest
 
     tiny = _finished("tiny_run", factory)

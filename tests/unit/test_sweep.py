@@ -1,6 +1,6 @@
 """The hyperparameter sweep's parts: the search space, Optuna's rounds, the choice, the
 files a user takes away and the report section (the workflow runs are in
-tests/workflow/test_sweep.py and tests/slurm/test_slurm.py)."""
+tests/workflow/test_sweep_workflow.py and tests/slurm/test_slurm.py)."""
 
 import json
 

@@ -98,12 +98,18 @@ def trial_config(config: dict, settings: dict) -> dict:
 
 
 def _sampler(seed: int, startup: int):
+    """TPE, seeded; its first ``startup`` trials at random. Multivariate (settings interact)
+    with a constant liar (the trials of a round are asked before any of them is told)."""
+    import warnings
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=startup, constant_liar=True, multivariate=True
-    )
+    with warnings.catch_warnings():  # both options are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=startup, constant_liar=True, multivariate=True
+        )
 
 
 def _study(space: dict, finished: Sequence[dict], sampler, storage=None):
