@@ -317,6 +317,30 @@ def sweep_rounds():
     return _space.rounds(config["sweep"]["trials"], config["sweep"]["parallel"])
 
 
+def sweep_results(trials):
+    """The result files of the given sweep trials."""
+    return [f"results/sweep/trials/{t}/result.json" for t in trials]
+
+
+def sweep_results_before(wildcards):
+    """The result files of every trial of the rounds before this one (sweep_ask)."""
+    return sweep_results(range(sweep_rounds()[int(wildcards.round)][0]))
+
+
+def sweep_round_file(wildcards):
+    """The round file that holds a trial's settings (sweep_trial)."""
+    trial = int(wildcards.trial)
+    number = next(r for r, trials in enumerate(sweep_rounds()) if trial in trials)
+    return f"results/sweep/rounds/{number}.json"
+
+
+def print_sweep_path(log_path):
+    """The sweep's page, on the console and in the target's log."""
+    line = f"Sweep: {Path('results/sweep/sweep.html').resolve()}"
+    Path(log_path).write_text(f"{line}\n")
+    print(f"\n{line}\n", flush=True)
+
+
 def sweep_space():
     """The sweep's settings: {path: range or choices} (weld_anomaly.workflow.sweep)."""
     return canonical(_space.space_of(config["sweep"]["space"]))

@@ -4,34 +4,23 @@
 # annotated validation images; sweep_choose picks the best; only then does sweep_test score
 # the test images, once, with the chosen trial (weld_anomaly.workflow.sweep).
 
-SWEEP_ROUNDS = sweep_rounds()
-SWEEP_TRIALS = range(config["sweep"]["trials"])
-
-
-def sweep_round_of(trial):
-    return next(r for r, numbers in enumerate(SWEEP_ROUNDS) if int(trial) in numbers)
-
-
-def sweep_results(trials):
-    return [f"results/sweep/trials/{t}/result.json" for t in trials]
-
 
 rule sweep_ask:
     input:
         # every trial of the rounds before
-        lambda w: sweep_results(range(SWEEP_ROUNDS[int(w.round)][0])),
+        sweep_results_before,
     output:
         "results/sweep/rounds/{round}.json",
     log:
         "logs/sweep/ask_{round}.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/train.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         code=code("sweep_ask"),
-        numbers=lambda w: SWEEP_ROUNDS[int(w.round)],
+        numbers=lambda w: sweep_rounds()[int(w.round)],
         seed=config["sweep"]["seed"],
         startup=config["sweep"]["parallel"],
         space=sweep_space(),
@@ -44,7 +33,7 @@ rule sweep_ask:
 rule sweep_trial:
     input:
         **sweep_trial_inputs(ids("validation")),
-        round=lambda w: f"results/sweep/rounds/{sweep_round_of(w.trial)}.json",
+        round=sweep_round_file,
     output:
         result="results/sweep/trials/{trial}/result.json",
         work=directory("results/sweep/trials/{trial}/work"),
@@ -69,8 +58,10 @@ rule sweep_trial:
 
 rule sweep_choose:
     input:
-        results=sweep_results(SWEEP_TRIALS),
-        work=expand("results/sweep/trials/{trial}/work", trial=SWEEP_TRIALS),
+        results=sweep_results(range(config["sweep"]["trials"])),
+        work=expand(
+            "results/sweep/trials/{trial}/work", trial=range(config["sweep"]["trials"])
+        ),
     output:
         summary="results/sweep/sweep.json",
         config="results/sweep/chosen.yaml",
@@ -79,7 +70,7 @@ rule sweep_choose:
     log:
         "logs/sweep/choose.log",
     conda:
-        "../envs/workflow.yaml"
+        "../envs/train.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -100,7 +91,9 @@ rule sweep_test:
     input:
         **sweep_trial_inputs(ids("test"), training=False),
         summary="results/sweep/sweep.json",
-        work=expand("results/sweep/trials/{trial}/work", trial=SWEEP_TRIALS),
+        work=expand(
+            "results/sweep/trials/{trial}/work", trial=range(config["sweep"]["trials"])
+        ),
     output:
         test="results/sweep/test.json",
         scores=directory("results/sweep/test_scores"),
@@ -144,5 +137,7 @@ rule sweep_report:
 rule sweep:
     input:
         "results/sweep/sweep.html",
+    log:
+        "logs/sweep/sweep.log",
     run:
-        print(f"\nSweep: {Path('results/sweep/sweep.html').resolve()}\n", flush=True)
+        print_sweep_path(log[0])
