@@ -85,15 +85,19 @@ def defaults(space: dict, config: dict) -> dict:
     return {path: lookup(config, path) for path in space}
 
 
+def _put(tree: dict, path: str, value) -> None:
+    """Set the value at a dotted path of a nested mapping (missing levels are made)."""
+    *parents, key = path.split(".")
+    for parent in parents:
+        tree = tree.setdefault(parent, {})
+    tree[key] = value
+
+
 def trial_config(config: dict, settings: dict) -> dict:
     """The configuration with a trial's settings in place."""
     out = copy.deepcopy(config)
     for path, value in settings.items():
-        *parents, key = path.split(".")
-        node = out
-        for parent in parents:
-            node = node[parent]
-        node[key] = value
+        _put(out, path, value)
     return out
 
 
@@ -398,11 +402,7 @@ def choose(
     write_text(out_json, json.dumps(_finite(summary), indent=2) + "\n")
     nested: dict = {}
     for path, value in best["settings"].items():
-        node = nested
-        *parents, key = path.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[key] = value
+        _put(nested, path, value)
     header = (
         f"# The sweep's chosen trial ({best['trial']} of {len(trials)}): validation AUROC "
         f"{best['value']:.4f} ({best['scorer']}). Use it with\n"
