@@ -165,3 +165,36 @@ def test_score_image_with_a_texture_predictor_and_line_filters(tmp_path):
     assert list(table.columns)[-3:] == ["residual_s1", "residual_l4", "baseline"]
     plain = _score(tmp_path, model, out="p.csv", residual=ResidualSettings(sigmas=(1.0,)))
     assert not np.allclose(plain["residual_s1"], table["residual_s1"])  # the texture taken out
+
+
+def test_scoring_only_the_columns_a_flagging_rule_reads(tmp_path):
+    """Inspection computes what its rule reads: the same numbers as the full table, and
+    without the autoencoder when no column reads its reconstructions."""
+    from weld_anomaly.score.scoring import score_fragments
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(100, 140, (96, 192), dtype=np.uint8)
+    pixels[40:46, 100:106] = 30
+    _fragmented(tmp_path, pixels)
+    frags = hdf5_io.read_fragments(tmp_path / "f.h5")
+    crops, _ = hdf5_io.read_crops(tmp_path / "c.h5")
+    model = build_autoencoder(64, (4, 8, 8))
+    common = dict(batch_size=8, median_size=21, sigma=1.0, contrast_sigmas=(1.5,))
+    full, maps, masks = score_fragments(model, frags, crops, "img", **common)
+    # no autoencoder at all: the training-free columns only, the normalisation's mask
+    part, no_maps, part_masks = score_fragments(
+        None, frags, crops, "img", columns=["baseline", "contrast_s1p5"], **common
+    )
+    assert list(part.columns) == ["image", "fragment", "crop", "y", "x", "masked", "baseline",
+                                  "contrast_s1p5"]  # fmt: skip
+    for column in ("baseline", "contrast_s1p5"):
+        np.testing.assert_array_equal(part[column], full[column])
+    assert no_maps == [] and part_masks[0].shape == pixels.shape
+    # a column that reads the reconstructions runs the autoencoder: the same numbers
+    residual, recon_maps, _ = score_fragments(
+        model, frags, crops, "img", columns=["residual_s2", "mse"], **common
+    )
+    assert list(residual.columns)[-2:] == ["mse", "residual_s2"]
+    for column in ("residual_s2", "mse"):
+        np.testing.assert_array_equal(residual[column], full[column])
+    np.testing.assert_array_equal(recon_maps[0].pixels, maps[0].pixels)

@@ -7,8 +7,9 @@ A scorer is an object with
 - ``family``: the kind of scorer, for tables and the report;
 - ``orientation``: ``"high"`` when a larger score is more anomalous, ``"either"`` when the
   annotated validation images decide (the thesis's statistics);
-- ``learned``: whether it uses the trained model (only those may flag fragments when the
-  workflow chooses the scorer itself);
+- ``learned``: whether it uses a trained model;
+- ``reads_reconstruction``: whether it reads the autoencoder's reconstructions (scoring
+  runs the autoencoder only when a scorer it computes does);
 - ``score(crop)``: one number per fragment of a crop (:class:`CropEvidence`);
 - optionally ``fit(normal)``: parameters fitted on the normal validation fragments' scores.
 
@@ -83,7 +84,7 @@ class CropEvidence:
     corners: np.ndarray  # (N, 2)
     size: int  # fragment side
     fragments: np.ndarray  # (N, S, S) integer grey levels
-    reconstructions: np.ndarray  # (N, S, S) float in [0, 1]
+    reconstructions: np.ndarray | None  # (N, S, S) in [0, 1]; None: no autoencoder ran
     settings: ScoreSettings = field(default_factory=ScoreSettings)
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -215,6 +216,7 @@ class Scorer(ABC):
     orientation: str = "high"  # "high" or "either"
     learned: bool = True
     combined: bool = False
+    reads_reconstruction: bool = False
 
     @classmethod
     def instances(cls, settings: ScoreSettings) -> list[Scorer]:
@@ -345,6 +347,7 @@ class ThesisStatistic(Scorer):
     """The thesis's statistics of a fragment, its reconstruction and their difference."""
 
     family = "thesis statistic"
+    reads_reconstruction = True
     orientation = "either"
 
     def __init__(self, column: str):
@@ -372,6 +375,7 @@ class ResidualSmoothed(Scorer):
     """The residual map smoothed by a Gaussian: a matched filter for round dark spots."""
 
     family = "residual map"
+    reads_reconstruction = True
 
     def __init__(self, sigma: float):
         self.sigma = float(sigma)
@@ -404,6 +408,7 @@ class ResidualLine(Scorer):
     """The residual map through line filters: cracks and elongated cavities."""
 
     family = "residual line filter"
+    reads_reconstruction = True
 
     def __init__(self, length: float):
         self.length = float(length)

@@ -15,6 +15,7 @@ import io
 import logging
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def _crop_evidence(frags, crops, recon, settings: ScoreSettings):
                 frags.corners[sel] - np.array([crop.y, crop.x]),
                 size,
                 frags.fragments[sel],
-                recon[sel],
+                None if recon is None else recon[sel],
                 settings,
             ),
         )
@@ -123,6 +124,7 @@ def score_fragments(
     detector=None,
     robust: bool = True,
     supervised=None,
+    columns: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, list[hdf5_io.Crop], list[np.ndarray]]:
     """Score the fragments of one image in memory with every registered crop scorer.
 
@@ -130,18 +132,25 @@ def score_fragments(
     ``robust``: the normalisation's background and noise from the sound part only
     (:func:`weld_anomaly.ingest.normalize.normalize`). ``supervised``: the detector
     fine-tuned on annotated images (:mod:`weld_anomaly.model.supervised`), or None.
+    ``columns``: compute only these crop scorers' columns (inspection computes what its
+    flagging rule reads); the autoencoder (``model``, then unused and may be None) runs
+    only when one of them reads its reconstructions.
 
-    Returns the table, the stitched reconstruction of each crop and each crop's marker mask
-    (``masked`` in the table: the share of a fragment's pixels under it).
+    Returns the table, the stitched reconstruction of each crop (none when the autoencoder
+    did not run) and each crop's marker mask (``masked`` in the table: the share of a
+    fragment's pixels under it; without the autoencoder, what the normalisation leaves
+    out: markers, film edges, unexposed areas).
     """
-    start = time.perf_counter()
-    recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
-    seconds = time.perf_counter() - start
     settings = ScoreSettings(
         median_size, sigma, residual, tuple(contrast_sigmas), detector, robust, supervised
     )
-    scorers = crop_scorers(settings)
-    columns = {s.name: np.zeros(len(frags)) for s in scorers}
+    scorers = [s for s in crop_scorers(settings) if columns is None or s.name in columns]
+    recon, seconds = None, 0.0
+    if columns is None or any(s.reads_reconstruction for s in scorers):
+        start = time.perf_counter()
+        recon = reconstruct(model, frags.fragments, batch_size, label=f"scoring {image_id}")
+        seconds = time.perf_counter() - start
+    values = {s.name: np.zeros(len(frags)) for s in scorers}
     masked_share = np.zeros(len(frags))
     maps, masks = [], []
     for crop, (sel, evidence) in zip(
@@ -149,10 +158,12 @@ def score_fragments(
     ):
         for scorer in scorers:
             evidence.scores[scorer.name] = scorer.score(evidence)
-            columns[scorer.name][sel] = evidence.scores[scorer.name]
-        masked_share[sel] = evidence.mean_per_fragment(evidence.mask)
-        masks.append(evidence.mask)
-        maps.append(_reconstruction_crop(crop, evidence))
+            values[scorer.name][sel] = evidence.scores[scorer.name]
+        mask = evidence.mask if recon is not None else evidence.normalized.ignored
+        masked_share[sel] = evidence.mean_per_fragment(mask)
+        masks.append(mask)
+        if recon is not None:
+            maps.append(_reconstruction_crop(crop, evidence))
     table = pd.DataFrame(
         {
             "image": image_id,
@@ -161,15 +172,16 @@ def score_fragments(
             "y": frags.corners[:, 0],
             "x": frags.corners[:, 1],
             "masked": masked_share,
-            **columns,
+            **values,
         }
     )
-    log.info(
-        "%s: %d fragments scored, %.0f fragments/s",
-        image_id,
-        len(frags),
-        len(frags) / max(seconds, 1e-9),
-    )
+    if recon is not None:
+        log.info(
+            "%s: %d fragments scored, %.0f fragments/s",
+            image_id,
+            len(frags),
+            len(frags) / max(seconds, 1e-9),
+        )
     return table, maps, masks
 
 

@@ -67,13 +67,19 @@ class Calibration:
             result.get("findings", {}).get("yardstick"),
         )
 
+    def _scorer(self) -> scorers.Scorer:
+        scorer = scorers.for_column(self.statistic)
+        return scorer.restore(self.combined) if self.combined is not None else scorer
+
+    @property
+    def columns(self) -> list[str]:
+        """The crop scorers' columns the calibrated statistic is computed from."""
+        return self._scorer().parts if self.combined is not None else [self.statistic]
+
     def scores(self, table) -> np.ndarray:
         """The calibrated statistic of every fragment of a scores table."""
-        scorer = scorers.for_column(self.statistic)
-        if self.combined is not None:
-            scorer = scorer.restore(self.combined)
-        needed = scorer.parts if self.combined is not None else [self.statistic]
-        missing = [c for c in needed if c not in table.columns]
+        scorer = self._scorer()
+        missing = [c for c in self.columns if c not in table.columns]
         if missing:
             raise UserError(
                 f"the calibrated statistic {self.statistic} needs {', '.join(missing)}, "
@@ -116,8 +122,9 @@ def _supervised(detector_path) -> object | None:
     return load_model(path)
 
 
-def _detector(config: dict, path) -> object | None:
-    """The trained flaw detector when the configuration scores with it."""
+def _detector(config: dict, path, load: bool) -> object | None:
+    """The trained flaw detector when the configuration scores with it (checked there;
+    loaded when ``load``)."""
     if not config["score"].get("detector"):
         return None
     if path is None or not Path(path).is_file():
@@ -129,15 +136,17 @@ def _detector(config: dict, path) -> object | None:
         )
     from weld_anomaly.score.scoring import load_model
 
-    return load_model(path)
+    return load_model(path) if load else None
 
 
 def _setup(
     model_path, metrics_json, config, crop_manifest, predictor_path, detector_path
 ) -> _Setup:
-    import keras
-
+    """The calibration, the settings, and the models its flagging rule reads (every model
+    given is checked; those the rule does not read are not loaded: inspection computes only
+    the columns the rule needs)."""
     calibration = Calibration.from_metrics(metrics_json)
+    needed = calibration.columns
     model_path = Path(model_path)
     if not model_path.is_file():
         raise UserError(
@@ -145,17 +154,25 @@ def _setup(
             where=str(model_path),
             fix="run the workflow first (snakemake) to train it",
         )
+    model = None
+    if any(scorers.for_column(c).reads_reconstruction for c in needed):
+        import keras
+
+        model = keras.saving.load_model(model_path, compile=False)
     size = config["fragments"]["size"]
+    residual = ResidualSettings.from_config(config["score"], predictor_path)
     return _Setup(
-        keras.saving.load_model(model_path, compile=False),
+        model,
         calibration,
         ConvertSettings.from_config(config["convert"]),
         config,
-        ResidualSettings.from_config(config["score"], predictor_path),
+        residual,
         load_crop_manifest(crop_manifest, size) if crop_manifest else {},
         str(crop_manifest or "whole image"),
-        _detector(config, detector_path),
-        _supervised(detector_path) if config["score"].get("detector") else None,
+        _detector(config, detector_path, load="detector" in needed),
+        _supervised(detector_path)
+        if config["score"].get("detector") and "detector_supervised" in needed
+        else None,
     )
 
 
@@ -223,6 +240,7 @@ def _inspect_one(source: Path, image_id: str, setup: _Setup, out: Path) -> dict:
         detector=setup.detector,
         robust=bool(score.get("robust_normalisation", True)),
         supervised=setup.supervised,
+        columns=calibration.columns,
     )
     values = calibration.scores(table)
     flags = calibration.flags(values)
