@@ -149,6 +149,24 @@ def test_median_is_the_rank_filters_on_unshifted_levels():
     assert (got == 0).any()  # the empty windows were there
 
 
+@pytest.mark.parametrize("border", ["symmetric", "odd"])
+def test_the_median_in_bands_of_rows_on_threads_is_the_same_bit_for_bit(monkeypatch, border):
+    from weld_anomaly.ingest import normalize as module
+
+    rng = np.random.default_rng(9)
+    g = (120 + 30 * rng.standard_normal((700, 400))).clip(40, 250).astype(np.float32)
+    ignore = np.zeros(g.shape, bool)
+    ignore[300:420, 50:200] = True  # a masked area across the cut between two bands
+    monkeypatch.setattr(module, "BANDED_PIXELS", 1)
+    for mask in (None, ignore):
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        whole = module.median_background(g, 255.0, 41, mask, border)
+        for threads in ("2", "3"):
+            monkeypatch.setenv("OMP_NUM_THREADS", threads)
+            banded = module.median_background(g, 255.0, 41, mask, border)
+            np.testing.assert_array_equal(banded, whole)
+
+
 def test_noise_interpolation_is_map_coordinates_bilinear():
     from scipy import ndimage
 

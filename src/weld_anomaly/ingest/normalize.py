@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from weld_anomaly.threads import job_threads
+
 MEDIAN_SIZE = 41
 NOISE_BLOCK = 64  # side (px) of the blocks the local noise is measured in
 MARKER_SEED_Z = 8.0  # numerals stand 10-30 noise sd above their surroundings
@@ -70,7 +72,32 @@ def median_background(
     ``border``: ``symmetric`` mirrors the image at its edges (scipy.ndimage's "reflect",
     the textbook's); ``odd`` continues it (2 x edge - mirror), so that a slope running into
     the edge, a bead's flank in a weld crop, is not mistaken for a dark spot there.
+
+    A large image is filtered in bands of rows on the job's threads
+    (:func:`weld_anomaly.threads.job_threads`; the filter releases the GIL), each band with
+    the window's reach of rows beyond it: the same medians, bit for bit.
     """
+    threads = min(job_threads(), g.shape[0] // (4 * size))
+    if threads < 2 or g.size < BANDED_PIXELS:
+        return _median_background(g, top, size, ignore, border)
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = size // 2
+    cuts = np.linspace(0, g.shape[0], threads + 1).round().astype(int)
+
+    def band(rows: tuple[int, int]) -> np.ndarray:
+        lo, hi = max(rows[0] - half, 0), min(rows[1] + half, g.shape[0])
+        part = None if ignore is None else ignore[lo:hi]
+        return _median_background(g[lo:hi], top, size, part, border)[rows[0] - lo : rows[1] - lo]
+
+    with ThreadPoolExecutor(threads) as pool:
+        return np.concatenate(list(pool.map(band, zip(cuts[:-1], cuts[1:], strict=True))))
+
+
+BANDED_PIXELS = 250_000  # images smaller than this are filtered in one piece
+
+
+def _median_background(g, top, size, ignore, border) -> np.ndarray:
     from skimage.filters.rank import median
     from skimage.morphology import footprint_rectangle
 

@@ -20,7 +20,6 @@ at 12 orientations, the largest response taken, is their matched filter.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from weld_anomaly.errors import UserError
 from weld_anomaly.files import write_text
+from weld_anomaly.threads import job_threads
 
 ORIENTATIONS = 12
 LINE_WIDTH = 1.0  # pixels: the Gaussian width across a line filter
@@ -180,12 +180,8 @@ def innovation(residual: np.ndarray, masked: np.ndarray, kernel: np.ndarray) -> 
 
 
 def fft_workers() -> int:
-    """The FFTs' threads: the job's thread budget (``OMP_NUM_THREADS``, which
-    :func:`weld_anomaly.model.backend.configure` sets from the job's threads), else 1."""
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS") or 1))
-    except ValueError:
-        return 1
+    """The FFTs' threads: the job's thread budget (:func:`weld_anomaly.threads.job_threads`)."""
+    return job_threads()
 
 
 def filtered(image: np.ndarray, kernels: list[np.ndarray], dtype=np.float64):
