@@ -67,6 +67,17 @@ def _call(workdir: Path, images: list[Path], out: Path) -> tuple[float, float]:
     return wall, cpu / wall
 
 
+def _megapixels(films: list[Path], n: int) -> float:
+    """The mean size of the first ``n`` inspected images (the films taken in turn), in MP."""
+    import pydicom
+
+    sizes = []
+    for film in films:
+        header = pydicom.dcmread(film, stop_before_pixels=True)
+        sizes.append(header.Rows * header.Columns / 1e6)
+    return sum(sizes[i % len(films)] for i in range(n)) / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=ROOT)
@@ -97,7 +108,9 @@ def main() -> None:
     print(f"film: {films[0].name} ({films[0].stat().st_size / 1e6:.1f} MB); {args.repeat} rounds")
     print(f"1 image: median {t1:.1f} s ({[round(t, 1) for t in times[1]]})")
     runs = [round(t, 1) for t in times[n]]
-    print(f"{n} images: median {tn:.1f} s ({runs}), {tn / n:.2f} s per image")
+    mp = _megapixels(films, n)
+    print(f"{n} images: median {tn:.1f} s ({runs}), {tn / n:.2f} s per image", end="")
+    print(f" ({mp:.2f} MP on average: {tn / n / mp:.2f} s per MP)")
     print(f"start-up (estimate): {t1 - (tn - t1) / (n - 1):.1f} s")
     print(f"CPU/wall per call: {[round(x, 2) for x in loads]}")
     print(f"calibration (s): {[round(x, 2) for x in calibrations]}")

@@ -3,7 +3,8 @@
 Two copies of the default autoencoder, one built under each Keras dtype policy
 (``float32`` and ``mixed_bfloat16``), train for one epoch on the same float32 fragments in
 memory (``model.fit``, batch ``--batch``) and reconstruct them (``model.predict``, batch
-1024). Cases are interleaved over ``--repeat`` rounds after a warm-up of each; each prints
+1024, and the scoring job's own path: ``reconstruct``, 8-bit fragments, ``predict_on_batch``
+of 256). Cases are interleaved over ``--repeat`` rounds after a warm-up of each; each prints
 its median fragments/s, the process's CPU time / wall time and a fixed calibration step
 timed just before (a slower one means the machine was busy). The CPU's native bf16 flags
 (AMX, AVX-512 BF16) are printed: without them TensorFlow emulates bf16 and it is slower.
@@ -46,11 +47,13 @@ def main() -> None:
     import keras
 
     from weld_anomaly.model.autoencoder import build_autoencoder, compile_autoencoder
+    from weld_anomaly.score.scoring import reconstruct
 
     devices = describe_devices()
     n, batch = args.fragments, args.batch
     rng = np.random.default_rng(0)
-    x = (rng.integers(60, 200, (n, 64, 64, 1)) / 255.0).astype(np.float32)
+    grey = rng.integers(60, 200, (n, 64, 64)).astype(np.uint8)
+    x = (grey[..., None] / 255.0).astype(np.float32)
     models = {}
     for policy in POLICIES:
         keras.mixed_precision.set_global_policy(policy)
@@ -73,6 +76,7 @@ def main() -> None:
         cases[f"scoring (predict), {policy}"] = lambda m=model: m.predict(
             x, batch_size=1024, verbose=0
         )
+        cases[f"scoring job's path, {policy}"] = lambda m=model: reconstruct(m, grey, 256)
     rates, loads, calibrations = interleaved(cases, args.repeat, n)
     rate = {name: statistics.median(r) for name, r in rates.items()}
     print("| case | fragments/s (median) | runs |")
@@ -81,7 +85,8 @@ def main() -> None:
         print(f"| {name} | {rate[name]:,.0f} | {', '.join(f'{v:,.0f}' for v in r)} |")
     train = rate["training, mixed_bfloat16"] / rate["training, float32"]
     score = rate["scoring (predict), mixed_bfloat16"] / rate["scoring (predict), float32"]
-    print(f"bf16 / float32: training {train:.2f}, scoring {score:.2f}")
+    job = rate["scoring job's path, mixed_bfloat16"] / rate["scoring job's path, float32"]
+    print(f"bf16 / float32: training {train:.2f}, scoring {score:.2f}, the job's path {job:.2f}")
     print(
         f"CPU time / wall time: median {statistics.median(loads):.2f} "
         f"({min(loads):.2f}-{max(loads):.2f}; {os.cpu_count()} CPUs); calibration step: "
