@@ -68,3 +68,17 @@ def test_cli_has_a_version_and_every_option_explained(capsys):
                     f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
                 )
     assert not undocumented
+
+
+def test_a_step_log_carries_no_library_narration(tmp_path):
+    """highdicom narrates each module it copies into a presentation state at INFO level: a
+    step's log (and an inspect run's stderr) keeps its own lines, not those."""
+    from weld_anomaly.workflow.runner import setup_logging
+
+    setup_logging(tmp_path / "step.log")
+    logging.getLogger("highdicom.base").info('copy attributes of module "Specimen"')
+    logging.getLogger("weld_anomaly.report").info("a: 2 finding(s) as a presentation state")
+    logging.getLogger("highdicom.base").warning("a real problem")
+    text = (tmp_path / "step.log").read_text()
+    assert "a: 2 finding(s)" in text and "a real problem" in text
+    assert "copy attributes" not in text

@@ -67,6 +67,8 @@ def setup_logging(log_path: str | Path | None, level: int = logging.INFO) -> Non
     for name in ("pydicom", "py.warnings"):
         if _NOTICES not in logging.getLogger(name).filters:
             logging.getLogger(name).addFilter(_NOTICES)
+    # highdicom narrates every module it copies into a presentation state (9 lines a file)
+    logging.getLogger("highdicom").setLevel(logging.WARNING)
     warnings.filterwarnings("default")
     # Keras's TensorFlow backend calls np.array on tensors: a harmless NumPy 2 notice per epoch
     warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy")
