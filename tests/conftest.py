@@ -270,7 +270,11 @@ def _sweep(factory) -> SweepRun:
     while not first.exists() and run.proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     assert first.exists(), run.log.read_text()[-4000:]
-    time.sleep(3)  # into the next round
+    # Ctrl-C once trial 1 has started (its script opens its log first thing): a fixed
+    # pause let the whole seconds-long second round finish first on a quick machine
+    second = repo / "logs/sweep/trial_1.log"
+    while not second.exists() and run.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     run.proc.send_signal(signal.SIGINT)  # Ctrl-C
     interrupted = run.proc.wait(120)
     before = {
