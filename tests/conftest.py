@@ -167,13 +167,22 @@ class BackgroundRun:
         return self.workdir
 
 
+# Ctrl-C reaches Snakemake as it reaches a user's: a suite started in the background by a
+# shell without job control inherits SIGINT ignored, and Python keeps it ignored
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def start_snakemake(workdir: Path, *args: str) -> BackgroundRun:
-    """Start the Snakemake of this environment in ``workdir``, in the background."""
+    """Start the Snakemake of this environment in ``workdir``, in the background (Ctrl-C,
+    SIGINT, interrupts it whatever the suite's own disposition)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = workdir.parent / "snakemake.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(BIN / "snakemake"), *args],
+            [sys.executable, "-c", _DEFAULT_SIGINT, str(BIN / "snakemake"), *args],
             cwd=workdir,
             stdout=out,
             stderr=subprocess.STDOUT,
