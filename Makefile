@@ -61,17 +61,16 @@ $(VIEWER): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(VIEWER)
 
-## browser: Debian's Chromium for the report's browser test (root and apt-get, as in CI)
+## browser: Debian's Chromium for the report's browser test (root and apt-get, as in CI;
+## tests/apt-install.sh installs only what is missing and upgrades nothing it need not)
 browser:
-	@command -v chromium >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade chromium; } \
+	@command -v chromium >/dev/null || bash tests/apt-install.sh chromium fonts-liberation \
 		|| { echo "could not install chromium (needs root and apt-get); without root run" \
 			".venv/bin/pytest -m 'not browser and not slurm'"; exit 1; }
 
 ## dicom3tools: Debian's DICOM validator (dciodvfy) for the test of the DICOM findings
 dicom3tools:
-	@command -v dciodvfy >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade dicom3tools; } \
+	@command -v dciodvfy >/dev/null || bash tests/apt-install.sh dicom3tools \
 		|| { echo "could not install dicom3tools (needs root and apt-get)"; exit 1; }
 
 ## slurm: a single-node Slurm with two fake GPUs for the `slurm` tests (root, Debian 12;

@@ -47,15 +47,8 @@ pid_alive() {
 install_packages() {
   local pkgs=(slurm-wlm slurm-client munge)
   [ "$ACCOUNTING" = dbd ] && pkgs+=(slurmdbd mariadb-server)
-  local missing=()
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    log "apt-get install ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
-  fi
+  # only the missing ones, nothing upgraded that need not be (tests/apt-install.sh)
+  bash "$(dirname "${BASH_SOURCE[0]}")/../apt-install.sh" "${pkgs[@]}"
 }
 
 # write_if_changed <path> <mode> ; content on stdin; returns 0 if the file changed
