@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
+from timing import host_line, timed  # noqa: E402  (benchmarks/, the script's own folder)
 
 
 def make_files(folder: Path) -> dict[str, Path]:
@@ -54,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    print(host_line(), flush=True)
 
     from pydicom.pixels import pixel_array
 

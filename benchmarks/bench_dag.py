@@ -151,6 +151,9 @@ def main() -> None:
         "--batched-only", action="store_true", help="plan only the batches (and their trivial)"
     )
     args = parser.parse_args()
+    from timing import host_line
+
+    print(host_line(), flush=True)
     if args.batched_only and not args.images_per_job:
         parser.error("--batched-only needs --images-per-job")
     k = args.images_per_job

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -27,24 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import calibration
+from timing import calibration, host_line
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln), ""
-    )
-    flags = next(
-        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
-    )
-    wanted = [f for f in flags if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}]
-    return f"{model}; {' '.join(wanted)}"
 
 
 def _call(workdir: Path, images: list[Path], out: Path) -> tuple[float, float]:
@@ -84,6 +68,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    print(host_line(), flush=True)
     workdir = args.workdir.resolve()
     films = sorted((workdir / "resources/demo/images").glob("*.dcm"))
     if not films:
@@ -104,7 +89,6 @@ def main() -> None:
                 loads.append(load)
     t1, tn = (statistics.median(times[n]) for n in times)
     n = args.images
-    print(f"host: {_cpu_flags() or platform.processor()}, {os.cpu_count()} CPUs")
     print(f"film: {films[0].name} ({films[0].stat().st_size / 1e6:.1f} MB); {args.repeat} rounds")
     print(f"1 image: median {t1:.1f} s ({[round(t, 1) for t in times[1]]})")
     runs = [round(t, 1) for t in times[n]]

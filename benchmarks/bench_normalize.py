@@ -10,14 +10,12 @@ the calibration step (benchmarks/timing.py); BENCHMARKS.md has the figures.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 from pathlib import Path
 
 import numpy as np
 import yaml
-from timing import interleaved
+from timing import host_line, interleaved
 
 from weld_anomaly.ingest.normalize import normalize
 from weld_anomaly.simulate import demo
@@ -27,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    print(host_line(), flush=True)
     config = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
     settings = demo.DemoSettings.from_config(config["demo"])
     crops = [
@@ -40,7 +39,6 @@ def main() -> None:
         "robust": lambda: [normalize(c, robust=True) for c in crops],
     }
     rates, loads, calibrations = interleaved(cases, args.repeat, megapixels)
-    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(crops)} crops, {megapixels:.1f} MP; {args.repeat} interleaved rounds")
     for name, values in rates.items():
         print(f"{name}: median {statistics.median(values):.2f} MP/s ({values})")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import interleaved  # noqa: E402
+from timing import host_line, interleaved  # noqa: E402
 
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     args = parser.parse_args()
+    print(host_line(), flush=True)
 
     from weld_anomaly.model.backend import configure, cpu_bf16_flags, describe_devices
 

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from timing import timed  # noqa: E402  (benchmarks/, the script's own folder)
+from timing import host_line, timed  # noqa: E402  (benchmarks/, the script's own folder)
 
 from weld_anomaly.ingest import tiling  # noqa: E402
 from weld_anomaly.score import residual, scorers, texture  # noqa: E402
@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    print(host_line(), flush=True)
     from scipy import ndimage
 
     rng = np.random.default_rng(0)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import calibration  # noqa: E402
+from timing import calibration, host_line  # noqa: E402
 
 
 def weld(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print(host_line(), flush=True)
     if args.one is not None:
         print(json.dumps(one_size(args.one, args.repeat)))
         return

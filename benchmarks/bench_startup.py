@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8, help="K")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    from timing import host_line
+
+    print(host_line(), flush=True)
     from timing import calibration
 
     from weld_anomaly.ingest.inventory import read_manifest

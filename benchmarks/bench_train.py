@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import interleaved  # noqa: E402
+from timing import host_line, interleaved  # noqa: E402
 
 
 def make_sets(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
@@ -94,6 +94,7 @@ def main() -> None:
         help="measure (a) and (b) only (the GPU script's short run)",
     )
     args = parser.parse_args()
+    print(host_line(), flush=True)
 
     import keras
 
@@ -192,6 +193,15 @@ def main() -> None:
             + (f"; (b) streamed / (c) = {b_disk / c:.2f}" if c else "")
             + (f"; scoring pipeline / predict = {s / p:.2f}" if p else "")
         )
+        # the pipeline against the bare loop within each round (run a minute apart at most,
+        # so a drifting machine moves both alike): the robustness a median hides
+        bare_runs = samples["(0) bare Keras step loop (train_on_batch), in memory"]
+        for name in ("(b) pipeline, training set in memory", "(b) pipeline, streamed from HDF5"):
+            ratios = [r / b for r, b in zip(samples[name], bare_runs, strict=True)]
+            print(
+                f"{name} / bare loop, per round: {', '.join(f'{r:.2f}' for r in ratios)} "
+                f"(lowest {min(ratios):.2f})"
+            )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""Shared by the benchmark scripts: the median wall-clock time of repeated calls, and a
-fixed calibration step whose time says how busy the machine was."""
+"""Shared by the benchmark scripts: the median wall-clock time of repeated calls, a fixed
+calibration step whose time says how busy the machine was, and the host line every
+benchmark prints first (CPU model, the flags that change the figures, CPUs, the quiet
+calibration figure), so that a figure is never read for a host it was not measured on."""
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
+from pathlib import Path
+
+# the CPU flags that change this project's figures: vector width and native bf16 units
+FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 def timed(func, repeat: int) -> float:
@@ -48,3 +56,21 @@ def interleaved(cases: dict, repeat: int, items: int) -> tuple[dict, list, list]
             loads.append((time.process_time() - cpu) / wall)
             rates[name].append(items / wall)
     return rates, loads, calibrations
+
+
+def cpu() -> str:
+    """The CPU's model name and which of :data:`FLAGS` it has (Linux; the platform's
+    processor string elsewhere)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "")
+    flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
+    return f"{model}; {' '.join(f for f in FLAGS if f in flags) or 'none of ' + '/'.join(FLAGS)}"
+
+
+def host_line() -> str:
+    """``# host: <model>; <flags>; N CPUs; calibration step 0.23 s (quickest of 3)``."""
+    quiet = min(calibration() for _ in range(3))
+    return f"# host: {cpu()}; {os.cpu_count()} CPUs; calibration step {quiet:.3f} s (quickest of 3)"

@@ -159,15 +159,13 @@ def _setup(
         import keras
 
         model = keras.saving.load_model(model_path, compile=False)
-    size = config["fragments"]["size"]
-    residual = ResidualSettings.from_config(config["score"], predictor_path)
     return _Setup(
         model,
         calibration,
         ConvertSettings.from_config(config["convert"]),
         config,
-        residual,
-        load_crop_manifest(crop_manifest, size) if crop_manifest else {},
+        ResidualSettings.from_config(config["score"], predictor_path),
+        load_crop_manifest(crop_manifest, config["fragments"]["size"]) if crop_manifest else {},
         str(crop_manifest or "whole image"),
         _detector(config, detector_path, load="detector" in needed),
         _supervised(detector_path)
