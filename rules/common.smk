@@ -116,9 +116,10 @@ def canonical(value):
     return value
 
 
-def group(name):
-    """One group of the configuration (``convert``, ``train``, ...), as a parameter."""
-    return canonical(config[name])
+def group(name, without=()):
+    """One group of the configuration (``convert``, ``train``, ...), as a parameter;
+    ``without``: sub-keys the rule does not read (changing them does not rerun it)."""
+    return canonical({k: v for k, v in config[name].items() if k not in without})
 
 
 def ids(*splits, status=None):

@@ -68,7 +68,8 @@ rule train_detector:
         runtime=120,
     params:
         code=code("train_detector"),
-        detector=group("detector"),
+        # the supervised detector's settings are its own rule's
+        detector=group("detector", without=("supervised",)),
         robust=config["score"]["robust_normalisation"],
         backend=config["train"]["backend"],
         precision=config["train"]["precision"],

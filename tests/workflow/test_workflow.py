@@ -260,6 +260,10 @@ def test_no_personal_data_leaves_the_dicom_files(tiny_run):
 def test_second_run_has_nothing_to_do_and_a_changed_dicom_reruns_one_chain(tiny_run):
     proc = snakemake(tiny_run, *PROFILE, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+    # the supervised detector's settings rerun it, not the unsupervised one it starts from
+    tuned = ("--config", "detector={supervised: {learning_rate: 0.003}}")
+    counts = job_counts(snakemake(tiny_run, *PROFILE, "-n", "--quiet", "rules", *tuned))
+    assert "train_detector_supervised" in counts and "train_detector" not in counts, counts
     test_image = next(
         r
         for r in read_manifest(tiny_run / "results/manifest.csv")
