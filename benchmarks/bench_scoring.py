@@ -146,12 +146,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(host_line(), flush=True)
-    if args.one is not None:
+    if args.one is not None:  # a child process: its stdout is the JSON alone
         print(json.dumps(one_size(args.one, args.repeat)))
         return
-    quiet = min(calibration() for _ in range(3))
-    print(f"calibration step on this machine: {quiet:.3f} s at its quickest (of 3)")
+    print(host_line(), flush=True)  # the quiet calibration figure among the host's
     print(
         "| megapixels | scoring (median) | networks | post-processing | share | per MP "
         "| arrays' peak | per MP | RSS growth | CPU/wall | calibration |"

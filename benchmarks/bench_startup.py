@@ -65,13 +65,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8, help="K")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from timing import host_line
-
-    print(host_line(), flush=True)
-    from timing import calibration
+    from timing import calibration, host_line
 
     from weld_anomaly.ingest.inventory import read_manifest
 
+    print(host_line(), flush=True)
     workdir, k = args.workdir.resolve(), args.images
     scored = sorted(
         r.image_id
