@@ -78,7 +78,7 @@ def shrink_test_config(repo: Path) -> None:
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
     """Run the Snakemake of this environment in ``workdir``; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         proc = subprocess.run(
             [str(BIN / "snakemake"), *args],
@@ -178,7 +178,7 @@ _DEFAULT_SIGINT = (
 def start_snakemake(workdir: Path, *args: str) -> BackgroundRun:
     """Start the Snakemake of this environment in ``workdir``, in the background (Ctrl-C,
     SIGINT, interrupts it whatever the suite's own disposition)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = workdir.parent / "snakemake.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(

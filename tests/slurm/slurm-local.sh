@@ -46,7 +46,9 @@ pid_alive() {
 
 install_packages() {
   local pkgs=(slurm-wlm slurm-client munge)
-  [ "$ACCOUNTING" = dbd ] && pkgs+=(slurmdbd mariadb-server)
+  # MariaDB's server and client binaries only: the full mariadb-server package's Perl
+  # tools (libdbi-perl) can force an upgrade of the host's perl, and slurmdbd needs none
+  [ "$ACCOUNTING" = dbd ] && pkgs+=(slurmdbd mariadb-server-core mariadb-client-core)
   # only the missing ones, nothing upgraded that need not be (tests/apt-install.sh)
   bash "$(dirname "${BASH_SOURCE[0]}")/../apt-install.sh" "${pkgs[@]}"
 }
@@ -75,17 +77,23 @@ start_munge() {
   fi
 }
 
+# mariadb_up: the server answers its local socket (as root, by unix_socket)
+mariadb_up() { mariadb -e 'SELECT 1' >/dev/null 2>&1; }
+
+# The database runs as root (its own data folder, 127.0.0.1 only): the core packages
+# create no system user for it.
 start_mariadb() {
-  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+  mkdir -p /run/mysqld
   if [ ! -d /var/lib/mysql/mysql ]; then
-    mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
+    mariadb-install-db --user=root --datadir=/var/lib/mysql >/dev/null
   fi
-  if ! mariadb-admin ping >/dev/null 2>&1; then
+  if ! mariadb_up; then
     log "starting mariadbd"
-    setsid /usr/sbin/mariadbd --user=mysql --bind-address=127.0.0.1 \
+    setsid /usr/sbin/mariadbd --user=root --datadir=/var/lib/mysql \
+      --socket=/run/mysqld/mysqld.sock --bind-address=127.0.0.1 \
       --innodb-buffer-pool-size=256M --innodb-lock-wait-timeout=900 \
       --innodb-log-file-size=64M >>/var/log/mariadbd-slurm-local.log 2>&1 < /dev/null &
-    wait_for 30 mariadb-admin ping || { log "mariadbd did not start"; exit 1; }
+    wait_for 30 mariadb_up || { log "mariadbd did not start"; tail -20 /var/log/mariadbd-slurm-local.log >&2; exit 1; }
   fi
   mariadb -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
     CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '${DB_PASS}';
@@ -265,9 +273,7 @@ probe_accounting() {
 stop() {
   stop_slurm_daemons
   if pid_alive "$RUN/slurmdbd.pid"; then kill "$(cat "$RUN/slurmdbd.pid")" || true; fi
-  if command -v mariadb-admin >/dev/null && mariadb-admin ping >/dev/null 2>&1; then
-    mariadb-admin shutdown || true
-  fi
+  if command -v mariadb >/dev/null && mariadb_up; then mariadb -e 'SHUTDOWN' || true; fi
   if [ -S /run/munge/munge.socket.2 ]; then /usr/sbin/munged --stop >/dev/null 2>&1 || true; fi
   log "stopped"
 }

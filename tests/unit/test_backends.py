@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,6 +56,7 @@ print(json.dumps({"backend": keras.backend.backend(), "epochs": info["epochs_run
 )
 def test_train_and_score_on_backend(backend, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "KERAS_BACKEND": backend}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, backend, str(tmp_path)],
         capture_output=True,
@@ -66,6 +68,43 @@ def test_train_and_score_on_backend(backend, tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend and result["epochs"] == 2 and result["rows"] == 2
     assert 0 < result["val"] < 0.2 and 0 < result["mse"] < 0.2
+    # nothing of the backend's own start-up chatter on a machine where nothing is wrong
+    # (TensorFlow: "oneDNN custom operations are on", absl's "before InitializeLog", the
+    # E0000 "oneDNN supports DT_INT32 only on platforms with AVX-512" of AVX-512 hosts)
+    noise = [line for line in proc.stderr.splitlines() if NOISE.search(line)]
+    assert not noise, noise
+
+
+NOISE = re.compile(r"oneDNN|InitializeLog|cpu_feature_guard|^[IWE]\d{4} ")
+
+
+CHATTY = """
+import os, sys
+from weld_anomaly.model.backend import without_start_up_chatter
+try:
+    with without_start_up_chatter():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are "
+                 b"written to STDERR\\n")
+        os.write(2, b"I0000 00:00:1796612162.049536    2591 port.cc:153] oneDNN custom "
+                 b"operations are on. You may see slightly different numerical results\\n")
+        os.write(2, b"E0000 00:00:1.5 7 cuda_driver.cc:152] failed call to cuInit\\n")
+        print("a warning of Python's", file=sys.stderr)
+        raise ImportError("what the import said")
+except ImportError as exc:
+    print(exc, file=sys.stderr)
+print("stdout")
+"""
+
+
+def test_start_up_chatter_is_dropped_and_nothing_else():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", CHATTY], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "stdout\n"
+    assert proc.stderr == (
+        "E0000 00:00:1.5 7 cuda_driver.cc:152] failed call to cuInit\n"
+        "a warning of Python's\nwhat the import said\n"
+    )
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units():

@@ -34,7 +34,6 @@ def run(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProces
         **GIT_ENV,
         "PATH": CLEAN_PATH,
         "DVC_NO_ANALYTICS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     argv = [".venv/bin/dvc", *cmd[1:]] if cmd[0] == "dvc" else list(cmd)
     shell = len(argv) == 1  # one README line, run as the user's shell would

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import tempfile
+from contextlib import contextmanager
 
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
@@ -36,10 +39,58 @@ def configure(backend: str, threads: int | None = None) -> None:
                 f"cannot switch to {backend!r}"
             )
     os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ log: level 3 keeps its INFO, WARNING and ERROR lines off the
+    # terminal, such as the "E0000 ... oneDNN supports DT_INT32 only on platforms with
+    # AVX-512" of every training on an AVX-512 host, where nothing is wrong. Set it to 0 to
+    # see them all (why a GPU is not used, say).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads:
         for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
             os.environ.setdefault(var, str(threads))
+    if backend != "tensorflow":
+        # Keras imports TensorFlow on the other backends too, where installed, for its data
+        # utilities only: without oneDNN's kernels, which they do not use, nor its line
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    elif "tensorflow" not in sys.modules:
+        # two lines TensorFlow writes at import whatever the log level ("oneDNN custom
+        # operations are on", each after absl's "before InitializeLog" warning)
+        with without_start_up_chatter():
+            import tensorflow  # noqa: F401
+
+
+# lines a backend writes on a healthy machine, whatever its log level
+START_UP_CHATTER = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR$|^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\."
+)
+
+
+@contextmanager
+def without_start_up_chatter():
+    """Everything written to file descriptor 2 inside the block (the C++ libraries' lines
+    too), written out at its end without the lines of :data:`START_UP_CHATTER`."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to keep clean
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not START_UP_CHATTER.match(line.rstrip("\n")))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
 
 
 def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
