@@ -95,7 +95,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(host_line(), flush=True)
+    from weld_anomaly.model.backend import configure
 
+    configure(os.environ.get("KERAS_BACKEND", "tensorflow"))  # as the workflow's jobs do
     import keras
 
     from weld_anomaly.model.autoencoder import build_autoencoder, compile_autoencoder

@@ -97,3 +97,45 @@ def test_kill_minus_nine_then_resume_gives_the_uninterrupted_weights(tmp_path):
         assert digest(killed / name) == digest(tmp_path / "straight" / name)
     assert (killed / "h.csv").read_text().count("\n") == 5
     assert not (killed / "resume").exists()
+
+
+def test_batches_prepared_in_threads_and_streamed_train_the_same_weights(tmp_path):
+    """`train.workers: 2` (batches prepared in threads while the model computes) and a set
+    streamed from disk give, bit for bit, the weights of one thread and a set in memory."""
+    tr = fragment_set(tmp_path / "train.h5", 640, 0)
+    va = fragment_set(tmp_path / "val.h5", 128, 1)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def args(out, **extra):
+        return {
+            "train_h5": str(tr),
+            "validation_h5": str(va),
+            "model_out": str(out / "m.keras"),
+            "weights_out": str(out / "m.weights.h5"),
+            "history_out": str(out / "h.csv"),
+            "info_out": str(out / "i.json"),
+            "epochs": 3,
+            "batch_size": 32,
+            "learning_rate": 1e-3,
+            "seed": 5,
+            "filters": [4, 8],
+            "corruption": "blemishes",
+            **extra,
+        }
+
+    runs = {
+        "one thread, in memory": args(tmp_path / "a", workers=1),
+        "two threads, streamed": args(tmp_path / "b", workers=2, memory_limit_mb=0),
+    }
+    for name, arguments in runs.items():
+        out, err = run(arguments, env).communicate(timeout=600)
+        assert out.strip(), (name, err)
+    first = json.loads((tmp_path / "a" / "i.json").read_text())
+    second = json.loads((tmp_path / "b" / "i.json").read_text())
+    assert (first["input"], second["input"]) == ("in memory", "streamed from HDF5")
+    assert digest(tmp_path / "a" / "m.weights.h5") == digest(tmp_path / "b" / "m.weights.h5")
+
+    def losses(folder):  # the history without its timings
+        return [line.split(",")[:3] for line in (folder / "h.csv").read_text().splitlines()]
+
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
