@@ -122,6 +122,33 @@ def test_block_mad_is_the_nanmedians():
     np.testing.assert_array_equal(got, expected)
 
 
+def test_large_parts_are_the_labelled_sums():
+    from scipy import ndimage
+
+    from weld_anomaly.ingest.normalize import _large_parts
+
+    mask = np.random.default_rng(2).random((200, 300)) > 0.55
+    labels, n = ndimage.label(mask)
+    sizes = ndimage.sum(mask, labels, np.arange(1, n + 1))
+    for area in (1, 12, 40):
+        expected = np.isin(labels, 1 + np.nonzero(sizes >= area)[0])
+        np.testing.assert_array_equal(_large_parts(mask, area), expected)
+    assert not _large_parts(np.zeros((5, 5), bool), 1).any()
+
+
+@pytest.mark.parametrize("darkest", [6.0, 6.01, 7.0, 40.0])
+def test_unexposed_skips_the_smoothing_only_where_nothing_can_be_that_dark(darkest):
+    from scipy import ndimage
+
+    from weld_anomaly.ingest.normalize import MEDIAN_SIZE, unexposed
+
+    g = np.full((300, 400), 120.0, np.float32)
+    g[:, :200] = darkest  # a wide band at the level, or just above it
+    dark = ndimage.gaussian_filter(g, 4) < 6.0  # the definition, always smoothed
+    expected = ndimage.binary_dilation(dark, iterations=MEDIAN_SIZE // 2) if dark.any() else dark
+    np.testing.assert_array_equal(unexposed(g, 255.0), expected)
+
+
 def test_median_is_the_rank_filters_on_unshifted_levels():
     # the histograms start at the darkest level; the medians must be those of the plain
     # rank filter, also where a mask leaves a window without a pixel (0, as before)

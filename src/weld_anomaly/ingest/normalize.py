@@ -255,9 +255,11 @@ def edge_strips(g: np.ndarray, depth: int = 64) -> np.ndarray:
         length = w if axis == 1 else h
         if length < 4 * depth:
             continue
-        # one value per column (axis 1) or row; the lower quartile ignores bright lettering
-        profile = np.percentile(g, 25, axis=1 - axis)
-        profile = ndimage.gaussian_filter1d((profile[::-1] if flip else profile)[: 2 * depth], 1)
+        # one value per column (axis 1) or row, of the 2 * depth nearest the edge; the lower
+        # quartile ignores bright lettering
+        near = slice(length - 2 * depth, length) if flip else slice(0, 2 * depth)
+        profile = np.percentile(g[:, near] if axis == 1 else g[near], 25, axis=1 - axis)
+        profile = ndimage.gaussian_filter1d(profile[::-1] if flip else profile, 1)
         steps = np.abs(np.gradient(profile))[:depth]
         edges = np.nonzero(steps > threshold)[0]
         if not len(edges):
@@ -282,12 +284,13 @@ def _top_of(g: np.ndarray) -> float:
 
 def unexposed(g: np.ndarray, top: float) -> np.ndarray:
     """Nearly black areas (direct exposure beside a pipe) and a margin of the median's reach."""
-    dark = ndimage.gaussian_filter(g, 4) < 6.0 * top / 255.0
+    level = 6.0 * top / 255.0
+    if g.size and float(g.min()) > level * 1.001:  # a smoothed image is never darker
+        return np.zeros(g.shape, bool)
+    dark = ndimage.gaussian_filter(g, 4) < level
     if not dark.any():
         return dark
-    labels, n = ndimage.label(dark)
-    sizes = ndimage.sum(dark, labels, np.arange(1, n + 1))
-    big = np.isin(labels, 1 + np.nonzero(sizes >= 0.02 * g.size)[0])
+    big = _large_parts(dark, 0.02 * g.size)
     return ndimage.binary_dilation(big, iterations=MEDIAN_SIZE // 2) if big.any() else big
 
 
@@ -342,6 +345,14 @@ def _without_markers(g, background, markers, top: float, size: int, ignore=None)
     return out
 
 
+def _large_parts(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """The connected parts of ``mask`` (4-connected) of at least ``min_area`` pixels."""
+    labels, _ = ndimage.label(mask)
+    keep = np.bincount(labels.ravel()) >= min_area
+    keep[0] = False
+    return keep[labels]
+
+
 def dark_spots(contrast_z: np.ndarray) -> np.ndarray:
     """Spots that stand ``DARK_Z`` noise sd or more below their surroundings over at least
     ``DARK_MIN_AREA`` pixels (what a flaw is; grain alone seldom is), grown by
@@ -349,9 +360,7 @@ def dark_spots(contrast_z: np.ndarray) -> np.ndarray:
     dark = contrast_z > DARK_Z
     if not dark.any():
         return dark
-    labels, n = ndimage.label(dark)
-    sizes = ndimage.sum(dark, labels, np.arange(1, n + 1))
-    dark = np.isin(labels, 1 + np.nonzero(sizes >= DARK_MIN_AREA)[0])
+    dark = _large_parts(dark, DARK_MIN_AREA)
     return ndimage.binary_dilation(dark, iterations=DARK_GROW) if dark.any() else dark
 
 
