@@ -480,7 +480,6 @@ def test_an_unforeseen_decoder_failure_is_one_line_and_a_rejected_row_on_skip(
     tmp_path, monkeypatch, capfd
 ):
     """A decoder raising an exception type nobody expects: under skip the run goes on."""
-    import logging
 
     import pydicom.pixels
 
@@ -502,7 +501,7 @@ def test_an_unforeseen_decoder_failure_is_one_line_and_a_rejected_row_on_skip(
         with pytest.raises(errors.Unexpected) as info:
             convert_image(source, tmp_path / "p.h5", SETTINGS, "img")
     finally:
-        logging.getLogger().handlers.clear()
+        _close_log_handlers()
     assert attrs["rejected"] and attrs["error_class"] == "Unexpected"
     _, stored = hdf5_io.read_image(tmp_path / "o.h5")
     assert "DecoderBug: codec state machine confused" in stored["error"]
@@ -513,8 +512,17 @@ def test_an_unforeseen_decoder_failure_is_one_line_and_a_rejected_row_on_skip(
     assert "Traceback" not in capfd.readouterr().err  # ... and not on the console
 
 
-def test_refusals_carry_the_decoders_reasons_and_the_logs_no_tracebacks(tmp_path):
+def _close_log_handlers() -> None:
+    """Undo ``setup_logging``: its handlers closed (its log file too) and removed."""
     import logging
+
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def test_refusals_carry_the_decoders_reasons_and_the_logs_no_tracebacks(tmp_path):
 
     from weld_anomaly.workflow.runner import setup_logging
 
@@ -525,7 +533,7 @@ def test_refusals_carry_the_decoders_reasons_and_the_logs_no_tracebacks(tmp_path
         with pytest.raises(errors.DecodeFailed) as info:
             convert_image(source, tmp_path / "o.h5", SETTINGS, "img")
     finally:
-        logging.getLogger().handlers.clear()
+        _close_log_handlers()
     line = info.value.line()
     reasons = line.split("(", 1)[1]
     assert "Unable to decode as exceptions were raised" not in line
