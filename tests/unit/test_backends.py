@@ -107,6 +107,20 @@ def test_start_up_chatter_is_dropped_and_nothing_else():
     )
 
 
+def test_without_a_temporary_folder_the_lines_pass_as_they_are(monkeypatch, capfd):
+    import tempfile
+
+    from weld_anomaly.model.backend import without_start_up_chatter
+
+    def refused():
+        raise PermissionError("no temporary folder")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with without_start_up_chatter():
+        os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on.\n")
+    assert "oneDNN custom operations" in capfd.readouterr().err
+
+
 def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units():
     from weld_anomaly.model.backend import cpu_bf16_flags, resolve_precision
 

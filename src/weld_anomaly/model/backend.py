@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
@@ -69,13 +69,16 @@ START_UP_CHATTER = re.compile(
 def without_start_up_chatter():
     """Everything written to file descriptor 2 inside the block (the C++ libraries' lines
     too), written out at its end without the lines of :data:`START_UP_CHATTER`."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to keep clean
-        yield
-        return
-    with tempfile.TemporaryFile() as held:
+    with ExitStack() as stack:
+        try:
+            held = stack.enter_context(tempfile.TemporaryFile())
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable stderr or temporary
+            held = None  # folder: the lines pass as they are
+        if held is None:
+            yield
+            return
         os.dup2(held.fileno(), 2)
         try:
             yield
