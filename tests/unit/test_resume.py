@@ -44,6 +44,23 @@ def run(args: dict, env=None) -> subprocess.Popen:
     )
 
 
+def training_args(train, validation, out, **extra) -> dict:
+    """Arguments of ``train`` for a tiny model writing into the folder ``out``."""
+    return {
+        "train_h5": str(train),
+        "validation_h5": str(validation),
+        "model_out": str(out / "m.keras"),
+        "weights_out": str(out / "m.weights.h5"),
+        "history_out": str(out / "h.csv"),
+        "info_out": str(out / "i.json"),
+        "batch_size": 32,
+        "learning_rate": 1e-3,
+        "seed": 5,
+        "filters": [4, 8],
+        **extra,
+    }
+
+
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -54,21 +71,14 @@ def test_kill_minus_nine_then_resume_gives_the_uninterrupted_weights(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def args(out):
-        return {
-            "train_h5": str(tr),
-            "validation_h5": str(va),
-            "model_out": str(out / "m.keras"),
-            "weights_out": str(out / "m.weights.h5"),
-            "history_out": str(out / "h.csv"),
-            "info_out": str(out / "i.json"),
-            "last_weights_out": str(out / "last.weights.h5"),
-            "resume_dir": str(out / "resume"),
-            "epochs": 4,
-            "batch_size": 32,
-            "learning_rate": 1e-3,
-            "seed": 5,
-            "filters": [4, 8],
-        }
+        return training_args(
+            tr,
+            va,
+            out,
+            epochs=4,
+            last_weights_out=str(out / "last.weights.h5"),
+            resume_dir=str(out / "resume"),
+        )
 
     straight = run(args(tmp_path / "straight"), env)
     assert straight.wait(timeout=600) == 0, straight.stderr.read()
@@ -107,21 +117,7 @@ def test_batches_prepared_in_threads_and_streamed_train_the_same_weights(tmp_pat
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def args(out, **extra):
-        return {
-            "train_h5": str(tr),
-            "validation_h5": str(va),
-            "model_out": str(out / "m.keras"),
-            "weights_out": str(out / "m.weights.h5"),
-            "history_out": str(out / "h.csv"),
-            "info_out": str(out / "i.json"),
-            "epochs": 3,
-            "batch_size": 32,
-            "learning_rate": 1e-3,
-            "seed": 5,
-            "filters": [4, 8],
-            "corruption": "blemishes",
-            **extra,
-        }
+        return training_args(tr, va, out, epochs=3, corruption="blemishes", **extra)
 
     runs = {
         "one thread, in memory": args(tmp_path / "a", workers=1),
