@@ -2,10 +2,11 @@
 
 One crop of weld-like texture (a bright bead, grain, a few dark pores) per size (default
 1 and 10 megapixels), fragmented as the workflow does (64 px, stride 32), scored by
-``score_fragments`` with the default configuration's scorers: the autoencoder and the flaw
-detector (the default architectures, untrained: speed does not depend on the weights), the
-residual filters with a texture predictor of the default size, the line filters, the
-contrast and the textbook baseline. The networks' calls (``reconstruct`` and the
+``score_fragments`` with the default configuration's scorers (config/config.yaml): the
+autoencoder and the flaw detector (the default architectures, untrained: speed does not
+depend on the weights), the residual filters with a texture predictor of the default size,
+the line filters when the configuration has any (``--lines 4 8`` adds them: the opt-in
+scorers' cost), the contrast and the textbook baseline. The networks' calls (``reconstruct`` and the
 detector's tiles) are timed inside the same run; post-processing = total - networks.
 
 Each size runs in a fresh process: a warm-up on a small crop first, then ``--repeat`` timed
@@ -16,7 +17,7 @@ CPU time / wall time (TensorFlow uses both cores: ~2 when it had them) and a fix
 calibration step timed just before (its quiet time is printed at the top; a slower one
 means the machine was busy). Usage::
 
-    .venv/bin/python benchmarks/bench_scoring.py [--megapixels 1 10] [--repeat 3]
+    .venv/bin/python benchmarks/bench_scoring.py [--megapixels 1 10] [--repeat 3] [--lines 4 8]
 """
 
 from __future__ import annotations
@@ -69,7 +70,14 @@ def predictor():
     return texture.Predictor(kernel, 2.0, 1, settings)
 
 
-def one_size(megapixels: float, repeat: int) -> dict:
+def default_score() -> dict:
+    """The ``score`` group of the default configuration."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["score"]
+
+
+def one_size(megapixels: float, repeat: int, lines: list[float] | None = None) -> dict:
     """Run in a fresh process: time scoring one crop of ``megapixels``."""
     from weld_anomaly.model.backend import configure
 
@@ -79,7 +87,12 @@ def one_size(megapixels: float, repeat: int) -> dict:
     from weld_anomaly.score.residual import ResidualSettings
 
     autoencoder, detector = models()
-    residual = ResidualSettings((1.0, 2.0, 3.0, 5.0, 8.0), (4.0, 8.0), 4.0, 24, predictor())
+    score = default_score()
+    lines = score["residual_lines"] if lines is None else lines
+    residual = ResidualSettings(
+        tuple(score["residual_sigmas"]), tuple(lines), score["marker_mask_z"],
+        score["marker_mask_dilate"], predictor(),
+    )  # fmt: skip
     networks = {"seconds": 0.0}
 
     def timing(func):
@@ -109,8 +122,10 @@ def one_size(megapixels: float, repeat: int) -> dict:
         networks["seconds"] = 0.0
         start, cpu = time.perf_counter(), time.process_time()
         scoring.score_fragments(
-            autoencoder, frags, [crop], "bench", batch_size=256, median_size=41, sigma=1.0,
-            residual=residual, contrast_sigmas=(1.5,), detector=detector,
+            autoencoder, frags, [crop], "bench", batch_size=score["batch_size"],
+            median_size=score["baseline_median"], sigma=score["baseline_sigma"],
+            residual=residual, contrast_sigmas=tuple(score["contrast_sigmas"]),
+            detector=detector, robust=score["robust_normalisation"],
         )  # fmt: skip
         wall = time.perf_counter() - start
         return wall, networks["seconds"], (time.process_time() - cpu) / wall
@@ -144,12 +159,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megapixels", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--lines", type=float, nargs="*", default=None,
+        help="line filter lengths (default: the configuration's score.residual_lines)",
+    )  # fmt: skip
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:  # a child process: its stdout is the JSON alone
-        print(json.dumps(one_size(args.one, args.repeat)))
+        print(json.dumps(one_size(args.one, args.repeat, args.lines)))
         return
     print(host_line(), flush=True)  # the quiet calibration figure among the host's
+    lines = default_score()["residual_lines"] if args.lines is None else args.lines
+    print(f"line filters: {lines or 'none'}", flush=True)
     print(
         "| megapixels | scoring (median) | networks | post-processing | share | per MP "
         "| arrays' peak | per MP | RSS growth | CPU/wall | calibration |"
@@ -157,7 +178,8 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for mp in args.megapixels:
         done = subprocess.run(
-            [sys.executable, __file__, "--one", str(mp), "--repeat", str(args.repeat)],
+            [sys.executable, __file__, "--one", str(mp), "--repeat", str(args.repeat),
+             *([] if args.lines is None else ["--lines", *map(str, args.lines)])],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )  # fmt: skip
         if done.returncode:
