@@ -8,6 +8,7 @@ from weld_anomaly.errors import UserError
 from weld_anomaly.score.texture import (
     Predictor,
     PredictorSettings,
+    Spectrum,
     filtered,
     fit_predictor,
     innovation,
@@ -155,3 +156,21 @@ def test_fft_filtering_equals_direct_filtering_with_mirrored_borders():
     np.testing.assert_allclose(
         image - left, ndimage.correlate(image, large, mode="reflect"), atol=1e-11
     )
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (70, 150), (97, 301)])
+def test_gaussians_from_one_spectrum_equal_scipys(shape):
+    # the residual scorers' widths, on maps as small as one fragment (mirrored borders wider
+    # than a quarter of the map) and of odd sizes; float32 as the residual maps are
+    rng = np.random.default_rng(7)
+    image = rng.standard_normal(shape).astype(np.float32)
+    spectrum = Spectrum(image, 32, np.float32)
+    for sigma in (1.0, 1.5, 2.0, 3.0, 5.0, 8.0):
+        smooth = spectrum.gaussian(sigma)
+        assert smooth.shape == shape and smooth.dtype == np.float32
+        np.testing.assert_allclose(smooth, ndimage.gaussian_filter(image, sigma), atol=2e-6)
+    double = image.astype(np.float64)
+    exact = Spectrum(double, 32).gaussian(5.0)
+    np.testing.assert_allclose(exact, ndimage.gaussian_filter(double, 5.0), atol=1e-12)
+    with pytest.raises(ValueError, match="reach"):
+        Spectrum(image, 8).gaussian(3.0)  # 4 sigma = 12 px: beyond the mirrored border

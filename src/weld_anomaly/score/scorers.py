@@ -90,11 +90,18 @@ class CropEvidence:
 
     @classmethod
     def from_residual(
-        cls, residual: np.ndarray, mask: np.ndarray, corners: np.ndarray, size: int
+        cls,
+        residual: np.ndarray,
+        mask: np.ndarray,
+        corners: np.ndarray,
+        size: int,
+        settings: ScoreSettings | None = None,
     ) -> CropEvidence:
         """A crop known only by its residual map and marker mask (residual scorers only)."""
         empty = np.zeros((0, size, size))
         evidence = cls(np.zeros(residual.shape, np.uint8), corners, size, empty, empty)
+        if settings is not None:
+            evidence.settings = settings
         evidence.__dict__["_residual_and_mask"] = (residual, mask)
         return evidence
 
@@ -164,6 +171,19 @@ class CropEvidence:
     def mask(self) -> np.ndarray:
         """The bright markers left out of the residual scores."""
         return self._residual_and_mask[1]
+
+    def smoothed_residual(self, sigma: float) -> np.ndarray:
+        """The residual smoothed by a Gaussian of ``sigma`` px (``scipy.ndimage``'s, mirrored
+        border), through the residual's spectrum, computed once for all the widths."""
+        reach = texture.gaussian_radius(sigma)
+        spectrum = self.__dict__.get("_residual_spectrum")
+        if spectrum is None or spectrum.reach < reach:
+            widths = [*self.settings.residual.sigmas, sigma]
+            reach = max(texture.gaussian_radius(s) for s in widths)
+            dtype = np.float32 if self.residual.dtype == np.float32 else np.float64
+            spectrum = texture.Spectrum(self.residual, reach, dtype)
+            self.__dict__["_residual_spectrum"] = spectrum
+        return spectrum.gaussian(sigma)
 
     def max_per_fragment(self, score_map: np.ndarray) -> np.ndarray:
         """The largest value of a map of the crop inside each fragment."""
@@ -396,9 +416,7 @@ class ResidualSmoothed(Scorer):
         return cls(_number(m.group(1))) if m else None
 
     def score(self, crop):
-        from scipy import ndimage
-
-        values = ndimage.gaussian_filter(crop.residual, self.sigma)
+        values = crop.smoothed_residual(self.sigma)
         values[crop.mask] = 0.0
         return crop.max_per_fragment(values)
 
@@ -535,7 +553,8 @@ def residual_scores(
     residual: np.ndarray, masked: np.ndarray, corners: np.ndarray, size: int, sigmas, lines=()
 ) -> dict[str, np.ndarray]:
     """The residual scorers' values for a residual map and its mask (masked pixels count 0)."""
-    crop = CropEvidence.from_residual(residual, masked, corners, size)
+    settings = ScoreSettings(residual=ResidualSettings(tuple(sigmas), tuple(lines)))
+    crop = CropEvidence.from_residual(residual, masked, corners, size, settings)
     chosen = [*map(ResidualSmoothed, sigmas), *map(ResidualLine, lines)]
     return {s.name: s.score(crop) for s in chosen}
 
