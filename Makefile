@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 
 ## demo: install, run the whole workflow on the built-in demo, print the report's path
 demo: install
-	$(BIN)/snakemake --cores all
+	WELD_ANOMALY_REPORT_LINE=0 $(BIN)/snakemake --cores all
+	@echo "Report: $(CURDIR)/results/report/report.html"  # last: after Snakemake's own summary
 
 ## experiments: install, run the thesis's model experiments (about 10 minutes on 2 CPU cores)
 experiments: install

@@ -1,5 +1,6 @@
 # Helpers only (no rules): configuration checks, the image list, input functions.
 
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -264,8 +265,9 @@ def inventory_table():
 
 
 def print_report_path():
+    # `make demo` prints it itself, after Snakemake's closing lines (the command's last line)
     path = Path(REPORT_HTML).resolve()
-    if path.exists():
+    if path.exists() and os.environ.get("WELD_ANOMALY_REPORT_LINE") != "0":
         print(f"\nReport: {path}\n", flush=True)
 
 
