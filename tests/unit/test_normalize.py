@@ -248,3 +248,22 @@ def test_a_crop_riddled_with_flaws_scores_as_well_as_the_filter_and_a_sparse_cro
     assert auroc["dense", True] >= auroc["dense", "filter"] - 0.03, auroc
     assert auroc["dense", True] >= auroc["sparse", True] - 0.03, auroc
     assert auroc["dense", True] > auroc["dense", False], auroc  # what the robust part adds
+
+
+def test_the_noise_measured_again_where_it_changed_is_the_whole_measurement():
+    from weld_anomaly.ingest.normalize import BlockNoise, noise_map
+
+    rng = np.random.default_rng(12)
+    residual = rng.normal(0, 3, (300, 420)).astype(np.float32)
+    valid = np.ones(residual.shape, bool)
+    valid[:, :20] = False  # an edge strip
+    first = BlockNoise(residual, valid)
+    np.testing.assert_array_equal(first.map(), noise_map(residual, valid))
+    later_valid = valid.copy()
+    later_valid[100:110, 200:215] = False  # a dark spot left out, across blocks
+    later_valid[290:, 400:] = False  # in a partial block at the corner
+    later = residual.copy()
+    later[10:30, 64:70] += 2.0  # medians recomputed in one block
+    got = first.update(later, later_valid).map()
+    np.testing.assert_array_equal(got, noise_map(later, later_valid))
+    assert not np.array_equal(got, first.map())

@@ -8,7 +8,7 @@ for a crop of integer grey levels:
 - :func:`textbook_map`: the training-free detector of the literature, ``median_41(G) - G``
   with ``G`` the image smoothed by a Gaussian of sigma 1: positive where a spot is darker
   than its surroundings. The median is exact up to a quarter of a grey level (8-bit input;
-  1/4096 of the range for 16-bit), through scikit-image's sliding-histogram rank filter.
+  1/4096 of the range for 16-bit), by a sliding histogram (:mod:`.window_median`).
 - :func:`noise_map`: the local noise of that map, its robust standard deviation (median
   absolute deviation) in 64-px blocks, smoothed and interpolated: flaws do not inflate it.
 - :func:`inspectable`: where scoring makes sense: not the darker strips along a film's edges,
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from weld_anomaly.ingest import window_median
 from weld_anomaly.threads import job_threads
 
 MEDIAN_SIZE = 41
@@ -67,7 +68,8 @@ def median_background(
     """``size`` x ``size`` median of float grey levels ``g`` (0..top), exact to top/1022.
 
     (Quantised to 512 levels for 8-bit data, 4096 for deeper: a quarter of a grey level,
-    far below any film's noise; the sliding-histogram filter takes ~0.8 s per megapixel.)
+    far below any film's noise; the sliding histogram of :mod:`.window_median` takes ~0.1 s
+    per megapixel.)
 
     ``border``: ``symmetric`` mirrors the image at its edges (scipy.ndimage's "reflect",
     the textbook's); ``odd`` continues it (2 x edge - mirror), so that a slope running into
@@ -77,6 +79,7 @@ def median_background(
     (:func:`weld_anomaly.threads.job_threads`; the filter releases the GIL), each band with
     the window's reach of rows beyond it: the same medians, bit for bit.
     """
+    window_median.ahead(g.size)
     threads = min(job_threads(), g.shape[0] // (4 * size))
     if threads < 2 or g.size < BANDED_PIXELS:
         return _median_background(g, top, size, ignore, border)
@@ -98,26 +101,23 @@ BANDED_PIXELS = 250_000  # images smaller than this are filtered in one piece
 
 
 def _median_background(g, top, size, ignore, border) -> np.ndarray:
-    from skimage.filters.rank import median
-    from skimage.morphology import footprint_rectangle
-
     levels = 511 if top <= 255 else 4095
     half = size // 2
-    # padded borders: the rank filter alone would use a truncated, one-sided window there
+    # padded borders: a filter alone would use a truncated, one-sided window there
     if border == "odd":
         padded = np.pad(g, half, mode="reflect", reflect_type="odd")
+    elif border == "none":  # padded by the caller: the medians of its full windows only
+        padded = g
     else:
         padded = np.pad(g, half, mode="symmetric")
     q = np.rint(np.clip(padded, 0, top) * (levels / top)).astype(np.uint16)
-    # the filter searches each histogram from its first bin: start it at the darkest level
-    # (the same medians; about a seventh of the filter's time on a weld crop)
+    # levels from the darkest: a shorter histogram (the same medians)
     low = int(q.min()) if q.size else 0
     q -= np.uint16(low)
-    mask = None if ignore is None else np.pad(~ignore, half, "symmetric").astype(np.uint8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "bad performance": measured, fine
-        out = median(q, footprint_rectangle((size, size)), mask=mask)[half:-half, half:-half]
-    out = out.astype(np.float32) + np.float32(low)
+    if ignore is not None:  # (padded as the image; by the caller with it where "none")
+        ignore = ignore if border == "none" else np.pad(ignore, half, "symmetric")
+    mask = None if ignore is None else (~ignore).astype(np.uint8)
+    out = window_median.window_medians(q, size, mask).astype(np.float32) + np.float32(low)
     if mask is not None and low:  # a window without a pixel to count gives 0, as before
         out[_window_counts(mask, size) == 0] = 0.0
     return out * np.float32(top / levels)
@@ -136,27 +136,35 @@ def textbook_map(
     size: int = MEDIAN_SIZE,
     sigma: float = 1.0,
     continued: np.ndarray | None = None,
+    image: np.ndarray | None = None,
 ) -> np.ndarray:
     """``median(G) - G`` in grey levels of the image's type: positive where darker.
 
     ``continued``: the same median with the ``odd`` border (what :func:`normalize` computes
     first, :attr:`Normalized.median`), when at hand: the two differ only within ``size // 2``
     pixels of the edges, so only those bands are filtered again (the same numbers, a fifth
-    of the work on a weld crop).
+    of the work on a weld crop). ``image``: ``G`` itself (:attr:`Normalized.image`, smoothed
+    by the same ``sigma``), when at hand.
     """
-    g = smoothed(pixels, sigma)
+    g = smoothed(pixels, sigma) if image is None else image
     top, half = _top(pixels), size // 2
     if continued is None or min(g.shape) <= 4 * half:
         return median_background(g, top, size) - g
     median = continued.copy()
-    h, w = g.shape
-    # a band of ``half`` rows (columns) needs the ``2 * half`` nearest as input; the far
-    # side of such a strip is wrong in the strip's own filtering, and not used
-    median[:half] = median_background(g[: 2 * half], top, size)[:half]
-    median[-half:] = median_background(g[-2 * half :], top, size)[-half:]
-    median[:, :half] = median_background(g[:, : 2 * half], top, size)[:, :half]
-    median[:, -half:] = median_background(g[:, -2 * half :], top, size)[:, -half:]
+    # a band of ``half`` rows (columns) needs the ``2 * half`` nearest and the mirror
+    # beyond the edge, not the rows past them: only those are filtered
+    median[:half] = _edge_band(g[: 2 * half], top, size, ((half, 0), (half, half)))
+    median[-half:] = _edge_band(g[-2 * half :], top, size, ((0, half), (half, half)))
+    median[:, :half] = _edge_band(g[:, : 2 * half], top, size, ((half, half), (half, 0)))
+    median[:, -half:] = _edge_band(g[:, -2 * half :], top, size, ((half, half), (0, half)))
     return median - g
+
+
+def _edge_band(g: np.ndarray, top: float, size: int, pads) -> np.ndarray:
+    """The symmetric-border median of ``g`` mirrored by ``pads``, where its windows are
+    full: ``g``'s pixels less ``size // 2`` rows (columns) on each side not padded."""
+    window_median.ahead(g.size)
+    return _median_background(np.pad(g, pads, mode="symmetric"), top, size, None, "none")
 
 
 def _clipped_sd(values: np.ndarray) -> float:
@@ -203,26 +211,76 @@ def noise_map(residual: np.ndarray, valid: np.ndarray | None = None) -> np.ndarr
     smoothed over neighbouring blocks, interpolated between block centres. Blocks with too
     few valid pixels take the image's value.
     """
-    valid = np.ones(residual.shape, bool) if valid is None else valid
-    b = NOISE_BLOCK
-    h, w = residual.shape
-    ny, nx = -(-h // b), -(-w // b)
-    padded = np.full((ny * b, nx * b), np.nan, dtype=np.float32)
-    padded[:h, :w] = np.where(valid, residual, np.nan)
-    blocks = padded.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
-    counts = np.isfinite(blocks).sum(axis=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: filled below
-        mad = 1.4826 * _block_mad(blocks, counts == b * b)
-        grid = np.where(counts >= b * b // 8, mad, np.nan)
-        grid = _nanmedian3(grid)
-    usable = np.isfinite(grid) & (grid > 0)
-    if not usable.all():  # (the clipped sd of millions of pixels: only when it is needed)
-        grid = np.where(usable, grid, _clipped_sd(residual[valid]) if valid.any() else 1.0)
-    # bilinear between block centres, the edges held (map_coordinates' order 1, "nearest"),
-    # as two small matrix products: rows, then columns
-    along_y, along_x = _linear_weights(h, ny, b), _linear_weights(w, nx, b)
-    return (along_y @ grid.astype(np.float32)) @ along_x.T
+    return BlockNoise(residual, valid).map()
+
+
+class BlockNoise:
+    """The blocks' noise behind :func:`noise_map`, measured again only where it changes.
+
+    The normalisation measures the noise up to four times, each time with a few more
+    pixels left out (dark spots, markers) or a few medians recomputed: :meth:`update`
+    measures again only the blocks where the valid pixels or their values differ (the
+    same numbers as measuring all of them: each block's median is its own).
+    """
+
+    def __init__(self, residual: np.ndarray, valid: np.ndarray | None = None):
+        self.residual = residual
+        self.valid = np.ones(residual.shape, bool) if valid is None else valid
+        b = NOISE_BLOCK
+        h, w = residual.shape
+        ny, nx = -(-h // b), -(-w // b)
+        padded = np.full((ny * b, nx * b), np.nan, dtype=np.float32)
+        padded[:h, :w] = np.where(self.valid, residual, np.nan)
+        blocks = padded.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
+        self.counts = np.isfinite(blocks).sum(axis=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: filled in map
+            self.mad = 1.4826 * _block_mad(blocks, self.counts == b * b)
+
+    def update(self, residual: np.ndarray, valid: np.ndarray) -> BlockNoise:
+        """The noise of ``residual`` over ``valid``, measured again where they changed."""
+        changed = (valid != self.valid) | (valid & (residual != self.residual))
+        b = NOISE_BLOCK
+        ny, nx = self.counts.shape
+        h, w = residual.shape
+        cells = np.zeros((ny * b, nx * b), bool)
+        cells[:h, :w] = changed
+        cells = cells.reshape(ny, b, nx, b).any(axis=(1, 3))
+        out = object.__new__(BlockNoise)
+        out.residual, out.valid = residual, valid
+        out.counts, out.mad = self.counts.copy(), self.mad.copy()
+        where = np.argwhere(cells)
+        if len(where):
+            blocks = np.full((len(where), b * b), np.nan, dtype=np.float32)
+            for row, (cy, cx) in zip(blocks, where, strict=True):
+                part = (slice(cy * b, (cy + 1) * b), slice(cx * b, (cx + 1) * b))
+                values = np.where(valid[part], residual[part], np.nan)
+                row.reshape(b, b)[: values.shape[0], : values.shape[1]] = values
+            counts = np.isfinite(blocks).sum(axis=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mad = 1.4826 * _block_mad(blocks[None], (counts == b * b)[None])[0]
+            out.counts[cells], out.mad[cells] = counts, mad
+        return out
+
+    def map(self) -> np.ndarray:
+        """The noise sd at every pixel: the blocks' values smoothed and interpolated."""
+        b = NOISE_BLOCK
+        h, w = self.residual.shape
+        ny, nx = self.counts.shape
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: filled below
+            grid = np.where(self.counts >= b * b // 8, self.mad, np.nan)
+            grid = _nanmedian3(grid)
+        usable = np.isfinite(grid) & (grid > 0)
+        if not usable.all():  # (the clipped sd of millions of pixels: only when it is needed)
+            valid = self.valid
+            fill = _clipped_sd(self.residual[valid]) if valid.any() else 1.0
+            grid = np.where(usable, grid, fill)
+        # bilinear between block centres, the edges held (map_coordinates' order 1,
+        # "nearest"), as two small matrix products: rows, then columns
+        along_y, along_x = _linear_weights(h, ny, b), _linear_weights(w, nx, b)
+        return (along_y @ grid.astype(np.float32)) @ along_x.T
 
 
 def _linear_weights(n: int, cells: int, block: int) -> np.ndarray:
@@ -321,6 +379,7 @@ class Normalized:
     markers: np.ndarray  # bool: bright markers and their margin
     excluded: np.ndarray  # bool: edge strips and unexposed areas
     median: np.ndarray | None = None  # median(G), continued borders, markers in (grey levels)
+    image: np.ndarray | None = None  # G: the crop smoothed (float32 grey levels)
 
     @property
     def ignored(self) -> np.ndarray:
@@ -402,7 +461,8 @@ def normalize(
     background = median_background(g, top, size, border="odd")
     difference = background - g
     excluded = edge_strips(g) | unexposed(g, top)
-    noise = noise_map(difference, ~excluded)
+    blocks = BlockNoise(difference, ~excluded)
+    noise = blocks.map()
     dark = np.zeros(g.shape, bool)
     # first the flaws: where they crowd, they pull the median down, so that the sound weld
     # between them looks bright (like a marker) and the flaws look shallower than they are
@@ -415,12 +475,15 @@ def normalize(
         if crowded.any():  # where flaws fill the median's window: the median without them
             median = _median_without(g, background, dark, crowded, top, size)
             difference = median - g
-        noise = noise_map(difference, ~(excluded | dark))
+        blocks = blocks.update(difference, ~(excluded | dark))
+        noise = blocks.map()
     markers = bright_markers(difference / noise) & ~excluded
     if markers.any():  # the median again without the markers: no dark halo around them
         # (dark spots within the median's reach of a marker may be that halo: kept in)
         dark &= ~ndimage.maximum_filter(markers, size)
         difference = _without_markers(g, median, markers, top, size, markers | dark) - g
-        noise = noise_map(difference, ~(excluded | markers | dark))  # markers inflate it
+        blocks = blocks.update(difference, ~(excluded | markers | dark))  # markers inflate it
+        noise = blocks.map()
     contrast = np.where(excluded | markers, 0.0, difference / noise).astype(np.float32)
-    return Normalized(contrast, difference.astype(np.float32), noise, markers, excluded, background)
+    difference = difference.astype(np.float32)
+    return Normalized(contrast, difference, noise, markers, excluded, background, g)

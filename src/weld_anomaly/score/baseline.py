@@ -24,12 +24,17 @@ from weld_anomaly.ingest.normalize import textbook_map
 
 
 def background_map(
-    image: np.ndarray, median_size: int = 41, sigma: float = 1.0, continued=None
+    image: np.ndarray,
+    median_size: int = 41,
+    sigma: float = 1.0,
+    continued: np.ndarray | None = None,
+    smoothed: np.ndarray | None = None,
 ) -> np.ndarray:
     """``median(G) - G`` for an integer image, in units of the full grey range ([0, 1]).
 
     Positive where the image is darker than its surroundings. ``continued``: the same
-    median with continued borders, when at hand (:func:`textbook_map`: the same numbers).
+    median with continued borders, and ``smoothed`` the image smoothed by ``sigma``, when at
+    hand (:func:`textbook_map`: the same numbers).
     """
     top = 255.0 if image.dtype == np.uint8 else 65535.0
-    return textbook_map(image, median_size, sigma, continued) / np.float32(top)
+    return textbook_map(image, median_size, sigma, continued, smoothed) / np.float32(top)

@@ -139,8 +139,10 @@ class CropEvidence:
         s = self.settings
         # the normalisation's median (computed anyway for these scorers) saves the interior
         shared = bool(s.residual.sigmas or s.residual.lines or s.contrast_sigmas or s.detector)
-        continued = self.normalized.median if shared else None
-        return background_map(self.pixels, s.median_size, s.sigma, continued)
+        if not shared:
+            return background_map(self.pixels, s.median_size, s.sigma)
+        norm = self.normalized
+        return background_map(self.pixels, s.median_size, s.sigma, norm.median, norm.image)
 
     @cached_property
     def detector_logits(self) -> np.ndarray:
