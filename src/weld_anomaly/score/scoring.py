@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,15 @@ from weld_anomaly.score.residual import (
     residual_map,
     stitch,
 )
-from weld_anomaly.score.scorers import CropEvidence, ScoreSettings, crop_scorers
+from weld_anomaly.score.scorers import (
+    CropEvidence,
+    Detector,
+    DetectorSupervised,
+    ScoreSettings,
+    ThesisStatistic,
+    crop_scorers,
+)
+from weld_anomaly.threads import job_threads
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +119,34 @@ def _reconstruction_crop(crop: hdf5_io.Crop, evidence: CropEvidence) -> hdf5_io.
     )
 
 
+def _score_crop(evidence: CropEvidence, scorers: list) -> dict[str, np.ndarray]:
+    """Every scorer's column for one crop, in the scorers' order.
+
+    With two threads or more (:func:`weld_anomaly.threads.job_threads`), the work that
+    does not depend on each other runs two at a time: the reconstruction's statistics
+    and stitched map beside the normalisation, then the residual scorers beside the
+    other training-free ones; the networks (the detectors) run alone, after them. (The
+    same numbers: each map is computed once, by one thread.)
+    """
+    side = [s for s in scorers if s.reads_reconstruction and not isinstance(s, ThesisStatistic)]
+    alone = [s for s in scorers if isinstance(s, (Detector, DetectorSupervised))]
+    main = [s for s in scorers if s not in side and s not in alone]
+    scores = evidence.scores
+    if job_threads() >= 2 and evidence.reconstructions is not None and len(evidence.corners):
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(lambda: (evidence.statistics, evidence.reconstruction_map))
+            if any(not isinstance(s, ThesisStatistic) for s in scorers):
+                evidence.normalized  # noqa: B018 (computed here, read by the scorers)
+            first.result()
+            later = pool.submit(lambda: {s.name: s.score(evidence) for s in side})
+            scores.update({s.name: s.score(evidence) for s in main})
+            scores.update(later.result())
+    for scorer in scorers:
+        if scorer.name not in scores:
+            scores[scorer.name] = scorer.score(evidence)
+    return {s.name: scores[s.name] for s in scorers}
+
+
 def score_fragments(
     model,
     frags: hdf5_io.Fragments,
@@ -156,9 +193,8 @@ def score_fragments(
     for crop, (sel, evidence) in zip(
         crops, _crop_evidence(frags, crops, recon, settings), strict=True
     ):
-        for scorer in scorers:
-            evidence.scores[scorer.name] = scorer.score(evidence)
-            values[scorer.name][sel] = evidence.scores[scorer.name]
+        for name, column in _score_crop(evidence, scorers).items():
+            values[name][sel] = column
         mask = evidence.mask if recon is not None else evidence.normalized.ignored
         masked_share[sel] = evidence.mean_per_fragment(mask)
         masks.append(mask)
