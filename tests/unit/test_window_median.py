@@ -71,3 +71,14 @@ def test_without_numba_the_normalisation_is_the_same(monkeypatch):
     assert fast.markers.any()
     for name in ("contrast", "difference", "noise", "median", "markers", "excluded"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+
+
+def test_without_a_place_to_cache_it_the_kernel_is_compiled_in_the_process(monkeypatch):
+    from numba.core import config
+
+    # Numba refuses to cache where it finds no locator (here: one that cannot be imported)
+    monkeypatch.setattr(config, "CACHE_LOCATOR_CLASSES", "weld_anomaly.no_such.Locator")
+    monkeypatch.setattr(window_median, "_KERNEL", [])
+    assert window_median.load() is not None
+    q = np.random.default_rng(1).integers(0, 50, (30, 40)).astype(np.uint16)
+    np.testing.assert_array_equal(window_medians(q, 5), rank_filter_medians(q, 5))

@@ -80,7 +80,11 @@ def load():
         except ImportError:
             _KERNEL.append(None)
         else:
-            _KERNEL.append(numba.njit(cache=True, nogil=True)(_huang))
+            try:
+                kernel = numba.njit(cache=True, nogil=True)(_huang)
+            except RuntimeError:  # nowhere to cache it (a read-only install and home)
+                kernel = numba.njit(nogil=True)(_huang)  # compiled in every process
+            _KERNEL.append(kernel)
     return _KERNEL[0]
 
 
