@@ -121,3 +121,39 @@ def test_intervals_by_resampling_images_cover_the_true_auroc():
         low, high = metrics.interval(auroc)
         covered += low <= truth <= high
     assert covered >= 0.9 * repeats, covered
+
+
+def _median_cases():
+    rng = np.random.default_rng(5)
+    yield rng.normal(0, 1, 300_001).astype(np.float32)  # odd: one middle value
+    yield rng.normal(0, 1, (600, 500)).astype(np.float32)  # even: the mean of two
+    yield rng.exponential(1.0, 250_000)  # float64, skewed
+    yield rng.integers(0, 7, 200_000)  # integers, nothing but ties
+    yield np.rint(rng.normal(0, 3, 150_001)).astype(np.float32)  # ties at the middle
+    yield np.sort(rng.random(400_000))  # already ordered
+    yield np.full(120_000, 2.5, np.float32)  # constant
+
+
+def test_the_bracketed_median_is_numpys():
+    for values in _median_cases():
+        found = metrics._bracketed_median(values.ravel())
+        assert found is not None  # the quick path, not the fallback
+        expected = np.median(values)
+        assert found.dtype == expected.dtype
+        assert found == expected
+        assert metrics.median(values) == expected
+
+
+def test_a_median_the_sample_cannot_bracket_is_still_numpys():
+    n = 200_000
+    stride = n // 16384
+    values = np.arange(n, dtype=np.float64) + 1e6  # the sample sees only the large values...
+    values[np.arange(n) % stride != 0] = np.arange(n - len(values[::stride]))  # ...others small
+    assert metrics._bracketed_median(values) is None
+    assert metrics.median(values) == np.median(values)
+    values = np.random.default_rng(0).random(150_000)
+    values[1234] = np.nan  # NaN, as NumPy says
+    assert metrics._bracketed_median(values) is None
+    assert np.isnan(metrics.median(values))
+    short = np.array([3.0, 1.0, 2.0, 10.0])
+    assert metrics.median(short) == np.median(short)

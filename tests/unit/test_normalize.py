@@ -267,3 +267,22 @@ def test_the_noise_measured_again_where_it_changed_is_the_whole_measurement():
     got = first.update(later, later_valid).map()
     np.testing.assert_array_equal(got, noise_map(later, later_valid))
     assert not np.array_equal(got, first.map())
+
+
+def test_crowded_dark_spots_are_the_uniform_filters():
+    from scipy import ndimage
+
+    from weld_anomaly.ingest.normalize import DARK_SHARE, _crowded
+
+    def expected(dark):
+        return ndimage.uniform_filter(dark.astype(np.float32), 41) > DARK_SHARE
+
+    rng = np.random.default_rng(3)
+    cases = [rng.random((300, 420)) > 0.995, np.zeros((90, 130), bool)]  # sparse, none
+    for y, x, side in ((150, 200, 12), (150, 200, 13), (0, 0, 7), (289, 5, 11), (40, 417, 3)):
+        dark = np.zeros((300, 420), bool)  # 144 / 169 px inside; corners and edges mirrored
+        dark[y : y + side, x : x + side] = True
+        cases.append(dark)
+    for dark in cases:
+        np.testing.assert_array_equal(_crowded(dark, 41), expected(dark))
+    assert not _crowded(cases[2], 41).any() and _crowded(cases[3], 41).any()

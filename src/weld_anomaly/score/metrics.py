@@ -92,10 +92,46 @@ def threshold_at_fpr(normal_scores: np.ndarray, fpr: float) -> float:
     return float(normal[min(allowed, len(normal) - 1)])
 
 
+SELECT_FROM = 100_000  # arrays this long or longer: the median by bracketing (median)
+
+
+def median(values: np.ndarray) -> np.floating:
+    """``np.median(values)`` (the whole array), bit for bit, in a third of the time on
+    maps of millions of pixels (:func:`_bracketed_median`; NumPy's where it cannot)."""
+    a = np.asarray(values).ravel()
+    found = _bracketed_median(a) if a.size >= SELECT_FROM else None
+    return np.median(a) if found is None else found
+
+
+def _bracketed_median(a: np.ndarray) -> np.floating | None:
+    """The median of a 1-D array by partitioning only the values near it, or None.
+
+    A sorted sample of ~16,000 values brackets the middle; one pass counts the values
+    below the bracket and gathers those inside it, and only those are partitioned. None
+    where the bracket misses the middle (a sample unlike the whole) or NaN is among the
+    values. Exact either way: the sample only decides how much is partitioned.
+    """
+    n = a.size
+    sample = np.sort(a[:: max(1, n // 16384)])
+    low, high = (n - 1) // 2, n // 2  # the middle (one value or two)
+    at = low / n * sample.size
+    margin = 4.0 * np.sqrt(sample.size) + 16  # ~8 sd of a random sample's rank
+    lo = sample[max(0, int(at - margin))]
+    hi = sample[min(sample.size - 1, int(at + margin))]
+    below = np.count_nonzero(a < lo)
+    inside = a[(a >= lo) & (a <= hi)]
+    if a.dtype.kind == "f" and below + inside.size + np.count_nonzero(a > hi) < n:
+        return None  # NaN among the values
+    if not (below <= low and below + inside.size > high):
+        return None
+    part = np.partition(inside, [low - below, high - below])
+    return np.mean(part[low - below : high - below + 1])  # as np.median: one, or two's mean
+
+
 def robust_location_scale(values: np.ndarray) -> tuple[float, float]:
     """The median and 1.4826 × the median absolute deviation (a robust standard deviation)."""
-    med = float(np.median(values))
-    return med, max(1.4826 * float(np.median(np.abs(values - med))), 1e-12)
+    med = float(median(values))
+    return med, max(1.4826 * float(median(np.abs(values - med))), 1e-12)
 
 
 def robust_z(values: np.ndarray) -> np.ndarray:

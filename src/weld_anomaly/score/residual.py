@@ -78,7 +78,11 @@ def stitch(shape: tuple[int, int], corners: np.ndarray, pieces: np.ndarray) -> n
 
 
 def marker_mask(
-    residual: np.ndarray, background: np.ndarray, z: float | None, dilate: int
+    residual: np.ndarray,
+    background: np.ndarray,
+    z: float | None,
+    dilate: int,
+    brighter: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where the image is much brighter than the model expects: markers, not cavities.
 
@@ -90,16 +94,26 @@ def marker_mask(
     median-minus-image map, positive where darker), grown by ``dilate`` pixels, are left
     out of the residual scores. The second test keeps the bright rim the autoencoder leaves
     around a dark cavity out of the mask: the image is not bright there. ``z=None``: no mask.
+    ``brighter``: the first test's answer (:func:`brighter_than_expected`), when at hand.
     """
     from scipy import ndimage
 
     if z is None:
         return np.zeros(residual.shape, dtype=bool)
-    mask = robust_z(ndimage.gaussian_filter(-residual, 1.0)) > z
+    mask = brighter_than_expected(residual, z) if brighter is None else brighter.copy()
     mask &= robust_z(-background) > z
     if dilate > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=int(dilate))
     return mask
+
+
+def brighter_than_expected(residual: np.ndarray, z: float) -> np.ndarray:
+    """Where the lightly smoothed negative residual exceeds ``z`` robust standard deviations
+    of the crop's own: brighter than the model expects (:func:`marker_mask`'s first test,
+    which needs only the reconstruction)."""
+    from scipy import ndimage
+
+    return robust_z(ndimage.gaussian_filter(-residual, 1.0)) > z
 
 
 def residual_map(crop_pixels: np.ndarray, recon_map: np.ndarray) -> np.ndarray:
@@ -115,10 +129,16 @@ def crop_residual(
     recon_map: np.ndarray,
     background: np.ndarray,
     settings: ResidualSettings,
+    residual: np.ndarray | None = None,
+    brighter: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The residual map of a crop (the texture taken out when a predictor is given), masked."""
-    residual = residual_map(crop_pixels, recon_map)
-    masked = marker_mask(residual, background, settings.mask_z, settings.mask_dilate)
+    """The residual map of a crop (the texture taken out when a predictor is given), masked.
+
+    ``residual`` (:func:`residual_map`) and ``brighter`` (:func:`brighter_than_expected`):
+    those parts, when computed already (they need no background)."""
+    residual = residual_map(crop_pixels, recon_map) if residual is None else residual
+    z, dilate = settings.mask_z, settings.mask_dilate
+    masked = marker_mask(residual, background, z, dilate, brighter)
     if settings.predictor is not None:
         residual = texture.innovation(residual, masked, settings.predictor.kernel)
     return residual, masked

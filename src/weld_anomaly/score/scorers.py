@@ -49,7 +49,14 @@ from weld_anomaly.ingest.normalize import CONTRAST_RANGE, Normalized, normalize
 from weld_anomaly.score import texture
 from weld_anomaly.score.baseline import background_map
 from weld_anomaly.score.metrics import robust_location_scale
-from weld_anomaly.score.residual import DEFAULT_RESIDUAL, ResidualSettings, crop_residual, stitch
+from weld_anomaly.score.residual import (
+    DEFAULT_RESIDUAL,
+    ResidualSettings,
+    brighter_than_expected,
+    crop_residual,
+    residual_map,
+    stitch,
+)
 from weld_anomaly.score.statistics import COLUMNS, fragment_statistics
 
 MULTISCALE = "residual_multiscale"
@@ -159,9 +166,24 @@ class CropEvidence:
         return logits
 
     @cached_property
+    def residual_parts(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """What of the residual needs no normalisation (computed beside it): the map
+        before the texture is taken out, and the marker mask's first test (None: no mask)."""
+        raw = residual_map(self.pixels, self.reconstruction_map)
+        z = self.settings.residual.mask_z
+        return raw, None if z is None else brighter_than_expected(raw, z)
+
+    @cached_property
     def _residual_and_mask(self) -> tuple[np.ndarray, np.ndarray]:
+        raw, brighter = self.residual_parts
+        del self.residual_parts  # (not kept beside the residual)
         return crop_residual(
-            self.pixels, self.reconstruction_map, self.background, self.settings.residual
+            self.pixels,
+            self.reconstruction_map,
+            self.background,
+            self.settings.residual,
+            raw,
+            brighter,
         )
 
     @property

@@ -123,10 +123,10 @@ def _score_crop(evidence: CropEvidence, scorers: list) -> dict[str, np.ndarray]:
     """Every scorer's column for one crop, in the scorers' order.
 
     With two threads or more (:func:`weld_anomaly.threads.job_threads`), the work that
-    does not depend on each other runs two at a time: the reconstruction's statistics
-    and stitched map beside the normalisation, then the residual scorers beside the
-    other training-free ones; the networks (the detectors) run alone, after them. (The
-    same numbers: each map is computed once, by one thread.)
+    does not depend on each other runs two at a time: the reconstruction's statistics,
+    stitched map and the residual's first parts beside the normalisation, then the
+    residual scorers beside the other training-free ones; the networks (the detectors)
+    run alone, after them. (The same numbers: each map is computed once, by one thread.)
     """
     side = [s for s in scorers if s.reads_reconstruction and not isinstance(s, ThesisStatistic)]
     alone = [s for s in scorers if isinstance(s, (Detector, DetectorSupervised))]
@@ -134,7 +134,13 @@ def _score_crop(evidence: CropEvidence, scorers: list) -> dict[str, np.ndarray]:
     scores = evidence.scores
     if job_threads() >= 2 and evidence.reconstructions is not None and len(evidence.corners):
         with ThreadPoolExecutor(1) as pool:
-            first = pool.submit(lambda: (evidence.statistics, evidence.reconstruction_map))
+            first = pool.submit(
+                lambda: (
+                    evidence.statistics,
+                    evidence.reconstruction_map,
+                    side and evidence.residual_parts,
+                )
+            )
             if any(not isinstance(s, ThesisStatistic) for s in scorers):
                 evidence.normalized  # noqa: B018 (computed here, read by the scorers)
             first.result()
