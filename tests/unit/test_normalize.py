@@ -283,6 +283,11 @@ def test_crowded_dark_spots_are_the_uniform_filters():
         dark = np.zeros((300, 420), bool)  # 144 / 169 px inside; corners and edges mirrored
         dark[y : y + side, x : x + side] = True
         cases.append(dark)
+    porous = np.zeros((500, 700), bool)  # pores of 4-8 px, crowded in places, to the edges
+    for y, x, r in zip(*(rng.integers(0, n, 400) for n in (500, 700)), rng.integers(2, 5, 400)):
+        porous[max(y - r, 0) : y + r, max(x - r, 0) : x + r] = True
+    cases += [porous, porous[:83, :121], porous[:40, :45]]  # and smaller than two windows
     for dark in cases:
         np.testing.assert_array_equal(_crowded(dark, 41), expected(dark))
+    assert _crowded(porous, 41).any() and not _crowded(porous, 41).all()
     assert not _crowded(cases[2], 41).any() and _crowded(cases[3], 41).any()

@@ -429,18 +429,28 @@ def dark_spots(contrast_z: np.ndarray) -> np.ndarray:
 
 def _crowded(dark: np.ndarray, size: int) -> np.ndarray:
     """Where dark spots fill more than ``DARK_SHARE`` of the ``size`` x ``size`` window
-    (``uniform_filter``'s mean, mirrored borders). Where no window can hold that many (on
-    sound weld, nearly always), said without filtering: a window meets at most 2 x 2
-    blocks of its own size, so blocks' counts bound every window's."""
-    half, limit = size // 2, DARK_SHARE * size * size
+    (``uniform_filter``'s mean over mirrored borders, exactly), counted only where a
+    window can hold that many: a window meets at most 2 x 2 blocks of its own size, so
+    the blocks' counts bound the windows' (on sound weld no window comes near)."""
+    half, limit = size // 2, DARK_SHARE * size * size  # (a count, never equal to it)
+    h, w = dark.shape
     padded = np.pad(dark, half, mode="symmetric")  # scipy.ndimage's "reflect"
-    counts = np.add.reduceat(padded, np.arange(0, padded.shape[0], size), 0, dtype=np.int32)
-    counts = np.add.reduceat(counts, np.arange(0, padded.shape[1], size), 1)
-    counts = np.pad(counts, ((0, 1), (0, 1)))
-    pairs = counts[:-1, :-1] + counts[1:, :-1] + counts[:-1, 1:] + counts[1:, 1:]
-    if pairs.max() <= limit:
-        return np.zeros(dark.shape, bool)
-    return ndimage.uniform_filter(dark.astype(np.float32), size) > DARK_SHARE
+    blocks = np.add.reduceat(padded, np.arange(0, padded.shape[0], size), 0, dtype=np.int32)
+    blocks = np.pad(np.add.reduceat(blocks, np.arange(0, padded.shape[1], size), 1), (0, 1))
+    groups = blocks[:-1, :-1] + blocks[1:, :-1] + blocks[:-1, 1:] + blocks[1:, 1:]
+    out = np.zeros(dark.shape, bool)
+    # the windows of the pixels of block (i, j) lie in blocks i, i + 1 and j, j + 1 of the
+    # padded image (a pixel's window starts at its own index there)
+    for i, j in np.argwhere(groups[: -(-h // size), : -(-w // size)] > limit):
+        y, x = i * size, j * size
+        rows, cols = min(size, h - y), min(size, w - x)
+        part = padded[y : y + rows + size - 1, x : x + cols + size - 1]
+        table = np.zeros((part.shape[0] + 1, part.shape[1] + 1), np.int32)
+        np.cumsum(np.cumsum(part, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
+        t = table  # (rows + size, cols + size): the summed-area table
+        counts = t[size:, size:] - t[:-size, size:] - t[size:, :-size] + t[:-size, :-size]
+        out[y : y + rows, x : x + cols] = counts > limit
+    return out
 
 
 def _median_without(g, background, ignore, where, top: float, size: int) -> np.ndarray:
