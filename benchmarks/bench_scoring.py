@@ -18,6 +18,7 @@ calibration step timed just before (its quiet time is printed at the top; a slow
 means the machine was busy). Usage::
 
     .venv/bin/python benchmarks/bench_scoring.py [--megapixels 1 10] [--repeat 3] [--lines 4 8]
+        [--memory kept|returned]
 """
 
 from __future__ import annotations
@@ -77,11 +78,16 @@ def default_score() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["score"]
 
 
-def one_size(megapixels: float, repeat: int, lines: list[float] | None = None) -> dict:
+def one_size(
+    megapixels: float, repeat: int, lines: list[float] | None = None, memory: str = "kept"
+) -> dict:
     """Run in a fresh process: time scoring one crop of ``megapixels``."""
+    from weld_anomaly.memory import keep_freed_memory
     from weld_anomaly.model.backend import configure
 
     configure("tensorflow", 2)
+    if memory == "kept":  # as the workflow's scoring jobs and ``inspect`` do
+        keep_freed_memory()
     from weld_anomaly.ingest import hdf5_io, tiling
     from weld_anomaly.score import scorers, scoring
     from weld_anomaly.score.residual import ResidualSettings
@@ -163,14 +169,19 @@ def main() -> None:
         "--lines", type=float, nargs="*", default=None,
         help="line filter lengths (default: the configuration's score.residual_lines)",
     )  # fmt: skip
+    parser.add_argument(
+        "--memory", choices=["kept", "returned"], default="kept",
+        help="kept (default, as the workflow's scoring jobs): freed memory reused "
+        "(weld_anomaly.memory); returned: the C library's default, given back to the kernel",
+    )  # fmt: skip
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:  # a child process: its stdout is the JSON alone
-        print(json.dumps(one_size(args.one, args.repeat, args.lines)))
+        print(json.dumps(one_size(args.one, args.repeat, args.lines, args.memory)))
         return
     print(host_line(), flush=True)  # the quiet calibration figure among the host's
     lines = default_score()["residual_lines"] if args.lines is None else args.lines
-    print(f"line filters: {lines or 'none'}", flush=True)
+    print(f"line filters: {lines or 'none'}; freed memory {args.memory}", flush=True)
     print(
         "| megapixels | scoring (median) | networks | post-processing | share | per MP "
         "| arrays' peak | per MP | RSS growth | CPU/wall | calibration |"
@@ -179,6 +190,7 @@ def main() -> None:
     for mp in args.megapixels:
         done = subprocess.run(
             [sys.executable, __file__, "--one", str(mp), "--repeat", str(args.repeat),
+             "--memory", args.memory,
              *([] if args.lines is None else ["--lines", *map(str, args.lines)])],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )  # fmt: skip

@@ -2,9 +2,11 @@
 
 import _package  # noqa: F401
 
+from weld_anomaly.memory import keep_freed_memory
 from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.config["train"]["backend"], snakemake.threads)
+keep_freed_memory()  # many crop-sized maps made and freed: reuse the memory
 
 from weld_anomaly.errors import UserError  # noqa: E402
 from weld_anomaly.workflow.inspection import inspect_images  # noqa: E402

@@ -2,9 +2,11 @@
 
 import _package  # noqa: F401
 
+from weld_anomaly.memory import keep_freed_memory
 from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
+keep_freed_memory()  # many crop-sized maps made and freed: reuse the memory
 
 from weld_anomaly.score.cross_fit import score_folds  # noqa: E402
 from weld_anomaly.score.scorers import ScoreSettings  # noqa: E402

@@ -3,9 +3,11 @@ batch (the models are loaded once, and only when an image is not in the cache)."
 
 import _package  # noqa: F401
 
+from weld_anomaly.memory import keep_freed_memory
 from weld_anomaly.model.backend import configure
 
 configure(snakemake.params.backend, snakemake.threads)
+keep_freed_memory()  # many crop-sized maps made and freed: reuse the memory
 
 from weld_anomaly.score.scoring import ResidualSettings, load_model, score_image  # noqa: E402
 from weld_anomaly.workflow.batches import run_images  # noqa: E402

@@ -166,10 +166,12 @@ def _inspect(args) -> None:
     config = load_yaml(args.config, "configuration")
     if SCHEMA.is_file():  # a checkout of the workflow (not a bare wheel install)
         validate_config(config, SCHEMA, str(args.config))
+    from weld_anomaly.memory import keep_freed_memory
     from weld_anomaly.model.backend import configure
     from weld_anomaly.threads import available_cpus
 
     configure(config["train"]["backend"], available_cpus())  # OMP_NUM_THREADS wins if set
+    keep_freed_memory()  # many image-sized maps made and freed: reuse the memory
     from weld_anomaly.ingest.inventory import list_images
     from weld_anomaly.workflow.inspection import inspect_images
 
