@@ -284,7 +284,8 @@ def test_crowded_dark_spots_are_the_uniform_filters():
         dark[y : y + side, x : x + side] = True
         cases.append(dark)
     porous = np.zeros((500, 700), bool)  # pores of 4-8 px, crowded in places, to the edges
-    for y, x, r in zip(*(rng.integers(0, n, 400) for n in (500, 700)), rng.integers(2, 5, 400)):
+    centres = rng.integers(0, (500, 700), (400, 2))
+    for (y, x), r in zip(centres, rng.integers(2, 5, 400), strict=True):
         porous[max(y - r, 0) : y + r, max(x - r, 0) : x + r] = True
     cases += [porous, porous[:83, :121], porous[:40, :45]]  # and smaller than two windows
     for dark in cases:
