@@ -445,11 +445,7 @@ def _crowded(dark: np.ndarray, size: int) -> np.ndarray:
         y, x = i * size, j * size
         rows, cols = min(size, h - y), min(size, w - x)
         part = padded[y : y + rows + size - 1, x : x + cols + size - 1]
-        table = np.zeros((part.shape[0] + 1, part.shape[1] + 1), np.int32)
-        np.cumsum(np.cumsum(part, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
-        t = table  # (rows + size, cols + size): the summed-area table
-        counts = t[size:, size:] - t[:-size, size:] - t[size:, :-size] + t[:-size, :-size]
-        out[y : y + rows, x : x + cols] = counts > limit
+        out[y : y + rows, x : x + cols] = _window_counts(part, size) > limit
     return out
 
 

@@ -100,8 +100,9 @@ def marker_mask(
 
     if z is None:
         return np.zeros(residual.shape, dtype=bool)
-    mask = brighter_than_expected(residual, z) if brighter is None else brighter.copy()
-    mask &= robust_z(-background) > z
+    if brighter is None:
+        brighter = brighter_than_expected(residual, z)
+    mask = brighter & (robust_z(-background) > z)
     if dilate > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=int(dilate))
     return mask
