@@ -18,7 +18,10 @@ calibration step timed just before (its quiet time is printed at the top; a slow
 means the machine was busy). Usage::
 
     .venv/bin/python benchmarks/bench_scoring.py [--megapixels 1 10] [--repeat 3] [--lines 4 8]
-        [--memory kept|returned]
+        [--memory kept|returned] [--precision auto|float32|mixed_bfloat16]
+
+The networks are built under the configuration's ``train.precision`` (``auto``: bf16 on CPUs
+with bf16 units), as the workflow trains them and so as its scoring jobs run them.
 """
 
 from __future__ import annotations
@@ -53,10 +56,14 @@ def weld(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def models():
+def models(precision: str):
+    """The two networks, built under ``precision`` (as trained: a model keeps the dtype
+    policy it was trained under when the scoring job loads it)."""
     from weld_anomaly.model.autoencoder import build_autoencoder
+    from weld_anomaly.model.backend import set_precision
     from weld_anomaly.model.detector import build_detector
 
+    set_precision(precision)
     return build_autoencoder(64, (32, 64, 128)), build_detector((8, 16, 32))
 
 
@@ -71,15 +78,24 @@ def predictor():
     return texture.Predictor(kernel, 2.0, 1, settings)
 
 
-def default_score() -> dict:
-    """The ``score`` group of the default configuration."""
+def default_config() -> dict:
+    """The default configuration (config/config.yaml)."""
     import yaml
 
-    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["score"]
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def default_score() -> dict:
+    """The ``score`` group of the default configuration."""
+    return default_config()["score"]
 
 
 def one_size(
-    megapixels: float, repeat: int, lines: list[float] | None = None, memory: str = "kept"
+    megapixels: float,
+    repeat: int,
+    lines: list[float] | None = None,
+    memory: str = "kept",
+    precision: str = "auto",
 ) -> dict:
     """Run in a fresh process: time scoring one crop of ``megapixels``."""
     from weld_anomaly.memory import keep_freed_memory
@@ -92,7 +108,7 @@ def one_size(
     from weld_anomaly.score import scorers, scoring
     from weld_anomaly.score.residual import ResidualSettings
 
-    autoencoder, detector = models()
+    autoencoder, detector = models(precision)
     score = default_score()
     lines = score["residual_lines"] if lines is None else lines
     residual = ResidualSettings(
@@ -174,14 +190,29 @@ def main() -> None:
         help="kept (default, as the workflow's scoring jobs): freed memory reused "
         "(weld_anomaly.memory); returned: the C library's default, given back to the kernel",
     )  # fmt: skip
+    parser.add_argument(
+        "--precision", default=None,
+        help="the networks' dtype policy (default: the configuration's train.precision, "
+        "as the workflow trains them; auto = mixed_bfloat16 on CPUs with bf16 units)",
+    )  # fmt: skip
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.precision is None:
+        args.precision = default_config()["train"]["precision"]
     if args.one is not None:  # a child process: its stdout is the JSON alone
-        print(json.dumps(one_size(args.one, args.repeat, args.lines, args.memory)))
+        result = one_size(args.one, args.repeat, args.lines, args.memory, args.precision)
+        print(json.dumps(result))
         return
     print(host_line(), flush=True)  # the quiet calibration figure among the host's
     lines = default_score()["residual_lines"] if args.lines is None else args.lines
-    print(f"line filters: {lines or 'none'}; freed memory {args.memory}", flush=True)
+    from weld_anomaly.model.backend import resolve_precision
+
+    policy = resolve_precision(args.precision, gpus=[])
+    print(
+        f"line filters: {lines or 'none'}; freed memory {args.memory}; "
+        f"networks in {policy} (precision {args.precision})",
+        flush=True,
+    )
     print(
         "| megapixels | scoring (median) | networks | post-processing | share | per MP "
         "| arrays' peak | per MP | RSS growth | CPU/wall | calibration |"
@@ -190,7 +221,7 @@ def main() -> None:
     for mp in args.megapixels:
         done = subprocess.run(
             [sys.executable, __file__, "--one", str(mp), "--repeat", str(args.repeat),
-             "--memory", args.memory,
+             "--memory", args.memory, "--precision", args.precision,
              *([] if args.lines is None else ["--lines", *map(str, args.lines)])],
             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )  # fmt: skip

@@ -59,13 +59,23 @@ def interleaved(cases: dict, repeat: int, items: int) -> tuple[dict, list, list]
 
 
 def cpu() -> str:
-    """The CPU's model name and which of :data:`FLAGS` it has (Linux; the platform's
-    processor string elsewhere)."""
+    """The CPU's model name, family and model numbers and which of :data:`FLAGS` it has
+    (Linux; the platform's processor string elsewhere)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return platform.processor() or platform.machine()
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "")
+
+    def field(name: str) -> str:
+        return next(
+            (ln.split(":", 1)[1].strip() for ln in lines if ln.split(":", 1)[0].strip() == name), ""
+        )
+
+    model = field("model name")
+    # the family and model numbers tell apart CPU generations sold under one name
+    # ("AMD EPYC": family 25 is Zen 3/4, family 26 Zen 5)
+    if field("cpu family"):
+        model += f" (family {field('cpu family')}, model {field('model')})"
     flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
     return f"{model}; {' '.join(f for f in FLAGS if f in flags) or 'none of ' + '/'.join(FLAGS)}"
 
