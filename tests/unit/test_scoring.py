@@ -200,29 +200,41 @@ def test_scoring_only_the_columns_a_flagging_rule_reads(tmp_path):
     np.testing.assert_array_equal(recon_maps[0].pixels, maps[0].pixels)
 
 
-def test_two_threads_score_as_one_does(tmp_path, monkeypatch):
+@pytest.mark.parametrize("marker", [True, False])
+def test_two_threads_score_as_one_does(tmp_path, monkeypatch, marker):
     """Scoring a crop two maps at a time (the normalisation beside the reconstruction's
-    statistics, the residual scorers beside the others): the same table, column order
-    included, as one thread scoring each in turn."""
+    statistics and the texture's prediction, the residual scorers beside the others, each
+    thread taking the other's from the far end when done): the same table, column order
+    included, as one thread scoring each in turn; with a marker (the prediction made ahead
+    is not used: the mask is not empty) and without (it is)."""
     from weld_anomaly.model.detector import build_detector
     from weld_anomaly.score.scoring import score_fragments
+    from weld_anomaly.score.texture import Predictor, PredictorSettings
 
     rng = np.random.default_rng(4)
     pixels = rng.integers(100, 140, (160, 224), dtype=np.uint8)
     pixels[60:66, 100:106] = 30
-    pixels[20:40, 30:36] = 250  # a bright marker
+    if marker:
+        pixels[20:40, 30:36] = 250
     _fragmented(tmp_path, pixels)
     frags = hdf5_io.read_fragments(tmp_path / "f.h5")
     crops, _ = hdf5_io.read_crops(tmp_path / "c.h5")
+    kernel = np.zeros((9, 9))
+    kernel[4, 0] = kernel[4, 8] = 0.5
+    predictor = Predictor(kernel, 0.5, 100, PredictorSettings(hole=2, radius=4, step=2))
     common = dict(
         batch_size=8, median_size=21, sigma=1.0, contrast_sigmas=(1.5,),
-        residual=ResidualSettings(sigmas=(1.0, 2.0), lines=(4.0,), mask_z=3.0),
+        residual=ResidualSettings(
+            sigmas=(1.0, 2.0, 3.0), lines=(4.0,), mask_z=3.0 if marker else 8.0,
+            predictor=predictor,
+        ),
         detector=build_detector((4, 4, 4)),
     )  # fmt: skip
     model = build_autoencoder(64, (4, 8, 8))
-    tables = {}
+    tables, masks = {}, {}
     for threads in ("1", "2"):
         monkeypatch.setenv("OMP_NUM_THREADS", threads)
-        tables[threads], maps, masks = score_fragments(model, frags, crops, "img", **common)
+        tables[threads], _, masks[threads] = score_fragments(model, frags, crops, "img", **common)
     assert {"detector", "contrast_s1p5", "residual_l4", "mse"} <= set(tables["2"].columns)
+    assert masks["2"][0].any() == marker
     pd.testing.assert_frame_equal(tables["2"], tables["1"], check_exact=True)

@@ -62,8 +62,13 @@ def test_per_fragment_max_and_mean_match_the_windows(size):
     windows = np.lib.stride_tricks.sliding_window_view(score_map, (size, size))
     expected = windows[corners[:, 0], corners[:, 1]].max(axis=(1, 2))
     np.testing.assert_array_equal(max_per_fragment(score_map, corners, size), expected)
-    masks = np.lib.stride_tricks.sliding_window_view(mask.astype(float), (size, size))
-    np.testing.assert_array_equal(
-        mean_per_fragment(mask, corners, size),
-        masks[corners[:, 0], corners[:, 1]].mean(axis=(1, 2)),
-    )
+    edges = np.zeros_like(mask)  # only the last row and column: the flush fragments
+    edges[-1, :] = edges[:, -1] = True
+    for m in (mask, edges, np.zeros_like(mask), np.ones_like(mask)):
+        masks = np.lib.stride_tricks.sliding_window_view(m.astype(float), (size, size))
+        expected = masks[corners[:, 0], corners[:, 1]].mean(axis=(1, 2))
+        # booleans counted in bands; the same map as numbers through the summed-area table
+        np.testing.assert_array_equal(mean_per_fragment(m, corners, size), expected)
+        np.testing.assert_array_equal(
+            mean_per_fragment(m.astype(np.float32), corners, size), expected
+        )

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from weld_anomaly.ingest import window_median
+from weld_anomaly.ingest.gaussian import gaussian_filter
 from weld_anomaly.threads import job_threads
 
 MEDIAN_SIZE = 41
@@ -55,7 +56,7 @@ def _top(pixels: np.ndarray) -> float:
 def smoothed(pixels: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """The image as float32 grey levels of its own type, smoothed by a Gaussian of ``sigma``."""
     g = pixels.astype(np.float32)
-    return ndimage.gaussian_filter(g, sigma, mode="reflect") if sigma > 0 else g
+    return gaussian_filter(g, sigma) if sigma > 0 else g
 
 
 def median_background(
@@ -345,7 +346,7 @@ def unexposed(g: np.ndarray, top: float) -> np.ndarray:
     level = 6.0 * top / 255.0
     if g.size and float(g.min()) > level * 1.001:  # a smoothed image is never darker
         return np.zeros(g.shape, bool)
-    dark = ndimage.gaussian_filter(g, 4) < level
+    dark = gaussian_filter(g, 4) < level
     if not dark.any():
         return dark
     big = _large_parts(dark, 0.02 * g.size)
@@ -359,7 +360,7 @@ def bright_markers(contrast_z: np.ndarray) -> np.ndarray:
     so grain alone never does), grown while they stay ``MARKER_GROW_Z`` above, plus a
     margin. A bead is smooth and wide: the median follows it and it never gets there.
     """
-    bright = ndimage.gaussian_filter(-contrast_z, 1.5)
+    bright = gaussian_filter(-contrast_z, 1.5)
     seeds = bright > MARKER_SEED_Z / 2  # smoothing by 1.5 px halves the grain's sd
     if not seeds.any():
         return seeds

@@ -61,33 +61,48 @@ def cut_fragments(image: np.ndarray, size: int, stride: int) -> tuple[np.ndarray
 
 
 def max_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
-    """The maximum of a 2-D map inside each fragment (for pixel-map scorers).
-
-    Column bands first (one per fragment column: a row-wise maximum), then row bands of
-    those: each pixel is read about twice, and the overlapping windows (4x the map) are
-    never copied.
-    """
-    if not len(corners):
-        return np.zeros(0, dtype=score_map.dtype)
-    ys, row_of = np.unique(corners[:, 0], return_inverse=True)
-    xs, column_of = np.unique(corners[:, 1], return_inverse=True)
-    bands = np.empty((score_map.shape[0], len(xs)), dtype=score_map.dtype)
-    for j, x in enumerate(xs):
-        bands[:, j] = score_map[:, x : x + size].max(axis=1)
-    grid = np.empty((len(ys), len(xs)), dtype=score_map.dtype)
-    for i, y in enumerate(ys):
-        grid[i] = bands[y : y + size].max(axis=0)
-    return grid[row_of, column_of]
+    """The maximum of a 2-D map inside each fragment (for pixel-map scorers)."""
+    return _per_fragment(np.max, score_map, corners, size, score_map.dtype)
 
 
 def mean_per_fragment(score_map: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
-    """The mean of a 2-D map inside each fragment (e.g. the share of masked pixels), from
-    the map's summed-area table (exact for masks; no copy of the overlapping windows)."""
+    """The mean of a 2-D map inside each fragment (e.g. the share of masked pixels): exact
+    counts for a boolean map; a number map through its summed-area table."""
+    if score_map.dtype == bool:
+        return count_per_fragment(score_map, corners, size) / (size * size)
     table = np.zeros((score_map.shape[0] + 1, score_map.shape[1] + 1))
     np.cumsum(np.cumsum(np.asarray(score_map, dtype=np.float64), axis=0), axis=1, out=table[1:, 1:])
     y, x = corners[:, 0], corners[:, 1]
     total = table[y + size, x + size] - table[y, x + size] - table[y + size, x] + table[y, x]
     return total / (size * size)
+
+
+def count_per_fragment(mask: np.ndarray, corners: np.ndarray, size: int) -> np.ndarray:
+    """How many pixels of a boolean map are set inside each fragment (an empty map, the
+    usual marker mask, costs one test)."""
+    if not len(corners) or not mask.any():
+        return np.zeros(len(corners), np.int64)
+    return _per_fragment(np.sum, mask, corners, size, np.int64)
+
+
+def _per_fragment(reduce, score_map: np.ndarray, corners: np.ndarray, size: int, dtype):
+    """``reduce`` (``np.max``, ``np.sum``) of a 2-D map inside each fragment.
+
+    Row bands first, one per fragment row (``size`` whole rows reduced to one: contiguous,
+    vectorised), then the same over the bands turned on their side: each pixel is read
+    about twice and the overlapping windows (4x the map) are never copied."""
+    if not len(corners):
+        return np.zeros(0, dtype=dtype)
+    ys, row_of = np.unique(corners[:, 0], return_inverse=True)
+    xs, column_of = np.unique(corners[:, 1], return_inverse=True)
+    bands = np.empty((len(ys), score_map.shape[1]), dtype=dtype)
+    for i, y in enumerate(ys):
+        reduce(score_map[y : y + size], axis=0, out=bands[i])
+    across = np.ascontiguousarray(bands.T)  # (columns of the map, fragment rows)
+    grid = np.empty((len(xs), len(ys)), dtype=dtype)
+    for j, x in enumerate(xs):
+        reduce(across[x : x + size], axis=0, out=grid[j])
+    return grid[column_of, row_of]
 
 
 def scale(fragments: np.ndarray) -> np.ndarray:

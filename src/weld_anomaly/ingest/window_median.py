@@ -75,17 +75,27 @@ def ahead(pixels: int) -> None:
 def load():
     """The compiled kernel, loaded now if it was not (None where Numba is not installed)."""
     if not _KERNEL:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL.append(None)
-        else:
-            try:
-                kernel = numba.njit(cache=True, nogil=True)(_huang)
-            except RuntimeError:  # nowhere to cache it (a read-only install and home)
-                kernel = numba.njit(nogil=True)(_huang)  # compiled in every process
-            _KERNEL.append(kernel)
+        _KERNEL.append(compiled(_huang))
     return _KERNEL[0]
+
+
+def loaded() -> bool:
+    """Whether this process has loaded the compiled kernel (and so Numba): the other
+    compiled kernels (:mod:`.gaussian`) are used from then on."""
+    return bool(_KERNEL) and _KERNEL[0] is not None
+
+
+def compiled(func):
+    """``func`` compiled by Numba, releasing the GIL, cached on disk where it can be (None
+    where Numba is not installed)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # nowhere to cache it (a read-only install and home)
+        return numba.njit(nogil=True)(func)  # compiled in every process
 
 
 def _huang(q, mask, masked, size, levels):  # pragma: no cover - compiled by Numba

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from weld_anomaly.errors import UserError
+from weld_anomaly.ingest.gaussian import gaussian_filter
 from weld_anomaly.score import texture
 from weld_anomaly.score.metrics import robust_z
 from weld_anomaly.score.texture import Predictor
@@ -102,6 +103,8 @@ def marker_mask(
         return np.zeros(residual.shape, dtype=bool)
     if brighter is None:
         brighter = brighter_than_expected(residual, z)
+    if not brighter.any():  # (the usual crop: nothing to test against the background)
+        return brighter
     mask = brighter & (robust_z(-background) > z)
     if dilate > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=int(dilate))
@@ -112,9 +115,8 @@ def brighter_than_expected(residual: np.ndarray, z: float) -> np.ndarray:
     """Where the lightly smoothed negative residual exceeds ``z`` robust standard deviations
     of the crop's own: brighter than the model expects (:func:`marker_mask`'s first test,
     which needs only the reconstruction)."""
-    from scipy import ndimage
 
-    return robust_z(ndimage.gaussian_filter(-residual, 1.0)) > z
+    return robust_z(gaussian_filter(-residual, 1.0)) > z
 
 
 def residual_map(crop_pixels: np.ndarray, recon_map: np.ndarray) -> np.ndarray:
@@ -132,16 +134,21 @@ def crop_residual(
     settings: ResidualSettings,
     residual: np.ndarray | None = None,
     brighter: np.ndarray | None = None,
+    unmasked: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The residual map of a crop (the texture taken out when a predictor is given), masked.
 
-    ``residual`` (:func:`residual_map`) and ``brighter`` (:func:`brighter_than_expected`):
-    those parts, when computed already (they need no background)."""
+    ``residual`` (:func:`residual_map`), ``brighter`` (:func:`brighter_than_expected`) and
+    ``unmasked`` (the predictor's :func:`~weld_anomaly.score.texture.prediction` with no
+    pixel masked): those parts, when computed already (they need no background; the last
+    is used only where the mask turns out empty, as it usually does)."""
     residual = residual_map(crop_pixels, recon_map) if residual is None else residual
     z, dilate = settings.mask_z, settings.mask_dilate
     masked = marker_mask(residual, background, z, dilate, brighter)
     if settings.predictor is not None:
-        residual = texture.innovation(residual, masked, settings.predictor.kernel)
+        if unmasked is None or masked.any():
+            unmasked = texture.prediction(residual, masked, settings.predictor.kernel)
+        residual = residual - unmasked
     return residual, masked
 
 

@@ -37,6 +37,7 @@ Registration order is column order.
 from __future__ import annotations
 
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from functools import cached_property
 import numpy as np
 
 from weld_anomaly.ingest import tiling
+from weld_anomaly.ingest.gaussian import gaussian_filter
 from weld_anomaly.ingest.normalize import CONTRAST_RANGE, Normalized, normalize
 from weld_anomaly.score import texture
 from weld_anomaly.score.baseline import background_map
@@ -94,6 +96,9 @@ class CropEvidence:
     reconstructions: np.ndarray | None  # (N, S, S) in [0, 1]; None: no autoencoder ran
     settings: ScoreSettings = field(default_factory=ScoreSettings)
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+    # held while a map that several scorers share is made (the scoring job's two threads
+    # may both ask for the residual and its spectrum): made once, by one of them
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @classmethod
     def from_residual(
@@ -174,17 +179,33 @@ class CropEvidence:
         return raw, None if z is None else brighter_than_expected(raw, z)
 
     @cached_property
+    def unmasked_prediction(self) -> np.ndarray | None:
+        """The texture predictor's prediction of the residual with no pixel masked: made
+        ahead, beside the normalisation, by a job with a thread to spare; the residual uses
+        it where the marker mask is empty (the same numbers), else predicts again."""
+        predictor = self.settings.residual.predictor
+        raw = self.residual_parts[0]
+        return None if predictor is None else texture.prediction(raw, None, predictor.kernel)
+
+    @cached_property
     def _residual_and_mask(self) -> tuple[np.ndarray, np.ndarray]:
-        raw, brighter = self.residual_parts
-        del self.residual_parts  # (not kept beside the residual)
-        return crop_residual(
-            self.pixels,
-            self.reconstruction_map,
-            self.background,
-            self.settings.residual,
-            raw,
-            brighter,
-        )
+        with self.lock:
+            made = self.__dict__.get("_residual_and_mask")  # (by a thread this one waited for)
+            if made is None:
+                raw, brighter = self.residual_parts
+                del self.residual_parts  # (not kept beside the residual)
+                unmasked = self.__dict__.pop("unmasked_prediction", None)
+                made = crop_residual(
+                    self.pixels,
+                    self.reconstruction_map,
+                    self.background,
+                    self.settings.residual,
+                    raw,
+                    brighter,
+                    unmasked,
+                )
+                self.__dict__["_residual_and_mask"] = made
+            return made
 
     @property
     def residual(self) -> np.ndarray:
@@ -200,13 +221,14 @@ class CropEvidence:
         """The residual smoothed by a Gaussian of ``sigma`` px (``scipy.ndimage``'s, mirrored
         border), through the residual's spectrum, computed once for all the widths."""
         reach = texture.gaussian_radius(sigma)
-        spectrum = self.__dict__.get("_residual_spectrum")
-        if spectrum is None or spectrum.reach < reach:
-            widths = [*self.settings.residual.sigmas, sigma]
-            reach = max(texture.gaussian_radius(s) for s in widths)
-            dtype = np.float32 if self.residual.dtype == np.float32 else np.float64
-            spectrum = texture.Spectrum(self.residual, reach, dtype)
-            self.__dict__["_residual_spectrum"] = spectrum
+        with self.lock:
+            spectrum = self.__dict__.get("_residual_spectrum")
+            if spectrum is None or spectrum.reach < reach:
+                widths = [*self.settings.residual.sigmas, sigma]
+                reach = max(texture.gaussian_radius(s) for s in widths)
+                dtype = np.float32 if self.residual.dtype == np.float32 else np.float64
+                spectrum = texture.Spectrum(self.residual, reach, dtype)
+                self.__dict__["_residual_spectrum"] = spectrum
         return spectrum.gaussian(sigma)
 
     def max_per_fragment(self, score_map: np.ndarray) -> np.ndarray:
@@ -524,10 +546,9 @@ class Contrast(Scorer):
         return cls(_number(m.group(1))) if m else None
 
     def score(self, crop):
-        from scipy import ndimage
 
         norm = crop.normalized
-        smooth = ndimage.gaussian_filter(norm.contrast, self.sigma) if self.sigma else norm.contrast
+        smooth = gaussian_filter(norm.contrast, self.sigma) if self.sigma else norm.contrast
         values = noise_units(smooth, norm.ignored)
         values[norm.ignored] = 0.0
         return crop.max_per_fragment(values)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -125,8 +127,9 @@ def _score_crop(evidence: CropEvidence, scorers: list) -> dict[str, np.ndarray]:
     With two threads or more (:func:`weld_anomaly.threads.job_threads`), the work that
     does not depend on each other runs two at a time: the reconstruction's statistics,
     stitched map and the residual's first parts beside the normalisation, then the
-    residual scorers beside the other training-free ones; the networks (the detectors)
-    run alone, after them. (The same numbers: each map is computed once, by one thread.)
+    residual scorers beside the other training-free ones (:func:`_from_both_ends`); the
+    networks (the detectors) run alone, after them. (The same numbers: each map is
+    computed once, by one thread.)
     """
     side = [s for s in scorers if s.reads_reconstruction and not isinstance(s, ThesisStatistic)]
     alone = [s for s in scorers if isinstance(s, (Detector, DetectorSupervised))]
@@ -139,18 +142,37 @@ def _score_crop(evidence: CropEvidence, scorers: list) -> dict[str, np.ndarray]:
                     evidence.statistics,
                     evidence.reconstruction_map,
                     side and evidence.residual_parts,
+                    side and evidence.unmasked_prediction,
                 )
             )
             if any(not isinstance(s, ThesisStatistic) for s in scorers):
                 evidence.normalized  # noqa: B018 (computed here, read by the scorers)
             first.result()
-            later = pool.submit(lambda: {s.name: s.score(evidence) for s in side})
-            scores.update({s.name: s.score(evidence) for s in main})
-            scores.update(later.result())
+            scores.update(_from_both_ends(pool, evidence, side, main))
     for scorer in scorers:
         if scorer.name not in scores:
             scores[scorer.name] = scorer.score(evidence)
     return {s.name: scores[s.name] for s in scorers}
+
+
+def _from_both_ends(pool, evidence: CropEvidence, side: list, main: list) -> dict:
+    """Score ``side`` first to last on ``pool``'s thread while this one scores ``main``;
+    whichever runs out first takes the other's scorers from the far end. (The residual
+    scorers, ``side``, wait for the residual map, which the first of them makes: the
+    other thread joins them once its own are done and the map is there.)"""
+    queue, lock = deque([*side, *reversed(main)]), threading.Lock()
+
+    def work(first: bool) -> dict:
+        done = {}
+        while True:
+            with lock:
+                if not queue:
+                    return done
+                scorer = queue.popleft() if first else queue.pop()
+            done[scorer.name] = scorer.score(evidence)
+
+    later = pool.submit(work, True)
+    return {**work(False), **later.result()}
 
 
 def score_fragments(

@@ -173,10 +173,17 @@ def innovation(residual: np.ndarray, masked: np.ndarray, kernel: np.ndarray) -> 
 
     In the residual's precision (float32 from :func:`~weld_anomaly.score.residual.residual_map`:
     the FFT's rounding, ~1e-7 of the values, is far below the reconstructions' own)."""
+    return residual - prediction(residual, masked, kernel)
+
+
+def prediction(residual: np.ndarray, masked: np.ndarray | None, kernel: np.ndarray) -> np.ndarray:
+    """Each pixel of the residual predicted from its surroundings by the predictor's
+    ``kernel`` (``masked`` pixels read as 0; None: none masked, the same numbers as an
+    empty mask's)."""
     dtype = np.float32 if residual.dtype == np.float32 else np.float64
-    source = np.where(masked, 0, residual).astype(dtype, copy=False)
-    (prediction,) = filtered(source, [kernel[::-1, ::-1]], dtype)
-    return residual - prediction
+    source = residual if masked is None else np.where(masked, 0, residual)
+    (out,) = filtered(source.astype(dtype, copy=False), [kernel[::-1, ::-1]], dtype)
+    return out
 
 
 def fft_workers() -> int:
