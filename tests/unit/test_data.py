@@ -89,3 +89,29 @@ def test_an_epoch_can_show_a_random_part_of_the_set():
     batches.on_epoch_end()
     second = ids_of(batches)
     assert len(set(first)) == len(set(second)) == 300 and set(first) != set(second)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_epochs_generator_gives_the_indexed_batches_in_order(workers):
+    """What training feeds ``model.fit``: epoch by epoch the batches ``batches[i]`` gives
+    after ``set_epoch``, prepared in threads or not; from any first epoch (a resume); a
+    generator closed early (early stopping) leaves no thread behind."""
+    import threading
+
+    data = fragments(700)
+    batches = FragmentBatches(
+        data, 64, shuffle=True, seed=5, chunk=50, group_chunks=3, corruption="blemishes"
+    )
+    expected = []
+    for epoch in (1, 2):
+        batches.set_epoch(epoch)
+        expected += [batches[i] for i in range(len(batches))]
+    got = list(batches.epochs(1, 3, workers))
+    assert len(got) == len(expected) == 2 * len(batches)
+    for (x, y), (x_expected, y_expected) in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(x, x_expected)
+        np.testing.assert_array_equal(y, y_expected)
+    stopped = batches.epochs(0, 5, workers)
+    next(stopped)
+    stopped.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("batches")]

@@ -10,14 +10,17 @@ a permutation of the chunks, cuts it into groups of ``group_chunks`` chunks, and
 the fragments within each group. A batch is then a contiguous slice of that order, so a
 group is read once, in ``group_chunks`` contiguous slabs, and memory stays at two groups.
 The order of epoch ``e`` depends on ``(seed, e)`` alone: a run resumed at epoch ``e`` sees
-the same batches as an uninterrupted one. Batches are random-access and thread-safe, so
-Keras may prefetch them in worker threads while the model computes.
+the same batches as an uninterrupted one. Batches are random-access and thread-safe:
+training reads them through :meth:`FragmentBatches.epochs`, which prepares the next ones in
+worker threads while the model computes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import keras
@@ -111,7 +114,7 @@ class FragmentBatches(keras.utils.PyDataset):
         self.epoch = 0
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._plan = self._plan_for(0)
+        self._plans: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     # -- the order of an epoch ----------------------------------------------------------
 
@@ -126,28 +129,32 @@ class FragmentBatches(keras.utils.PyDataset):
         return starts, np.concatenate([[0], np.cumsum(group_sizes)])
 
     def set_epoch(self, epoch: int) -> None:
-        """Use the order of ``epoch`` (called at each epoch's start, so resumes line up)."""
-        with self._lock:
-            if epoch != self.epoch:
-                self.epoch = epoch
-                self._plan = self._plan_for(epoch)
-                self._cache.clear()
+        """Use the order of ``epoch`` for indexing (``batches[i]``; :meth:`epochs` names
+        its epochs itself)."""
+        self.epoch = int(epoch)
 
-    def _load_group(self, g: int) -> np.ndarray:
-        """The fragments of group ``g`` of this epoch, shuffled within the group."""
-        key = (self.epoch, g)
+    def _plan_of(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_plan_for`, kept for the last two epochs asked for (under the lock)."""
+        if epoch not in self._plans:
+            self._plans[epoch] = self._plan_for(epoch)
+            while len(self._plans) > 2:
+                self._plans.popitem(last=False)
+        return self._plans[epoch]
+
+    def _load_group(self, epoch: int, g: int) -> np.ndarray:
+        """The fragments of group ``g`` of ``epoch``, shuffled within the group (the last
+        two groups asked for are kept: a batch may straddle two)."""
+        key = (epoch, g)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             per_group = self.group // self.chunk
-            starts = self._plan[0][g * per_group : (g + 1) * per_group]
+            starts = self._plan_of(epoch)[0][g * per_group : (g + 1) * per_group]
             # whole chunks, each one contiguous read
             block = np.concatenate([np.asarray(self.fragments[s : s + self.chunk]) for s in starts])
             if self.shuffle:
-                block = block[
-                    np.random.default_rng([self.seed, self.epoch, g]).permutation(len(block))
-                ]
+                block = block[np.random.default_rng([self.seed, epoch, g]).permutation(len(block))]
             self._cache[key] = block
             while len(self._cache) > 2:
                 self._cache.popitem(last=False)
@@ -165,21 +172,53 @@ class FragmentBatches(keras.utils.PyDataset):
         return min(self.n, len(self) * self.batch_size)
 
     def __getitem__(self, index: int):
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int):
+        """Batch ``index`` of ``epoch``: ``(inputs, targets)``, float32 ``(B, S, S, 1)``."""
         start = index * self.batch_size
         stop = min(start + self.batch_size, self.n)
-        bounds = self._plan[1]
+        with self._lock:
+            bounds = self._plan_of(epoch)[1]
         parts = []
         while start < stop:
             g = int(np.searchsorted(bounds, start, side="right")) - 1
             end = min(stop, int(bounds[g + 1]))
-            group = self._load_group(g)
+            group = self._load_group(epoch, g)
             parts.append(group[start - bounds[g] : end - bounds[g]])
             start = end
         x = scale(np.concatenate(parts) if len(parts) > 1 else parts[0])
         if self.corruption == "blemishes":
-            rng = np.random.default_rng([self.seed, self.epoch, index, 0xB1E])
+            rng = np.random.default_rng([self.seed, epoch, index, 0xB1E])
             return add_blemishes(x, rng, max_radius=self.blemish_max_radius), x
         return x, x
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)
+
+    def epochs(self, first: int, last: int, workers: int = 1) -> Iterator:
+        """Every batch of epochs ``first`` to ``last - 1``, in order: ``model.fit``'s input
+        with ``steps_per_epoch=len(self)`` (the batches Keras would ask this dataset for,
+        the same numbers).
+
+        Keras's own data adapters add the least to a step for a plain generator (the
+        pipeline at the bare step loop's pace: BENCHMARKS.md); ``workers`` threads (2 or
+        more) prepare the next batches, in order, while the model computes (the adapter
+        of the TensorFlow backend also reads one ahead; the others do not).
+        """
+        jobs = ((epoch, index) for epoch in range(first, last) for index in range(len(self)))
+        if workers <= 1:
+            yield from (self.batch(epoch, index) for epoch, index in jobs)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="batches") as pool:
+            pending: deque = deque()
+            try:
+                for job in jobs:
+                    pending.append(pool.submit(self.batch, *job))
+                    if len(pending) > workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:  # (fit stopped early: the batches asked for ahead are dropped)
+                for future in pending:
+                    future.cancel()

@@ -57,7 +57,6 @@ class _Resume(keras.callbacks.Callback):
         state_dir: Path,
         fingerprint: str,
         state: dict,
-        batches: FragmentBatches,
         n_fragments: int,
         epochs: int,
         monitor: str,
@@ -69,14 +68,12 @@ class _Resume(keras.callbacks.Callback):
         self.dir = state_dir
         self.fingerprint = fingerprint
         self.state = state
-        self.batches = batches
         self.n = n_fragments
         self.epochs = epochs
         self.monitor = monitor
         self.patience = patience
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.batches.set_epoch(epoch)  # the order of this epoch, also right after a resume
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -322,7 +319,6 @@ def _resumable(state_dir: Path, settings: dict, sources, batches, info: dict, ep
         state_dir,
         fingerprint,
         state,
-        batches,
         batches.seen_per_epoch,
         settings["epochs"],
         info["monitor"],
@@ -336,11 +332,13 @@ def _fit(model, batches, validation, callback: _Resume, epochs: int, patience: i
     """Train the epochs that are left (none when a resumed run had finished)."""
     if _finished(callback.state, epochs, patience):
         return
+    first = callback.state["epoch"]
     model.fit(
-        batches,
+        batches.epochs(first, epochs, batches.workers),  # (batches.workers prepare them)
+        steps_per_epoch=len(batches),
         validation_data=validation,
         epochs=epochs,
-        initial_epoch=callback.state["epoch"],
+        initial_epoch=first,
         verbose=0,
         callbacks=[callback],
         shuffle=False,
