@@ -115,7 +115,6 @@ def brighter_than_expected(residual: np.ndarray, z: float) -> np.ndarray:
     """Where the lightly smoothed negative residual exceeds ``z`` robust standard deviations
     of the crop's own: brighter than the model expects (:func:`marker_mask`'s first test,
     which needs only the reconstruction)."""
-
     return robust_z(gaussian_filter(-residual, 1.0)) > z
 
 

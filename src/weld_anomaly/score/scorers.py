@@ -546,7 +546,6 @@ class Contrast(Scorer):
         return cls(_number(m.group(1))) if m else None
 
     def score(self, crop):
-
         norm = crop.normalized
         smooth = gaussian_filter(norm.contrast, self.sigma) if self.sigma else norm.contrast
         values = noise_units(smooth, norm.ignored)
